@@ -1,0 +1,196 @@
+/**
+ * @file capsnet_functions.h
+ * @brief The CapsNet int8 kernels, portable C99.
+ *
+ * Conventions shared by every kernel (see capsnet_types.h for the number format):
+ * - Activations are HWC (channels last); a capsule is `dim` consecutive int8 values.
+ * - Every kernel validates all of its arguments before it writes anything and returns a
+ *   capsnet_status. Buffer lengths cannot be checked in C: the caller passes buffers of the
+ *   documented sizes.
+ * - Accumulators are 32 bits. A kernel refuses (CAPSNET_ERROR_OVERFLOW) a shape whose worst case,
+ *   every product at 2^14 = (-128)*(-128), could leave the int32 range.
+ * - "Exact" below means: the result equals the mathematically exact value of the operation on the
+ *   dequantized operands, requantized by the library's rounding rule (round half up, saturate).
+ *   Its error against the float operation is at most 0.5 LSB of the output format.
+ */
+#ifndef CAPSNET_FUNCTIONS_H
+#define CAPSNET_FUNCTIONS_H
+
+#include "capsnet_types.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Convolution                                                                                     */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief 2-D convolution, HWC int8, exact.
+ *
+ * out[y][x][o] = requantize(bias[o] << bias_shift + sum_{ky,kx,i} in[y*sh-ph+ky][x*sw-pw+kx][i] * w[o][ky][kx][i])
+ * with bias_shift = input_frac + weight_frac - bias_frac, shift = input_frac + weight_frac - output_frac,
+ * and zeros outside the input.
+ *
+ * @param[in]  params       kernel size, stride, padding (0 <= padding < kernel), formats
+ * @param[in]  input_dims   input shape [H, W, Cin]
+ * @param[in]  input        input tensor, H*W*Cin values
+ * @param[in]  weights      filters in [Cout][Kh][Kw][Cin] order (OHWI)
+ * @param[in]  bias         Cout values in bias_frac, or NULL for no bias
+ * @param[in]  output_dims  output shape [Ho, Wo, Cout]; the last window must start inside the input:
+ *                          (Ho-1)*stride.h - padding.h <= H-1, likewise for the width
+ * @param[out] output       Ho*Wo*Cout values
+ * @return CAPSNET_OK, or an error and nothing written. Overflow guard: Kh*Kw*Cin*2^14 + 2^(7+bias_shift) < 2^31.
+ */
+capsnet_status capsnet_conv_hwc_q7(const capsnet_conv_params *params,
+                                   const capsnet_hwc *input_dims, const int8_t *input,
+                                   const int8_t *weights, const int8_t *bias,
+                                   const capsnet_hwc *output_dims, int8_t *output);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Activations                                                                                     */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief ReLU in place: x = max(x, 0). Exact in any format.
+ * @param[in,out] data  `size` values
+ * @param[in]     size  number of values, at least 1
+ */
+capsnet_status capsnet_relu_q7(int8_t *data, int32_t size);
+
+/**
+ * @brief Squash of consecutive capsules: v = s * |s| / (1 + |s|^2).
+ *
+ * Integer rule, per capsule q (in input_frac f) to v (in output_frac g):
+ * - N = sum_k q_k^2 (exact);
+ * - R = floor(sqrt(N * 2^32)) (integer square root);
+ * - m = floor(R * 2^g / (2^(2f) + N)), evaluated exactly (a multiplier with 16 fractional bits);
+ * - v_k = saturate(floor((q_k * m + 2^15) / 2^16)).
+ * Error against the float squash of the dequantized input: at most 0.5 + 2^-8 LSB of the output
+ * format wherever the exact result lies inside the int8 range.
+ *
+ * @param[in]  input        num_capsules * capsule_dim values in input_frac
+ * @param[in]  input_frac   in [CAPSNET_FRAC_MIN, CAPSNET_FRAC_MAX]
+ * @param[in]  output_frac  in [0, CAPSNET_FRAC_MAX]: a squashed capsule lies in the unit ball
+ * @param[out] output       num_capsules * capsule_dim values; may be the input itself
+ */
+capsnet_status capsnet_squash_q7(const int8_t *input, int32_t num_capsules, int32_t capsule_dim,
+                                 int32_t input_frac, int32_t output_frac, int8_t *output);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Softmax                                                                                         */
+/* ---------------------------------------------------------------------------------------------- */
+
+/** @brief Scratch bytes capsnet_softmax_q7 needs (a table of exponentials, plus alignment slack). */
+int32_t capsnet_softmax_q7_get_buffer_size(void);
+
+/**
+ * @brief Natural-base softmax of each row of Qm.n logits; output in Q0.7 (1.0 saturates to 127).
+ *
+ * Integer rule, per row with logits b_j in logit_frac f:
+ * - d_j = max_k b_k - b_j, an integer in [0, 255];
+ * - E(0) = 2^30, E(d) = floor((E(d-1) * K_f + 2^29) / 2^30) with K_f = round(exp(-2^-f) * 2^30):
+ *   exp(-d * 2^-f) in Q30;
+ * - e_j = floor((E(d_j) + 2^14) / 2^15) (Q15), S = sum_j e_j;
+ * - c_j = min(127, floor(128 * e_j / S + 1/2)).
+ * Error against the float softmax of the dequantized logits: at most 0.5 + 0.002 * (row_len + 1) LSB
+ * of Q0.7, and at most 1 LSB where the coefficient rounds to 1.0 and saturates.
+ *
+ * @param[in]  ctx         scratch of capsnet_softmax_q7_get_buffer_size() bytes
+ * @param[in]  logits      num_rows * row_len values in logit_frac
+ * @param[in]  row_len     values per row, 1 to 65535
+ * @param[in]  logit_frac  in [CAPSNET_FRAC_MIN, CAPSNET_FRAC_MAX]
+ * @param[out] output      num_rows * row_len coefficients in Q0.7; may be the logits themselves
+ */
+capsnet_status capsnet_softmax_q7(const capsnet_context *ctx, const int8_t *logits, int32_t num_rows,
+                                  int32_t row_len, int32_t logit_frac, int8_t *output);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Matrix functions (row-major)                                                                    */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief out[M][N] = A[M][K] * B[K][N], exact. Shift a_frac + b_frac - out_frac.
+ * Overflow guard: K * 2^14 < 2^31. `out` must not overlap A or B.
+ */
+capsnet_status capsnet_mat_mult_q7(const int8_t *a, const int8_t *b, int32_t m, int32_t k, int32_t n,
+                                   const capsnet_mat_formats *formats, int8_t *out);
+
+/**
+ * @brief out[M][N] = A[M][K] * B[N][K]^T (rows of A dotted with rows of B), exact.
+ * Shift a_frac + b_frac - out_frac. Overflow guard: K * 2^14 < 2^31. `out` must not overlap A or B.
+ */
+capsnet_status capsnet_mat_mult_trans_b_q7(const int8_t *a, const int8_t *b, int32_t m, int32_t k,
+                                           int32_t n, const capsnet_mat_formats *formats, int8_t *out);
+
+/**
+ * @brief Element-wise sum of two tensors in different formats, exact.
+ *
+ * Both operands are first brought to F = max(a_frac, b_frac) (an exact left shift), then the sum is
+ * requantized by F - out_frac, which must not be negative. `out` may be `a` or `b`.
+ */
+capsnet_status capsnet_mat_add_q7(const int8_t *a, const int8_t *b, int32_t size,
+                                  const capsnet_mat_formats *formats, int8_t *out);
+
+/** @brief out[C][R] = in[R][C]. Exact in any format; `out` must not overlap `in`. */
+capsnet_status capsnet_mat_transpose_q7(const int8_t *in, int32_t rows, int32_t cols, int8_t *out);
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Capsule functions                                                                               */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Primary capsule layer: capsnet_conv_hwc_q7, then capsnet_squash_q7 on each group of
+ * capsule_dim consecutive output channels (Ho*Wo*Cout/D capsules in HWC order).
+ *
+ * The output buffer first holds the convolution (in params->conv.output_frac) and is squashed in
+ * place into params->output_frac. Cout must be a multiple of capsule_dim.
+ */
+capsnet_status capsnet_primary_capsule_q7(const capsnet_primary_capsule_params *params,
+                                          const capsnet_hwc *input_dims, const int8_t *input,
+                                          const int8_t *weights, const int8_t *bias,
+                                          const capsnet_hwc *output_dims, int8_t *output);
+
+/**
+ * @brief Scratch bytes capsnet_capsule_layer_q7 needs for these dimensions, or CAPSNET_ERROR_DIMENSION
+ * (negative) if they are invalid: J*I*D for u_hat, 3*J*I for logits, coefficients and a transposed
+ * copy, plus the softmax table.
+ */
+int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_dims *dims);
+
+/**
+ * @brief Capsule layer with dynamic routing.
+ *
+ * 1. u_hat[j][i] = W[j][i] * u[i] (exact, into prediction_frac);
+ * 2. b = 0 (J x I); for r = 0 .. R-1, with the formats of iterations[r]:
+ *    c = softmax of b over j, per input capsule i (capsnet_softmax_q7, Q0.7);
+ *    s[j] = sum_i c[j][i] * u_hat[j][i]            (capsnet_mat_mult_q7, exact into sum_frac);
+ *    v = squash(s)                                 (capsnet_squash_q7 into output_frac);
+ *    if r < R-1: a[j][i] = u_hat[j][i] . v[j]      (capsnet_mat_mult_trans_b_q7, exact into agreement_frac),
+ *                b = b + a                         (capsnet_mat_add_q7, aligned, into iterations[r+1].logit_frac).
+ *
+ * @param[in]  ctx      scratch of capsnet_capsule_layer_q7_get_buffer_size(dims) bytes
+ * @param[in]  input    u, I * Din values in input_frac
+ * @param[in]  weights  W in [J][I][D][Din] order, weight_frac
+ * @param[out] output   v, J * D values in iterations[R-1].output_frac
+ */
+capsnet_status capsnet_capsule_layer_q7(const capsnet_context *ctx, const capsnet_capsule_params *params,
+                                        const capsnet_capsule_dims *dims, const int8_t *input,
+                                        const int8_t *weights, int8_t *output);
+
+/**
+ * @brief Length of each capsule, ||v|| = sqrt(sum_k v_k^2), exact: floor(||v|| * 2^output_frac + 1/2),
+ * saturated to 127.
+ *
+ * @param[in]  capsules     num_capsules * capsule_dim values in input_frac
+ * @param[out] lengths      num_capsules values in output_frac
+ */
+capsnet_status capsnet_capsule_length_q7(const int8_t *capsules, int32_t num_capsules, int32_t capsule_dim,
+                                         int32_t input_frac, int32_t output_frac, int8_t *lengths);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CAPSNET_FUNCTIONS_H */

@@ -1,0 +1,126 @@
+/**
+ * @file capsnet_types.h
+ * @brief Status codes, shapes, parameter structs and the scratch context of the CapsNet kernels.
+ *
+ * Number format ("q7"): an int8 tensor with `frac` fractional bits stores round(x * 2^frac)
+ * saturated to [-128, 127]. `frac` may be negative for large ranges. Every format a kernel
+ * accepts lies in [CAPSNET_FRAC_MIN, CAPSNET_FRAC_MAX].
+ *
+ * Kernels take the formats of their operands and derive every shift from them:
+ * - a product a*b stored as out is shifted right by a_frac + b_frac - out_frac;
+ * - a bias joins the accumulator shifted left by input_frac + weight_frac - bias_frac;
+ * - a sum first brings both operands to the finer of their two formats (an exact left shift).
+ * A derived shift outside [0, CAPSNET_SHIFT_MAX] is refused with CAPSNET_ERROR_SHIFT. An output
+ * format finer than its accumulator would only add zero bits, so it is never needed.
+ *
+ * Requantization (the one rounding rule of the library): an accumulator x becomes
+ * floor(x / 2^shift + 1/2) (round half up), then saturates to [-128, 127].
+ */
+#ifndef CAPSNET_TYPES_H
+#define CAPSNET_TYPES_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Smallest number of fractional bits of any tensor format (values up to 2^15). */
+#define CAPSNET_FRAC_MIN (-8)
+/** Largest number of fractional bits of any tensor format (steps of 2^-15). */
+#define CAPSNET_FRAC_MAX 15
+/** Fractional bits of the softmax output (coupling coefficients): Q0.7, with 1.0 saturated to 127. */
+#define CAPSNET_SOFTMAX_FRAC 7
+/** Largest right shift a requantization may use. */
+#define CAPSNET_SHIFT_MAX 31
+
+/** Result of every public kernel. Nothing is written when a kernel returns an error. */
+typedef enum {
+    CAPSNET_OK = 0,
+    /** A required pointer (tensor, parameters, context or its buffer) is NULL. */
+    CAPSNET_ERROR_NULL_POINTER = -1,
+    /** A size is below 1, shapes disagree, or a tensor has more than INT32_MAX elements. */
+    CAPSNET_ERROR_DIMENSION = -2,
+    /** A format lies outside [CAPSNET_FRAC_MIN, CAPSNET_FRAC_MAX] or a derived shift is out of range. */
+    CAPSNET_ERROR_SHIFT = -3,
+    /** The shape could overflow a 32-bit accumulator in the worst case. */
+    CAPSNET_ERROR_OVERFLOW = -4,
+    /** The scratch buffer in the context is smaller than the `_get_buffer_size` companion asks. */
+    CAPSNET_ERROR_BUFFER_SIZE = -5
+} capsnet_status;
+
+/** Caller-owned scratch memory. The buffer needs no particular alignment. */
+typedef struct {
+    void *buf;    /**< scratch memory, may be reused between kernel calls */
+    int32_t size; /**< size of `buf` in bytes */
+} capsnet_context;
+
+/** A height and a width: a kernel size, a stride or a padding. */
+typedef struct {
+    int32_t h;
+    int32_t w;
+} capsnet_hw;
+
+/** Shape of an activation tensor in HWC (channels-last) layout. */
+typedef struct {
+    int32_t h;
+    int32_t w;
+    int32_t c;
+} capsnet_hwc;
+
+/** Parameters of a 2-D convolution. */
+typedef struct {
+    capsnet_hw kernel;  /**< kernel height and width */
+    capsnet_hw stride;  /**< step between windows, at least 1 */
+    capsnet_hw padding; /**< zero rows above and zero columns left of the input, below the kernel size;
+                             the zeros below and right follow from the output size */
+    int32_t input_frac;
+    int32_t weight_frac;
+    int32_t bias_frac;   /**< ignored when the kernel gets no bias */
+    int32_t output_frac;
+} capsnet_conv_params;
+
+/** Parameters of a primary capsule layer: a convolution whose output is cut into capsules and squashed. */
+typedef struct {
+    capsnet_conv_params conv; /**< `conv.output_frac` is the format of the capsules before squash */
+    int32_t capsule_dim;      /**< D: consecutive groups of D output channels form one capsule */
+    int32_t output_frac;      /**< format of the squashed capsules, in [0, CAPSNET_FRAC_MAX] */
+} capsnet_primary_capsule_params;
+
+/** Formats of the three operands of a matrix product or sum. */
+typedef struct {
+    int32_t a_frac;
+    int32_t b_frac;
+    int32_t out_frac;
+} capsnet_mat_formats;
+
+/** Shape of a capsule layer. */
+typedef struct {
+    int32_t num_inputs;  /**< I: input capsules */
+    int32_t input_dim;   /**< Din: size of an input capsule */
+    int32_t num_outputs; /**< J: output capsules */
+    int32_t output_dim;  /**< D: size of an output capsule */
+} capsnet_capsule_dims;
+
+/** Formats of the tensors of one routing iteration r. */
+typedef struct {
+    int32_t logit_frac;     /**< b_r, the logits entering this iteration's softmax (b_0 is all zeros) */
+    int32_t sum_frac;       /**< s_r = sum_i c_r u_hat, the squash input */
+    int32_t output_frac;    /**< v_r = squash(s_r), in [0, CAPSNET_FRAC_MAX] */
+    int32_t agreement_frac; /**< a_r = u_hat . v_r, added to b_r to give b_(r+1); unused in the last iteration */
+} capsnet_routing_formats;
+
+/** Parameters of a capsule layer with dynamic routing. */
+typedef struct {
+    int32_t input_frac;      /**< u */
+    int32_t weight_frac;     /**< W */
+    int32_t prediction_frac; /**< u_hat = W u */
+    int32_t routings;        /**< R, at least 1 */
+    const capsnet_routing_formats *iterations; /**< R entries; the output v has iterations[R-1].output_frac */
+} capsnet_capsule_params;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CAPSNET_TYPES_H */

@@ -1,0 +1,60 @@
+/**
+ * @file capsnet_squash_q7.c
+ * @brief Squash of consecutive capsule vectors, int8 to int8.
+ */
+#include "capsnet/capsnet.h"
+#include "../capsnet_support.h"
+
+/*
+ * With s = q * 2^-f and x = |s| = sqrt(N) * 2^-f, the squashed value in output format g is
+ *   v_k * 2^g = q_k * sqrt(N) * 2^g / (2^(2f) + N),
+ * so one multiplier per capsule, m = R * 2^g / (2^(2f) + N) with R = sqrt(N) * 2^16, serves all of
+ * its elements. Bounds for f in [-8, 15], g in [0, 15], N < 2^31 (see capsnet_squash_q7 in the header):
+ * R < 2^31.5, the numerator stays below 2^63, the denominator below 2^48, and m below 2^31 since
+ * 2^(2f) + N >= 2 * 2^f * sqrt(N); q_k * m needs 39 bits.
+ */
+static int64_t squash_multiplier(uint32_t sum_sq, int32_t input_frac, int32_t output_frac)
+{
+    const uint64_t root = capsnet_isqrt_u64((uint64_t)sum_sq << 32);
+    uint64_t numerator, denominator;
+    if (input_frac >= 0) {
+        numerator = root << output_frac;
+        denominator = ((uint64_t)1 << (2 * input_frac)) + sum_sq;
+    } else {
+        /* 2^(2f) is a fraction: scale numerator and denominator by 2^(-2f). */
+        numerator = root << (output_frac - 2 * input_frac);
+        denominator = 1 + ((uint64_t)sum_sq << (-2 * input_frac));
+    }
+    return (int64_t)(numerator / denominator);
+}
+
+capsnet_status capsnet_squash_q7(const int8_t *input, int32_t num_capsules, int32_t capsule_dim,
+                                 int32_t input_frac, int32_t output_frac, int8_t *output)
+{
+    if (input == NULL || output == NULL) {
+        return CAPSNET_ERROR_NULL_POINTER;
+    }
+    if (capsnet_count2(num_capsules, capsule_dim) < 0) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    if (!capsnet_squash_formats_are_valid(input_frac, output_frac)) {
+        return CAPSNET_ERROR_SHIFT;
+    }
+    if (!capsnet_accumulator_fits(capsule_dim, 0)) {
+        return CAPSNET_ERROR_OVERFLOW;
+    }
+
+    for (int32_t n = 0; n < num_capsules; n++) {
+        const int8_t *in = input + (ptrdiff_t)n * capsule_dim;
+        int8_t *out = output + (ptrdiff_t)n * capsule_dim;
+        const int32_t sum_sq = capsnet_dot_q7(in, in, capsule_dim, 1);
+        const int64_t m = squash_multiplier((uint32_t)sum_sq, input_frac, output_frac);
+        for (int32_t k = 0; k < capsule_dim; k++) {
+            const int64_t scaled = (int64_t)in[k] * m;
+            /* Rounding to 16 fractional bits leaves |value| < 2^23: the narrowing cannot wrap. */
+            const int32_t rounded = (int32_t)((scaled + ((int64_t)1 << 15)) >> 16);
+            out[k] = capsnet_saturate_q7(rounded);
+        }
+    }
+    return CAPSNET_OK;
+}

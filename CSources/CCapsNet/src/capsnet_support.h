@@ -1,0 +1,131 @@
+/**
+ * @file capsnet_support.h
+ * @brief Internal helpers shared by the kernels: rounding, saturation, argument checks.
+ *
+ * Not part of the public API. Fast paths (Arm DSP, Helium, RISC-V) replace the inner loops that
+ * call these helpers; the helpers themselves define the arithmetic every path must reproduce.
+ */
+#ifndef CAPSNET_SUPPORT_H
+#define CAPSNET_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "capsnet/capsnet_types.h"
+
+/* Right shifts of negative values are implementation-defined in C99; the kernels need the
+ * arithmetic shift that every supported compiler (GCC, Clang, Arm Compiler) performs. */
+typedef char capsnet_requires_arithmetic_right_shift[((-8 >> 1) == -4) ? 1 : -1];
+
+/** Largest magnitude of one int8 x int8 product: (-128) * (-128). */
+#define CAPSNET_MAX_PRODUCT 16384
+
+/** Clamp to the int8 range. */
+static inline int8_t capsnet_saturate_q7(int32_t x)
+{
+    if (x > 127) {
+        return 127;
+    }
+    if (x < -128) {
+        return -128;
+    }
+    return (int8_t)x;
+}
+
+/**
+ * floor(x / 2^shift + 1/2) for shift in [0, 31], without the overflow that adding the rounding
+ * constant first could cause: floor(x / 2^shift) plus the first bit shifted out.
+ */
+static inline int32_t capsnet_round_shift_s32(int32_t x, int32_t shift)
+{
+    if (shift == 0) {
+        return x;
+    }
+    return (x >> shift) + ((x >> (shift - 1)) & 1);
+}
+
+/** The library's requantization: round half up, then saturate to int8. */
+static inline int8_t capsnet_requantize_q7(int32_t acc, int32_t shift)
+{
+    return capsnet_saturate_q7(capsnet_round_shift_s32(acc, shift));
+}
+
+/** sum_i a[i] * b[i * b_stride] in 32 bits; callers guarantee that it cannot overflow. */
+static inline int32_t capsnet_dot_q7(const int8_t *a, const int8_t *b, int32_t length, int32_t b_stride)
+{
+    int32_t acc = 0;
+    for (int32_t i = 0; i < length; i++) {
+        acc += (int32_t)a[i] * (int32_t)b[(ptrdiff_t)i * b_stride];
+    }
+    return acc;
+}
+
+static inline int capsnet_frac_is_valid(int32_t frac)
+{
+    return frac >= CAPSNET_FRAC_MIN && frac <= CAPSNET_FRAC_MAX;
+}
+
+/** Right shift of a product a * b requantized into out_frac; CAPSNET_ERROR_SHIFT if out of range. */
+static inline capsnet_status capsnet_product_shift(int32_t a_frac, int32_t b_frac, int32_t out_frac,
+                                                   int32_t *shift)
+{
+    if (!capsnet_frac_is_valid(a_frac) || !capsnet_frac_is_valid(b_frac) || !capsnet_frac_is_valid(out_frac)) {
+        return CAPSNET_ERROR_SHIFT;
+    }
+    *shift = a_frac + b_frac - out_frac;
+    return (*shift >= 0 && *shift <= CAPSNET_SHIFT_MAX) ? CAPSNET_OK : CAPSNET_ERROR_SHIFT;
+}
+
+/** Right shift of an aligned sum (see capsnet_mat_add_q7) into out_frac; CAPSNET_ERROR_SHIFT if negative. */
+static inline capsnet_status capsnet_sum_shift(int32_t a_frac, int32_t b_frac, int32_t out_frac, int32_t *shift)
+{
+    if (!capsnet_frac_is_valid(a_frac) || !capsnet_frac_is_valid(b_frac) || !capsnet_frac_is_valid(out_frac)) {
+        return CAPSNET_ERROR_SHIFT;
+    }
+    *shift = (a_frac > b_frac ? a_frac : b_frac) - out_frac;
+    return *shift >= 0 ? CAPSNET_OK : CAPSNET_ERROR_SHIFT;
+}
+
+/** Formats capsnet_squash_q7 accepts: any input format, an output format of at least 0 bits. */
+static inline int capsnet_squash_formats_are_valid(int32_t input_frac, int32_t output_frac)
+{
+    return capsnet_frac_is_valid(input_frac) && capsnet_frac_is_valid(output_frac) && output_frac >= 0;
+}
+
+/** Whether `terms` products plus a bias of up to 2^7 << bias_shift always fit an int32 accumulator. */
+static inline int capsnet_accumulator_fits(int32_t terms, int32_t bias_shift)
+{
+    const uint64_t worst = (uint64_t)terms * CAPSNET_MAX_PRODUCT + ((uint64_t)128 << bias_shift);
+    return worst <= (uint64_t)INT32_MAX;
+}
+
+/** a * b, or -1 if either is below 1 or the product exceeds INT32_MAX: an element count. */
+static inline int32_t capsnet_count2(int32_t a, int32_t b)
+{
+    if (a < 1 || b < 1) {
+        return -1;
+    }
+    const int64_t n = (int64_t)a * b;
+    return n <= INT32_MAX ? (int32_t)n : -1;
+}
+
+/** a * b * c as an element count, or -1 (see capsnet_count2). */
+static inline int32_t capsnet_count3(int32_t a, int32_t b, int32_t c)
+{
+    const int32_t ab = capsnet_count2(a, b);
+    return ab < 0 ? -1 : capsnet_count2(ab, c);
+}
+
+/** Returns from the calling function with the status of `call` unless it is CAPSNET_OK. */
+#define CAPSNET_RETURN_IF_ERROR(call)                                                                  \
+    do {                                                                                               \
+        const capsnet_status status_ = (call);                                                         \
+        if (status_ != CAPSNET_OK) {                                                                   \
+            return status_;                                                                            \
+        }                                                                                              \
+    } while (0)
+
+/** floor(sqrt(x)) for any 64-bit x. */
+uint32_t capsnet_isqrt_u64(uint64_t x);
+
+#endif /* CAPSNET_SUPPORT_H */

@@ -1,0 +1,30 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "CapsNetEdge",
+    products: [
+        .library(name: "CapsNetEdge", targets: ["CapsNetEdge"]),
+        .executable(name: "capsnet", targets: ["CapsNetCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Portable C99 int8 kernels; the same folder is copied into MCU firmware.
+        .target(name: "CCapsNet", path: "CSources/CCapsNet"),
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "CSources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(name: "CapsNetEdge", dependencies: ["CCapsNet"]),
+        .executableTarget(
+            name: "CapsNetCLI",
+            dependencies: ["CapsNetEdge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(name: "KernelTests", dependencies: ["CCapsNet", "CapsNetEdge"]),
+        .testTarget(name: "CapsNetEdgeTests", dependencies: ["CapsNetEdge", "COpenBLAS"]),
+    ]
+)

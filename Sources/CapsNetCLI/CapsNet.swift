@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct CapsNet: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "capsnet",
+        abstract: "Capsule networks quantized to int8 for microcontrollers.",
+        subcommands: [Demo.self]
+    )
+}

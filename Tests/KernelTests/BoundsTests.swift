@@ -1,0 +1,109 @@
+import CapsNetEdge
+import Testing
+
+/// Valid calls on random shapes touch exactly their output: inputs and scratch have exactly their
+/// documented sizes (AddressSanitizer flags reads past them in the sanitizer runs) and the output
+/// sits between guard bytes that must survive.
+@Suite("Memory bounds")
+struct BoundsTests {
+    static let guardBytes = 32
+    static let canary: Int8 = 0x3C
+
+    /// Runs `body` on an output of `count` values between guard bytes; expects CAPSNET_OK and
+    /// intact guards.
+    static func expectInBounds(_ name: String, count: Int, _ body: (UnsafeMutablePointer<Int8>) -> capsnet_status) {
+        let buffer = UnsafeMutableBufferPointer<Int8>.allocate(capacity: count + 2 * guardBytes)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: canary)
+        let status = body(buffer.baseAddress! + guardBytes)
+        #expect(status == CAPSNET_OK, "\(name)")
+        let guards = Array(buffer[..<guardBytes]) + Array(buffer[(guardBytes + count)...])
+        #expect(guards.allSatisfy { $0 == canary }, "\(name) wrote outside its output")
+    }
+
+    @Test("convolution and primary capsules")
+    func convolutions() {
+        var g = SeededGenerator(seed: 21)
+        for _ in 0..<60 {
+            let pin = Pinned()
+            let (kH, kW, sH, sW) = (g.int(1...4), g.int(1...4), g.int(1...3), g.int(1...3))
+            let input = capsnet_hwc(h: Int32(g.int(1...9)), w: Int32(g.int(1...9)), c: Int32(g.int(1...4)))
+            let padding = capsnet_hw(h: Int32(g.int(0...kH - 1)), w: Int32(g.int(0...kW - 1)))
+            let dim = g.int(1...4)
+            let output = capsnet_hwc(
+                h: (input.h - 1 + padding.h) / Int32(sH) + 1, w: (input.w - 1 + padding.w) / Int32(sW) + 1,
+                c: Int32(dim * g.int(1...3)))
+            let conv = capsnet_conv_params(
+                kernel: capsnet_hw(h: Int32(kH), w: Int32(kW)), stride: capsnet_hw(h: Int32(sH), w: Int32(sW)), padding: padding,
+                input_frac: 6, weight_frac: 7, bias_frac: 8, output_frac: 4)
+            let outCount = Int(output.h * output.w * output.c)
+            let inputs = pin.buffer(g.int8s(Int(input.h * input.w * input.c)))
+            let weights = pin.buffer(g.int8s(Int(output.c) * kH * kW * Int(input.c)))
+            let bias = pin.buffer(g.int8s(Int(output.c)))
+            Self.expectInBounds("conv \(input) -> \(output)", count: outCount) {
+                capsnet_conv_hwc_q7(pin.pointer(to: conv), pin.pointer(to: input), inputs, weights, bias, pin.pointer(to: output), $0)
+            }
+            let primary = capsnet_primary_capsule_params(conv: conv, capsule_dim: Int32(dim), output_frac: 7)
+            Self.expectInBounds("primary capsules \(input) -> \(output)", count: outCount) {
+                capsnet_primary_capsule_q7(pin.pointer(to: primary), pin.pointer(to: input), inputs, weights, nil, pin.pointer(to: output), $0)
+            }
+        }
+    }
+
+    @Test("element-wise, softmax and matrix kernels")
+    func vectorsAndMatrices() {
+        var g = SeededGenerator(seed: 22)
+        for _ in 0..<60 {
+            let pin = Pinned()
+            let (rows, cols, inner) = (g.int(1...11), g.int(1...11), g.int(1...11))
+            let a = pin.buffer(g.int8s(rows * inner)), b = pin.buffer(g.int8s(inner * cols))
+            let (r, c, k) = (Int32(rows), Int32(cols), Int32(inner))
+            let formats = pin.pointer(to: capsnet_mat_formats(a_frac: 7, b_frac: 6, out_frac: 5))
+            Self.expectInBounds("squash", count: rows * inner) { capsnet_squash_q7(a, r, k, 2, 7, $0) }
+            Self.expectInBounds("length", count: rows) { capsnet_capsule_length_q7(a, r, k, 7, 7, $0) }
+            let scratch = Int(capsnet_softmax_q7_get_buffer_size())
+            let ctx = pin.pointer(to: capsnet_context(buf: pin.scratch(scratch), size: Int32(scratch)))
+            Self.expectInBounds("softmax", count: rows * inner) { capsnet_softmax_q7(ctx, a, r, k, 3, $0) }
+            Self.expectInBounds("mat_mult", count: rows * cols) { capsnet_mat_mult_q7(a, b, r, k, c, formats, $0) }
+            let bT = pin.buffer(g.int8s(cols * inner))
+            Self.expectInBounds("mat_mult_trans_b", count: rows * cols) { capsnet_mat_mult_trans_b_q7(a, bT, r, k, c, formats, $0) }
+            let a2 = pin.buffer(g.int8s(rows * inner))
+            Self.expectInBounds("mat_add", count: rows * inner) { capsnet_mat_add_q7(a, a2, r * k, formats, $0) }
+            Self.expectInBounds("transpose", count: rows * inner) { capsnet_mat_transpose_q7(a, r, k, $0) }
+            // In place, ReLU touches exactly its own values.
+            Self.expectInBounds("relu", count: rows) { out in
+                for i in 0..<rows { out[i] = a![i] }
+                return capsnet_relu_q7(out, r)
+            }
+        }
+    }
+
+    @Test("capsule layer with exactly the scratch it asks for")
+    func capsuleLayer() throws {
+        var g = SeededGenerator(seed: 23)
+        for _ in 0..<40 {
+            let pin = Pinned()
+            let l = CapsuleTests.randomLayer(
+                &g, inputs: g.int(1...30), inputDim: g.int(1...6), outputs: g.int(1...10), outputDim: g.int(1...6),
+                routings: g.int(1...3))
+            var dims = capsnet_capsule_dims(
+                num_inputs: Int32(l.inputs), input_dim: Int32(l.inputDim), num_outputs: Int32(l.outputs), output_dim: Int32(l.outputDim))
+            let size = capsnet_capsule_layer_q7_get_buffer_size(&dims)
+            let iterations = l.iterations.map {
+                capsnet_routing_formats(
+                    logit_frac: Int32($0.logit), sum_frac: Int32($0.sum), output_frac: Int32($0.output), agreement_frac: Int32($0.agreement))
+            }
+            let params = capsnet_capsule_params(
+                input_frac: Int32(l.inputFrac), weight_frac: Int32(l.weightFrac), prediction_frac: Int32(l.predictionFrac),
+                routings: Int32(l.iterations.count), iterations: UnsafePointer(pin.buffer(iterations)))
+            // The scratch starts one byte past an aligned address, as a packed firmware arena might.
+            let raw = pin.scratch(Int(size) + 1)!
+            let ctx = capsnet_context(buf: raw + 1, size: size)
+            let input = pin.buffer(g.int8s(l.inputs * l.inputDim))
+            let weights = pin.buffer(g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim))
+            Self.expectInBounds("capsule layer \(l)", count: l.outputs * l.outputDim) {
+                capsnet_capsule_layer_q7(pin.pointer(to: ctx), pin.pointer(to: params), &dims, input, weights, $0)
+            }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+import CapsNetEdge
+import Testing
+
+/// Every error code of every kernel, reached through the C interface, and nothing written when a
+/// kernel refuses. Each kernel gets a valid baseline call; each case changes one thing.
+@Suite("Error codes")
+struct ErrorCodeTests {
+    static let sentinel: Int8 = 0x5A
+
+    /// Calls `body` with an output buffer of `count` sentinel bytes, or NULL; returns the status and
+    /// whether every byte is still the sentinel.
+    static func onSentinel(
+        _ count: Int, null: Bool = false, _ body: (UnsafeMutablePointer<Int8>?) -> capsnet_status
+    ) -> (capsnet_status, Bool) {
+        let output = UnsafeMutableBufferPointer<Int8>.allocate(capacity: count)
+        defer { output.deallocate() }
+        output.initialize(repeating: sentinel)
+        let status = body(null ? nil : output.baseAddress)
+        return (status, output.allSatisfy { $0 == sentinel })
+    }
+
+    /// Runs each case on a fresh copy of `baseline`; the first must be the valid baseline itself.
+    static func check<Call>(
+        _ baseline: Call, _ cases: [(String, capsnet_status, (inout Call) -> Void)], run: (Call) -> (capsnet_status, Bool)
+    ) {
+        for (name, expected, change) in cases {
+            var call = baseline
+            change(&call)
+            let (status, untouched) = run(call)
+            #expect(status == expected, "\(name)")
+            if expected != CAPSNET_OK { #expect(untouched, "\(name) wrote to its output") }
+        }
+    }
+
+    static let ok = CAPSNET_OK, null = CAPSNET_ERROR_NULL_POINTER, dimension = CAPSNET_ERROR_DIMENSION
+    static let shift = CAPSNET_ERROR_SHIFT, overflow = CAPSNET_ERROR_OVERFLOW, bufferSize = CAPSNET_ERROR_BUFFER_SIZE
+
+    // MARK: Convolution and primary capsules
+
+    struct ConvCall {
+        var params = capsnet_conv_params(
+            kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 5)
+        var inDims = capsnet_hwc(h: 4, w: 4, c: 2)
+        var outDims = capsnet_hwc(h: 2, w: 2, c: 4)
+        var capsuleDim: Int32 = 2
+        var capsuleFrac: Int32 = 7
+        var nullArgument: String?
+        var noBias = false
+    }
+
+    static let convInput = [Int8](repeating: 3, count: 4 * 4 * 2)
+    static let convWeights = [Int8](repeating: -2, count: 4 * 3 * 3 * 2)
+    static let convBias: [Int8] = [1, 2, 3, 4]
+
+    static var convCases: [(String, capsnet_status, (inout ConvCall) -> Void)] {
+        [
+            ("valid", ok, { _ in }),
+            ("valid without a bias, whose format is then ignored", ok, { $0.noBias = true; $0.params.bias_frac = 99 }),
+            ("valid with the largest output, windows reaching past the input", ok, { $0.outDims.h = 4; $0.outDims.w = 4 }),
+            ("params NULL", null, { $0.nullArgument = "params" }),
+            ("input dims NULL", null, { $0.nullArgument = "inDims" }),
+            ("input NULL", null, { $0.nullArgument = "input" }),
+            ("weights NULL", null, { $0.nullArgument = "weights" }),
+            ("output dims NULL", null, { $0.nullArgument = "outDims" }),
+            ("output NULL", null, { $0.nullArgument = "output" }),
+            ("input height 0", dimension, { $0.inDims.h = 0 }),
+            ("input channels -1", dimension, { $0.inDims.c = -1 }),
+            ("kernel width 0", dimension, { $0.params.kernel.w = 0 }),
+            ("stride 0", dimension, { $0.params.stride.h = 0 }),
+            ("negative padding", dimension, { $0.params.padding.w = -1 }),
+            ("padding as large as the kernel", dimension, { $0.params.padding.h = 3 }),
+            ("a window starting below the input", dimension, { $0.outDims.h = 5 }),
+            ("output channels 0", dimension, { $0.outDims.c = 0 }),
+            ("input larger than 2^31 values", dimension, { $0.inDims.h = 1 << 16; $0.inDims.w = 1 << 16 }),
+            ("input format above 15", shift, { $0.params.input_frac = 16 }),
+            ("weight format below -8", shift, { $0.params.weight_frac = -9 }),
+            ("output finer than the accumulator", shift, { $0.params.output_frac = 15 }),
+            ("shift of 32", shift, { $0.params.input_frac = 15; $0.params.weight_frac = 15; $0.params.output_frac = -2 }),
+            ("bias finer than the accumulator", shift, { $0.params.bias_frac = 15 }),
+            ("a window of 131072 products", overflow, {
+                $0.params.kernel = capsnet_hw(h: 1, w: 1); $0.inDims = capsnet_hwc(h: 1, w: 1, c: 131_072)
+                $0.outDims = capsnet_hwc(h: 1, w: 1, c: 4)
+            }),
+            ("a bias shifted by 24", overflow, { $0.params.input_frac = 15; $0.params.weight_frac = 15; $0.params.bias_frac = 6 }),
+        ]
+    }
+
+    @Test("capsnet_conv_hwc_q7")
+    func convolution() {
+        Self.check(ConvCall(), Self.convCases) { c in
+            let pin = Pinned()
+            return Self.onSentinel(64, null: c.nullArgument == "output") { output in
+                capsnet_conv_hwc_q7(
+                    pin.pointer(to: c.params, null: c.nullArgument == "params"),
+                    pin.pointer(to: c.inDims, null: c.nullArgument == "inDims"),
+                    pin.buffer(Self.convInput, null: c.nullArgument == "input"),
+                    pin.buffer(Self.convWeights, null: c.nullArgument == "weights"), pin.buffer(Self.convBias, null: c.noBias),
+                    pin.pointer(to: c.outDims, null: c.nullArgument == "outDims"), output)
+            }
+        }
+    }
+
+    @Test("capsnet_primary_capsule_q7")
+    func primaryCapsules() {
+        let own: [(String, capsnet_status, (inout ConvCall) -> Void)] = [
+            ("capsule dim 0", Self.dimension, { $0.capsuleDim = 0 }),
+            ("channels not a multiple of the capsule dim", Self.dimension, { $0.capsuleDim = 3 }),
+            ("squashed format below 0", Self.shift, { $0.capsuleFrac = -1 }),
+            ("squashed format above 15", Self.shift, { $0.capsuleFrac = 16 }),
+            ("a capsule of 131072 values", Self.overflow, {
+                $0.params.kernel = capsnet_hw(h: 1, w: 1); $0.outDims = capsnet_hwc(h: 4, w: 4, c: 131_072)
+                $0.capsuleDim = 131_072
+            }),
+        ]
+        Self.check(ConvCall(), Self.convCases + own) { c in
+            let pin = Pinned()
+            let params = capsnet_primary_capsule_params(conv: c.params, capsule_dim: c.capsuleDim, output_frac: c.capsuleFrac)
+            return Self.onSentinel(64, null: c.nullArgument == "output") { output in
+                capsnet_primary_capsule_q7(
+                    pin.pointer(to: params, null: c.nullArgument == "params"),
+                    pin.pointer(to: c.inDims, null: c.nullArgument == "inDims"),
+                    pin.buffer(Self.convInput, null: c.nullArgument == "input"),
+                    pin.buffer(Self.convWeights, null: c.nullArgument == "weights"), pin.buffer(Self.convBias, null: c.noBias),
+                    pin.pointer(to: c.outDims, null: c.nullArgument == "outDims"), output)
+            }
+        }
+    }
+
+    // MARK: Element-wise kernels
+
+    @Test("capsnet_relu_q7")
+    func relu() {
+        var values: [Int8] = [-1, 2]
+        #expect(capsnet_relu_q7(&values, 2) == Self.ok)
+        #expect(capsnet_relu_q7(nil, 2) == Self.null)
+        #expect(capsnet_relu_q7(&values, 0) == Self.dimension)
+        #expect(capsnet_relu_q7(&values, -5) == Self.dimension)
+    }
+
+    /// Arguments of the kernels that map `count` vectors of `length` values with two formats.
+    struct VectorCall {
+        var count: Int32 = 3, length: Int32 = 4, inFrac: Int32 = 3, outFrac: Int32 = 7
+        var nullInput = false, nullOutput = false
+    }
+
+    static var vectorCases: [(String, capsnet_status, (inout VectorCall) -> Void)] {
+        [
+            ("valid", ok, { _ in }),
+            ("input NULL", null, { $0.nullInput = true }),
+            ("output NULL", null, { $0.nullOutput = true }),
+            ("no vectors", dimension, { $0.count = 0 }),
+            ("vectors of length 0", dimension, { $0.length = 0 }),
+            ("more than 2^31 values", dimension, { $0.count = 1 << 16; $0.length = 1 << 16 }),
+            ("input format above 15", shift, { $0.inFrac = 16 }),
+            ("input format below -8", shift, { $0.inFrac = -9 }),
+            ("output format above 15", shift, { $0.outFrac = 16 }),
+            ("vectors of 131072 values", overflow, { $0.count = 1; $0.length = 131_072 }),
+        ]
+    }
+
+    static let vectorInput = [Int8](repeating: 9, count: 131_072)
+
+    static func runVector(
+        _ c: VectorCall, _ kernel: (UnsafeMutablePointer<Int8>?, VectorCall, UnsafeMutablePointer<Int8>?) -> capsnet_status
+    ) -> (capsnet_status, Bool) {
+        let pin = Pinned()
+        return onSentinel(131_072, null: c.nullOutput) { kernel(pin.buffer(vectorInput, null: c.nullInput), c, $0) }
+    }
+
+    @Test("capsnet_squash_q7")
+    func squash() {
+        Self.check(VectorCall(), Self.vectorCases + [("output format below 0", Self.shift, { $0.outFrac = -1 })]) { c in
+            Self.runVector(c) { capsnet_squash_q7($0, $1.count, $1.length, $1.inFrac, $1.outFrac, $2) }
+        }
+    }
+
+    @Test("capsnet_capsule_length_q7")
+    func length() {
+        Self.check(VectorCall(), Self.vectorCases + [("output format below -8", Self.shift, { $0.outFrac = -9 })]) { c in
+            Self.runVector(c) { capsnet_capsule_length_q7($0, $1.count, $1.length, $1.inFrac, $1.outFrac, $2) }
+        }
+    }
+
+    @Test("capsnet_softmax_q7")
+    func softmax() {
+        struct Call { var vector = VectorCall(); var scratch = Int(capsnet_softmax_q7_get_buffer_size()); var nullContext = false, nullBuffer = false }
+        let cases: [(String, capsnet_status, (inout Call) -> Void)] = [
+            ("valid", Self.ok, { _ in }),
+            ("context NULL", Self.null, { $0.nullContext = true }),
+            ("scratch buffer NULL", Self.null, { $0.nullBuffer = true }),
+            ("logits NULL", Self.null, { $0.vector.nullInput = true }),
+            ("output NULL", Self.null, { $0.vector.nullOutput = true }),
+            ("no rows", Self.dimension, { $0.vector.count = 0 }),
+            ("rows of length 0", Self.dimension, { $0.vector.length = 0 }),
+            ("logit format above 15", Self.shift, { $0.vector.inFrac = 16 }),
+            ("logit format below -8", Self.shift, { $0.vector.inFrac = -9 }),
+            ("rows of 65536 values", Self.overflow, { $0.vector.count = 1; $0.vector.length = 65_536 }),
+            ("scratch one byte short", Self.bufferSize, { $0.scratch -= 1 }),
+        ]
+        Self.check(Call(), cases) { c in
+            let pin = Pinned()
+            let ctx = capsnet_context(buf: pin.scratch(c.scratch, null: c.nullBuffer), size: Int32(c.scratch))
+            return Self.runVector(c.vector) {
+                capsnet_softmax_q7(pin.pointer(to: ctx, null: c.nullContext), $0, $1.count, $1.length, $1.inFrac, $2)
+            }
+        }
+    }
+
+    // MARK: Matrix functions
+
+    struct MatCall {
+        var m: Int32 = 2, k: Int32 = 3, n: Int32 = 4
+        var formats = capsnet_mat_formats(a_frac: 7, b_frac: 6, out_frac: 5)
+        var nullArgument: String?
+    }
+
+    static let matrixOperand = [Int8](repeating: 1, count: 131_072)
+
+    static func runMatrix(
+        _ c: MatCall,
+        _ kernel: (UnsafeMutablePointer<Int8>?, UnsafeMutablePointer<Int8>?, UnsafeMutablePointer<capsnet_mat_formats>?,
+            UnsafeMutablePointer<Int8>?) -> capsnet_status
+    ) -> (capsnet_status, Bool) {
+        let pin = Pinned()
+        return onSentinel(64, null: c.nullArgument == "out") {
+            kernel(
+                pin.buffer(matrixOperand, null: c.nullArgument == "a"), pin.buffer(matrixOperand, null: c.nullArgument == "b"),
+                pin.pointer(to: c.formats, null: c.nullArgument == "formats"), $0)
+        }
+    }
+
+    static var pointerCases: [(String, capsnet_status, (inout MatCall) -> Void)] {
+        [
+            ("valid", ok, { _ in }),
+            ("a NULL", null, { $0.nullArgument = "a" }),
+            ("b NULL", null, { $0.nullArgument = "b" }),
+            ("formats NULL", null, { $0.nullArgument = "formats" }),
+            ("out NULL", null, { $0.nullArgument = "out" }),
+        ]
+    }
+
+    static var productCases: [(String, capsnet_status, (inout MatCall) -> Void)] {
+        pointerCases + [
+            ("m 0", dimension, { $0.m = 0 }),
+            ("k 0", dimension, { $0.k = 0 }),
+            ("n -1", dimension, { $0.n = -1 }),
+            ("m * k above 2^31", dimension, { $0.m = 1 << 16; $0.k = 1 << 16 }),
+            ("a format above 15", shift, { $0.formats.a_frac = 16 }),
+            ("out format below -8", shift, { $0.formats.out_frac = -9 }),
+            ("output finer than the product", shift, { $0.formats.out_frac = 14 }),
+            ("shift of 32", shift, { $0.formats = capsnet_mat_formats(a_frac: 15, b_frac: 15, out_frac: -2) }),
+            ("k of 131072", overflow, { $0.m = 1; $0.n = 1; $0.k = 131_072 }),
+        ]
+    }
+
+    @Test("capsnet_mat_mult_q7")
+    func matMult() {
+        Self.check(MatCall(), Self.productCases) { c in Self.runMatrix(c) { capsnet_mat_mult_q7($0, $1, c.m, c.k, c.n, $2, $3) } }
+    }
+
+    @Test("capsnet_mat_mult_trans_b_q7")
+    func matMultTransB() {
+        Self.check(MatCall(), Self.productCases) { c in Self.runMatrix(c) { capsnet_mat_mult_trans_b_q7($0, $1, c.m, c.k, c.n, $2, $3) } }
+    }
+
+    @Test("capsnet_mat_add_q7")
+    func matAdd() {
+        let cases: [(String, capsnet_status, (inout MatCall) -> Void)] = Self.pointerCases + [
+            ("size 0", Self.dimension, { $0.m = 0 }),
+            ("b format below -8", Self.shift, { $0.formats.b_frac = -9 }),
+            ("output finer than both operands", Self.shift, { $0.formats.out_frac = 8 }),
+        ]
+        Self.check(MatCall(), cases) { c in Self.runMatrix(c) { capsnet_mat_add_q7($0, $1, c.m * c.k, $2, $3) } }
+    }
+
+    @Test("capsnet_mat_transpose_q7")
+    func transpose() {
+        let cases: [(String, capsnet_status, (inout MatCall) -> Void)] = [
+            ("valid", Self.ok, { _ in }),
+            ("in NULL", Self.null, { $0.nullArgument = "a" }),
+            ("out NULL", Self.null, { $0.nullArgument = "out" }),
+            ("rows 0", Self.dimension, { $0.m = 0 }),
+            ("cols 0", Self.dimension, { $0.k = 0 }),
+            ("above 2^31 values", Self.dimension, { $0.m = 1 << 16; $0.k = 1 << 16 }),
+        ]
+        Self.check(MatCall(), cases) { c in Self.runMatrix(c) { a, _, _, out in capsnet_mat_transpose_q7(a, c.m, c.k, out) } }
+    }
+
+    // MARK: Capsule layer
+
+    struct LayerCall {
+        var dims = capsnet_capsule_dims(num_inputs: 6, input_dim: 4, num_outputs: 3, output_dim: 5)
+        var params = capsnet_capsule_params(input_frac: 7, weight_frac: 7, prediction_frac: 6, routings: 2, iterations: nil)
+        var iterations = [
+            capsnet_routing_formats(logit_frac: 0, sum_frac: 6, output_frac: 7, agreement_frac: 5),
+            capsnet_routing_formats(logit_frac: 4, sum_frac: 6, output_frac: 7, agreement_frac: 5),
+        ]
+        var scratchShortfall: Int32 = 0
+        var nullArgument: String?
+    }
+
+    @Test("capsnet_capsule_layer_q7 and its buffer size")
+    func capsuleLayer() {
+        let cases: [(String, capsnet_status, (inout LayerCall) -> Void)] = [
+            ("valid", Self.ok, { _ in }),
+            ("one routing iteration", Self.ok, { $0.params.routings = 1 }),
+            ("context NULL", Self.null, { $0.nullArgument = "ctx" }),
+            ("scratch buffer NULL", Self.null, { $0.nullArgument = "buf" }),
+            ("params NULL", Self.null, { $0.nullArgument = "params" }),
+            ("iterations NULL", Self.null, { $0.nullArgument = "iterations" }),
+            ("dims NULL", Self.null, { $0.nullArgument = "dims" }),
+            ("input NULL", Self.null, { $0.nullArgument = "input" }),
+            ("weights NULL", Self.null, { $0.nullArgument = "weights" }),
+            ("output NULL", Self.null, { $0.nullArgument = "output" }),
+            ("no routing iteration", Self.dimension, { $0.params.routings = 0 }),
+            ("no input capsules", Self.dimension, { $0.dims.num_inputs = 0 }),
+            ("input capsules of size 0", Self.dimension, { $0.dims.input_dim = 0 }),
+            ("no output capsules", Self.dimension, { $0.dims.num_outputs = 0 }),
+            ("output capsules of size 0", Self.dimension, { $0.dims.output_dim = 0 }),
+            ("weights above 2^31 values", Self.dimension, { $0.dims.input_dim = 1 << 16; $0.dims.num_inputs = 1 << 14 }),
+            ("prediction finer than W u", Self.shift, { $0.params.prediction_frac = 15 }),
+            ("weight format above 15", Self.shift, { $0.params.weight_frac = 16 }),
+            ("logit format below -8", Self.shift, { $0.iterations[0].logit_frac = -9 }),
+            ("sum finer than c u_hat", Self.shift, { $0.iterations[1].sum_frac = 14 }),
+            ("squashed format below 0", Self.shift, { $0.iterations[0].output_frac = -1 }),
+            ("agreement finer than u_hat v", Self.shift, { $0.iterations[0].agreement_frac = 14 }),
+            ("updated logits finer than both terms", Self.shift, { $0.iterations[1].logit_frac = 6 }),
+            ("the last agreement format is not used", Self.ok, { $0.iterations[1].agreement_frac = 99 }),
+            ("input capsules of 131072 values", Self.overflow, { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 131_072, num_outputs: 1, output_dim: 1) }),
+            ("131072 input capsules", Self.overflow, { $0.dims = capsnet_capsule_dims(num_inputs: 131_072, input_dim: 1, num_outputs: 1, output_dim: 1) }),
+            ("output capsules of 131072 values", Self.overflow, { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 1, num_outputs: 1, output_dim: 131_072) }),
+            ("65536 output capsules", Self.overflow, { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 1, num_outputs: 65_536, output_dim: 1) }),
+            ("scratch one byte short", Self.bufferSize, { $0.scratchShortfall = 1 }),
+        ]
+        Self.check(LayerCall(), cases) { c in
+            let pin = Pinned()
+            var dims = c.dims, params = c.params
+            let size = max(0, capsnet_capsule_layer_q7_get_buffer_size(&dims))
+            let ctx = capsnet_context(buf: pin.scratch(Int(size), null: c.nullArgument == "buf"), size: size - c.scratchShortfall)
+            params.iterations = UnsafePointer(pin.buffer(c.iterations, null: c.nullArgument == "iterations"))
+            return Self.onSentinel(131_072, null: c.nullArgument == "output") {
+                capsnet_capsule_layer_q7(
+                    pin.pointer(to: ctx, null: c.nullArgument == "ctx"), pin.pointer(to: params, null: c.nullArgument == "params"),
+                    pin.pointer(to: dims, null: c.nullArgument == "dims"),
+                    pin.buffer(Self.matrixOperand, null: c.nullArgument == "input"),
+                    pin.buffer(Self.matrixOperand, null: c.nullArgument == "weights"), $0)
+            }
+        }
+        #expect(capsnet_capsule_layer_q7_get_buffer_size(nil) == Self.null.rawValue)
+        var zero = capsnet_capsule_dims(num_inputs: 0, input_dim: 1, num_outputs: 1, output_dim: 1)
+        #expect(capsnet_capsule_layer_q7_get_buffer_size(&zero) == Self.dimension.rawValue)
+        var huge = capsnet_capsule_dims(num_inputs: 1 << 15, input_dim: 1, num_outputs: 1 << 8, output_dim: 1 << 8)
+        #expect(capsnet_capsule_layer_q7_get_buffer_size(&huge) == Self.dimension.rawValue)
+    }
+}
