@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "capsnet", targets: ["CapsNetCLI"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
     ],
     targets: [
         // Portable C99 int8 kernels; the same folder is copied into MCU firmware.

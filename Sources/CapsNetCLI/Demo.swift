@@ -54,7 +54,8 @@ private struct ToyNetwork {
             kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
             input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 4)
         var features = try Kernels.convolution(
-            input, shape: Self.image, weights: convWeights, bias: convBias, parameters: conv, outputShape: Self.features)
+            input, shape: Self.image, weights: convWeights, bias: convBias, parameters: conv,
+            outputShape: Self.features)
         try Kernels.relu(&features)
 
         let primary = capsnet_primary_capsule_params(
@@ -86,7 +87,8 @@ private struct ToyNetwork {
         print(pad("layer", 18) + pad("output", 10) + pad("format", 8) + pad("bytes", 7) + "first values")
         for (name, shape, values, frac) in rows {
             let format = QFormat(fractionalBits: frac)
-            let shown = format.dequantize(Array(values.prefix(6))).map { String(format: "%6.3f", $0) }.joined(separator: " ")
+            let shown = format.dequantize(Array(values.prefix(6)))
+                .map { String(format: "%6.3f", $0) }.joined(separator: " ")
             print(pad(name, 18) + pad(shape, 10) + pad(format.description, 8) + pad("\(values.count)", 7) + shown)
         }
         let predicted = lengths.indices.max { lengths[$0] < lengths[$1] } ?? 0
@@ -98,23 +100,27 @@ private struct ToyNetwork {
 /// Squash, softmax and capsule length on one example each: the int8 result dequantized beside the
 /// float function of the same dequantized input, and the error in steps (LSB) of the output format.
 private func compareNonlinearKernels() throws {
-    let q34 = QFormat(fractionalBits: 4), q07 = QFormat(fractionalBits: 7)
+    let q34 = QFormat(fractionalBits: 4)
+    let q07 = QFormat(fractionalBits: 7)
 
     let s = q34.quantize([1.25, -2.5, 0.75, 3.0])
     let v = try Kernels.squash(s, capsuleDim: 4, inputFormat: q34, outputFormat: q07)
     let sReal = q34.dequantize(s)
     let norm2 = sReal.reduce(0) { $0 + $1 * $1 }
-    show("squash", input: sReal, from: q34, int8: q07.dequantize(v), float: sReal.map { $0 * norm2.squareRoot() / (1 + norm2) }, to: q07)
+    let vFloat = sReal.map { $0 * norm2.squareRoot() / (1 + norm2) }
+    show("squash", input: sReal, from: q34, int8: q07.dequantize(v), float: vFloat, to: q07)
 
     let b = q34.quantize([2.0, 0.5, -1.0, 3.25])
     let c = try Kernels.softmax(b, rowLength: 4, logitFormat: q34)
     let bReal = q34.dequantize(b)
-    let e = bReal.map { exp($0 - bReal.max()!) }
-    show("softmax", input: bReal, from: q34, int8: q07.dequantize(c), float: e.map { $0 / e.reduce(0, +) }, to: q07)
+    let e = bReal.map { exp($0 - (bReal.max() ?? 0)) }
+    let cFloat = e.map { $0 / e.reduce(0, +) }
+    show("softmax", input: bReal, from: q34, int8: q07.dequantize(c), float: cFloat, to: q07)
 
     let length = try Kernels.capsuleLengths(v, capsuleDim: 4, inputFormat: q07, outputFormat: q07)
     let vReal = q07.dequantize(v)
-    show("length", input: vReal, from: q07, int8: q07.dequantize(length), float: [vReal.reduce(0) { $0 + $1 * $1 }.squareRoot()], to: q07)
+    let lengthFloat = vReal.reduce(0) { $0 + $1 * $1 }.squareRoot()
+    show("length", input: vReal, from: q07, int8: q07.dequantize(length), float: [lengthFloat], to: q07)
 }
 
 private func show(_ name: String, input: [Double], from: QFormat, int8: [Double], float: [Double], to: QFormat) {

@@ -45,9 +45,11 @@ public struct KernelError: Error, Equatable, Sendable, CustomStringConvertible {
         let detail: String
         switch reason {
         case .nullPointer: detail = "a required pointer is NULL"
-        case .dimension: detail = "invalid dimensions: a size below 1, shapes that disagree, or more than 2^31-1 elements"
+        case .dimension:
+            detail = "invalid dimensions: a size below 1, shapes that disagree, or more than 2^31-1 elements"
         case .shift:
-            detail = "unsupported formats: each must have \(QFormat.supportedFractionalBits.lowerBound) to "
+            detail =
+                "unsupported formats: each must have \(QFormat.supportedFractionalBits.lowerBound) to "
                 + "\(QFormat.supportedFractionalBits.upperBound) fractional bits and every derived shift must lie in 0...31"
         case .overflow: detail = "the shape could overflow the 32-bit accumulator"
         case .bufferSize: detail = "the scratch buffer is smaller than the kernel needs"

@@ -16,8 +16,11 @@ public enum Kernels {
         try checkConvolutionArrays(name, input, shape, weights, bias, parameters, outputShape)
         var params = parameters
         return try run(name, outputCount: count(name, outputShape.h, outputShape.w, outputShape.c)) { output in
-            var inDims = shape, outDims = outputShape
-            return withOptionalPointer(bias) { capsnet_conv_hwc_q7(&params, &inDims, input, weights, $0, &outDims, output) }
+            var inDims = shape
+            var outDims = outputShape
+            return withOptionalPointer(bias) {
+                capsnet_conv_hwc_q7(&params, &inDims, input, weights, $0, &outDims, output)
+            }
         }
     }
 
@@ -30,7 +33,8 @@ public enum Kernels {
         try checkConvolutionArrays(name, input, shape, weights, bias, parameters.conv, outputShape)
         var params = parameters
         return try run(name, outputCount: count(name, outputShape.h, outputShape.w, outputShape.c)) { output in
-            var inDims = shape, outDims = outputShape
+            var inDims = shape
+            var outDims = outputShape
             return withOptionalPointer(bias) {
                 capsnet_primary_capsule_q7(&params, &inDims, input, weights, $0, &outDims, output)
             }
@@ -50,7 +54,8 @@ public enum Kernels {
     ) throws(KernelError) -> [Int8] {
         let name = "capsnet_squash_q7"
         let (n, dim) = try capsuleCount(name, capsules, capsuleDim)
-        let inFrac = try int32(name, inputFormat.fractionalBits), outFrac = try int32(name, outputFormat.fractionalBits)
+        let inFrac = try int32(name, inputFormat.fractionalBits)
+        let outFrac = try int32(name, outputFormat.fractionalBits)
         return try run(name, outputCount: capsules.count) { capsnet_squash_q7(capsules, n, dim, inFrac, outFrac, $0) }
     }
 
@@ -70,24 +75,14 @@ public enum Kernels {
     public static func matMult(
         _ a: [Int8], _ b: [Int8], m: Int, k: Int, n: Int, formats: capsnet_mat_formats
     ) throws(KernelError) -> [Int8] {
-        let name = "capsnet_mat_mult_q7"
-        try expect(name, "a", a, count: count(name, m, k))
-        try expect(name, "b", b, count: count(name, k, n))
-        let (m32, k32, n32) = (try int32(name, m), try int32(name, k), try int32(name, n))
-        var f = formats
-        return try run(name, outputCount: count(name, m, n)) { capsnet_mat_mult_q7(a, b, m32, k32, n32, &f, $0) }
+        try product("capsnet_mat_mult_q7", a, b, m, k, n, formats, capsnet_mat_mult_q7)
     }
 
     /// `a[m][k] * b[n][k]^T`.
     public static func matMultTransB(
         _ a: [Int8], _ b: [Int8], m: Int, k: Int, n: Int, formats: capsnet_mat_formats
     ) throws(KernelError) -> [Int8] {
-        let name = "capsnet_mat_mult_trans_b_q7"
-        try expect(name, "a", a, count: count(name, m, k))
-        try expect(name, "b", b, count: count(name, n, k))
-        let (m32, k32, n32) = (try int32(name, m), try int32(name, k), try int32(name, n))
-        var f = formats
-        return try run(name, outputCount: count(name, m, n)) { capsnet_mat_mult_trans_b_q7(a, b, m32, k32, n32, &f, $0) }
+        try product("capsnet_mat_mult_trans_b_q7", a, b, m, k, n, formats, capsnet_mat_mult_trans_b_q7)
     }
 
     /// Element-wise `a + b`, each operand in its own format.
@@ -131,7 +126,9 @@ public enum Kernels {
                 var params = capsnet_capsule_params(
                     input_frac: inFrac, weight_frac: weightFrac, prediction_frac: predictionFrac, routings: routings,
                     iterations: formats.baseAddress)
-                return withScratch(bytes: Int(scratch)) { capsnet_capsule_layer_q7($0, &params, &d, input, weights, output) }
+                return withScratch(bytes: Int(scratch)) {
+                    capsnet_capsule_layer_q7($0, &params, &d, input, weights, output)
+                }
             }
         }
     }
@@ -142,7 +139,8 @@ public enum Kernels {
     ) throws(KernelError) -> [Int8] {
         let name = "capsnet_capsule_length_q7"
         let (n, dim) = try capsuleCount(name, capsules, capsuleDim)
-        let inFrac = try int32(name, inputFormat.fractionalBits), outFrac = try int32(name, outputFormat.fractionalBits)
+        let inFrac = try int32(name, inputFormat.fractionalBits)
+        let outFrac = try int32(name, outputFormat.fractionalBits)
         return try run(name, outputCount: Int(n)) { capsnet_capsule_length_q7(capsules, n, dim, inFrac, outFrac, $0) }
     }
 }
@@ -160,7 +158,24 @@ extension Kernels {
         return output
     }
 
-    private static func withScratch(bytes: Int, _ body: (UnsafePointer<capsnet_context>) -> capsnet_status) -> capsnet_status {
+    /// Either matrix product: b holds k * n values in both layouts.
+    private static func product(
+        _ name: String, _ a: [Int8], _ b: [Int8], _ m: Int, _ k: Int, _ n: Int, _ formats: capsnet_mat_formats,
+        _ kernel: (
+            UnsafePointer<Int8>?, UnsafePointer<Int8>?, Int32, Int32, Int32, UnsafePointer<capsnet_mat_formats>?,
+            UnsafeMutablePointer<Int8>?
+        ) -> capsnet_status
+    ) throws(KernelError) -> [Int8] {
+        try expect(name, "a", a, count: count(name, m, k))
+        try expect(name, "b", b, count: count(name, k, n))
+        let (m32, k32, n32) = (try int32(name, m), try int32(name, k), try int32(name, n))
+        var f = formats
+        return try run(name, outputCount: count(name, m, n)) { kernel(a, b, m32, k32, n32, &f, $0) }
+    }
+
+    private static func withScratch(
+        bytes: Int, _ body: (UnsafePointer<capsnet_context>) -> capsnet_status
+    ) -> capsnet_status {
         var scratch = [UInt8](repeating: 0, count: max(bytes, 1))
         return scratch.withUnsafeMutableBytes { raw in
             var ctx = capsnet_context(buf: raw.baseAddress, size: Int32(clamping: bytes))
@@ -207,7 +222,9 @@ extension Kernels {
         var product = 1
         for factor in factors {
             let (next, overflow) = product.multipliedReportingOverflow(by: factor)
-            guard factor >= 1, !overflow, next <= Int(Int32.max) else { throw KernelError(kernel: name, reason: .dimension) }
+            guard factor >= 1, !overflow, next <= Int(Int32.max) else {
+                throw KernelError(kernel: name, reason: .dimension)
+            }
             product = next
         }
         return product

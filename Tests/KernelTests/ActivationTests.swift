@@ -51,7 +51,10 @@ struct ActivationTests {
                 #expect(actual == Reference.squash(capsules, dim: dim, inFrac: inFrac, outFrac: outFrac))
             }
         }
-        #expect(try Kernels.squash([0, 0, 0], capsuleDim: 3, inputFormat: .init(fractionalBits: 3), outputFormat: .init(fractionalBits: 7)) == [0, 0, 0])
+        #expect(
+            try Kernels.squash(
+                [0, 0, 0], capsuleDim: 3, inputFormat: .init(fractionalBits: 3), outputFormat: .init(fractionalBits: 7))
+                == [0, 0, 0])
     }
 
     @Test("squash stays within 0.5 + 2^-8 LSB of the float squash wherever the result fits int8")

@@ -34,18 +34,21 @@ struct BoundsTests {
                 h: (input.h - 1 + padding.h) / Int32(sH) + 1, w: (input.w - 1 + padding.w) / Int32(sW) + 1,
                 c: Int32(dim * g.int(1...3)))
             let conv = capsnet_conv_params(
-                kernel: capsnet_hw(h: Int32(kH), w: Int32(kW)), stride: capsnet_hw(h: Int32(sH), w: Int32(sW)), padding: padding,
+                kernel: capsnet_hw(h: Int32(kH), w: Int32(kW)), stride: capsnet_hw(h: Int32(sH), w: Int32(sW)),
+                padding: padding,
                 input_frac: 6, weight_frac: 7, bias_frac: 8, output_frac: 4)
             let outCount = Int(output.h * output.w * output.c)
             let inputs = pin.buffer(g.int8s(Int(input.h * input.w * input.c)))
             let weights = pin.buffer(g.int8s(Int(output.c) * kH * kW * Int(input.c)))
             let bias = pin.buffer(g.int8s(Int(output.c)))
             Self.expectInBounds("conv \(input) -> \(output)", count: outCount) {
-                capsnet_conv_hwc_q7(pin.pointer(to: conv), pin.pointer(to: input), inputs, weights, bias, pin.pointer(to: output), $0)
+                capsnet_conv_hwc_q7(
+                    pin.pointer(to: conv), pin.pointer(to: input), inputs, weights, bias, pin.pointer(to: output), $0)
             }
             let primary = capsnet_primary_capsule_params(conv: conv, capsule_dim: Int32(dim), output_frac: 7)
             Self.expectInBounds("primary capsules \(input) -> \(output)", count: outCount) {
-                capsnet_primary_capsule_q7(pin.pointer(to: primary), pin.pointer(to: input), inputs, weights, nil, pin.pointer(to: output), $0)
+                capsnet_primary_capsule_q7(
+                    pin.pointer(to: primary), pin.pointer(to: input), inputs, weights, nil, pin.pointer(to: output), $0)
             }
         }
     }
@@ -56,7 +59,8 @@ struct BoundsTests {
         for _ in 0..<60 {
             let pin = Pinned()
             let (rows, cols, inner) = (g.int(1...11), g.int(1...11), g.int(1...11))
-            let a = pin.buffer(g.int8s(rows * inner)), b = pin.buffer(g.int8s(inner * cols))
+            let a = pin.buffer(g.int8s(rows * inner))
+            let b = pin.buffer(g.int8s(inner * cols))
             let (r, c, k) = (Int32(rows), Int32(cols), Int32(inner))
             let formats = pin.pointer(to: capsnet_mat_formats(a_frac: 7, b_frac: 6, out_frac: 5))
             Self.expectInBounds("squash", count: rows * inner) { capsnet_squash_q7(a, r, k, 2, 7, $0) }
@@ -66,7 +70,9 @@ struct BoundsTests {
             Self.expectInBounds("softmax", count: rows * inner) { capsnet_softmax_q7(ctx, a, r, k, 3, $0) }
             Self.expectInBounds("mat_mult", count: rows * cols) { capsnet_mat_mult_q7(a, b, r, k, c, formats, $0) }
             let bT = pin.buffer(g.int8s(cols * inner))
-            Self.expectInBounds("mat_mult_trans_b", count: rows * cols) { capsnet_mat_mult_trans_b_q7(a, bT, r, k, c, formats, $0) }
+            Self.expectInBounds("mat_mult_trans_b", count: rows * cols) {
+                capsnet_mat_mult_trans_b_q7(a, bT, r, k, c, formats, $0)
+            }
             let a2 = pin.buffer(g.int8s(rows * inner))
             Self.expectInBounds("mat_add", count: rows * inner) { capsnet_mat_add_q7(a, a2, r * k, formats, $0) }
             Self.expectInBounds("transpose", count: rows * inner) { capsnet_mat_transpose_q7(a, r, k, $0) }
@@ -87,14 +93,17 @@ struct BoundsTests {
                 &g, inputs: g.int(1...30), inputDim: g.int(1...6), outputs: g.int(1...10), outputDim: g.int(1...6),
                 routings: g.int(1...3))
             var dims = capsnet_capsule_dims(
-                num_inputs: Int32(l.inputs), input_dim: Int32(l.inputDim), num_outputs: Int32(l.outputs), output_dim: Int32(l.outputDim))
+                num_inputs: Int32(l.inputs), input_dim: Int32(l.inputDim), num_outputs: Int32(l.outputs),
+                output_dim: Int32(l.outputDim))
             let size = capsnet_capsule_layer_q7_get_buffer_size(&dims)
             let iterations = l.iterations.map {
                 capsnet_routing_formats(
-                    logit_frac: Int32($0.logit), sum_frac: Int32($0.sum), output_frac: Int32($0.output), agreement_frac: Int32($0.agreement))
+                    logit_frac: Int32($0.logit), sum_frac: Int32($0.sum), output_frac: Int32($0.output),
+                    agreement_frac: Int32($0.agreement))
             }
             let params = capsnet_capsule_params(
-                input_frac: Int32(l.inputFrac), weight_frac: Int32(l.weightFrac), prediction_frac: Int32(l.predictionFrac),
+                input_frac: Int32(l.inputFrac), weight_frac: Int32(l.weightFrac),
+                prediction_frac: Int32(l.predictionFrac),
                 routings: Int32(l.iterations.count), iterations: UnsafePointer(pin.buffer(iterations)))
             // The scratch starts one byte past an aligned address, as a packed firmware arena might.
             let raw = pin.scratch(Int(size) + 1)!

@@ -20,7 +20,8 @@ struct CapsuleTests {
             c.outW = (c.inW - 1 + c.padW) / c.strideW + 1
             ConvolutionTests.randomFormats(&c, &g)
             let outFrac = g.int(0...15)
-            let input = g.int8s(c.inH * c.inW * c.inC), weights = g.int8s(c.outC * c.kH * c.kW * c.inC)
+            let input = g.int8s(c.inH * c.inW * c.inC)
+            let weights = g.int8s(c.outC * c.kH * c.kW * c.inC)
             let bias = g.chance(0.8) ? g.int8s(c.outC) : nil
             let params = capsnet_primary_capsule_params(
                 conv: capsnet_conv_params(
@@ -30,10 +31,12 @@ struct CapsuleTests {
                     weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac)),
                 capsule_dim: Int32(dim), output_frac: Int32(outFrac))
             let actual = try Kernels.primaryCapsules(
-                input, shape: capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC)), weights: weights, bias: bias,
+                input, shape: capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC)), weights: weights,
+                bias: bias,
                 parameters: params, outputShape: capsnet_hwc(h: Int32(c.outH), w: Int32(c.outW), c: Int32(c.outC)))
             let preSquash = Reference.convolution(c, input: input, weights: weights, bias: bias)
-            #expect(actual == Reference.squash(preSquash, dim: dim, inFrac: c.outFrac, outFrac: outFrac), "\(c) D=\(dim)")
+            #expect(
+                actual == Reference.squash(preSquash, dim: dim, inFrac: c.outFrac, outFrac: outFrac), "\(c) D=\(dim)")
         }
     }
 
@@ -55,10 +58,13 @@ struct CapsuleTests {
     }
 
     /// Random formats that satisfy every shift constraint of the layer.
-    static func randomLayer(_ g: inout SeededGenerator, inputs: Int, inputDim: Int, outputs: Int, outputDim: Int, routings: Int)
+    static func randomLayer(
+        _ g: inout SeededGenerator, inputs: Int, inputDim: Int, outputs: Int, outputDim: Int, routings: Int
+    )
         -> Reference.CapsuleLayer
     {
-        var inFrac = 0, weightFrac = 0
+        var inFrac = 0
+        var weightFrac = 0
         repeat { (inFrac, weightFrac) = (g.frac(), g.frac()) } while inFrac + weightFrac < -8
         let prediction = g.productFrac(inFrac, weightFrac)!
         var iterations = [Reference.RoutingFormats]()
@@ -66,7 +72,8 @@ struct CapsuleTests {
         for _ in 0..<routings {
             let output = g.int(0...15)
             let agreement = g.productFrac(output, prediction)!
-            iterations.append(.init(logit: logit, sum: g.productFrac(7, prediction)!, output: output, agreement: agreement))
+            iterations.append(
+                .init(logit: logit, sum: g.productFrac(7, prediction)!, output: output, agreement: agreement))
             logit = g.int(-8...max(logit, agreement))
         }
         return Reference.CapsuleLayer(
@@ -81,20 +88,29 @@ struct CapsuleTests {
             let l = Self.randomLayer(
                 &g, inputs: g.int(1...40), inputDim: g.int(1...8), outputs: g.int(1...12), outputDim: g.int(1...8),
                 routings: g.int(1...4))
-            let input = g.int8s(l.inputs * l.inputDim), weights = g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim)
-            #expect(try Self.run(l, input: input, weights: weights) == Reference.capsuleLayer(l, input: input, weights: weights), "\(l)")
+            let input = g.int8s(l.inputs * l.inputDim)
+            let weights = g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim)
+            #expect(
+                try Self.run(l, input: input, weights: weights)
+                    == Reference.capsuleLayer(l, input: input, weights: weights), "\(l)")
         }
     }
 
-    @Test("one input capsule, one output capsule, one routing iteration", arguments: [
-        (1, 1, 1, 1, 1), (1, 3, 5, 4, 3), (17, 4, 1, 6, 3), (9, 2, 4, 3, 1), (1, 1, 10, 1, 2),
-    ])
+    @Test(
+        "one input capsule, one output capsule, one routing iteration",
+        arguments: [
+            (1, 1, 1, 1, 1), (1, 3, 5, 4, 3), (17, 4, 1, 6, 3), (9, 2, 4, 3, 1), (1, 1, 10, 1, 2),
+        ])
     func layerDegenerateShapes(inputs: Int, inputDim: Int, outputs: Int, outputDim: Int, routings: Int) throws {
         var g = SeededGenerator(seed: UInt64(inputs * 1000 + outputs * 10 + routings))
         for _ in 0..<20 {
-            let l = Self.randomLayer(&g, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim, routings: routings)
-            let input = g.int8s(inputs * inputDim), weights = g.int8s(outputs * inputs * outputDim * inputDim)
-            #expect(try Self.run(l, input: input, weights: weights) == Reference.capsuleLayer(l, input: input, weights: weights), "\(l)")
+            let l = Self.randomLayer(
+                &g, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim, routings: routings)
+            let input = g.int8s(inputs * inputDim)
+            let weights = g.int8s(outputs * inputs * outputDim * inputDim)
+            #expect(
+                try Self.run(l, input: input, weights: weights)
+                    == Reference.capsuleLayer(l, input: input, weights: weights), "\(l)")
         }
     }
 
@@ -111,7 +127,8 @@ struct CapsuleTests {
             let output = max(0, frac(it.outputMax))
             let agreement = min(frac(it.agreementMax), output + prediction)
             let logit = r == 0 ? 0 : min(frac(it.logitMax), max(iterations[r - 1].logit, iterations[r - 1].agreement))
-            iterations.append(.init(logit: logit, sum: min(frac(it.sumMax), 7 + prediction), output: output, agreement: agreement))
+            iterations.append(
+                .init(logit: logit, sum: min(frac(it.sumMax), 7 + prediction), output: output, agreement: agreement))
         }
         return Reference.CapsuleLayer(
             inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim, inputFrac: inFrac,
@@ -128,8 +145,10 @@ struct CapsuleTests {
             let raw = (0..<inputs * inputDim).map { _ in Double.random(in: -3...3, using: &g) }
             let u = Reference.squashFloat(raw, dim: inputDim)
             let w = (0..<outputs * inputs * outputDim * inputDim).map { _ in Double.random(in: -0.6...0.6, using: &g) }
-            let trace = Reference.capsuleTrace(u, w, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim, routings: 3)
-            let l = Self.calibratedLayer(trace, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim)
+            let trace = Reference.capsuleTrace(
+                u, w, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim, routings: 3)
+            let l = Self.calibratedLayer(
+                trace, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim)
             let input = QFormat(fractionalBits: l.inputFrac).quantize(u)
             let weights = QFormat(fractionalBits: l.weightFrac).quantize(w)
             let actual = try Self.run(l, input: input, weights: weights)
@@ -141,7 +160,9 @@ struct CapsuleTests {
             let step = QFormat(fractionalBits: l.iterations.last!.output).step
             worst = max(worst, zip(actual, exact).map { abs(Double($0) * step - $1) / step }.max()!)
         }
-        print("capsule layer (I=64, Din=4, J=10, D=6, 3 routings): max error against float \(worst) LSB of the output format")
+        print(
+            "capsule layer (I=64, Din=4, J=10, D=6, 3 routings): max error against float \(worst) LSB of the output format"
+        )
         #expect(worst <= 4)
     }
 
@@ -156,8 +177,11 @@ struct CapsuleTests {
                 let dim = g.int(1...12)
                 let capsules = g.int8s(dim * g.int(1...6))
                 let actual = try Kernels.capsuleLengths(
-                    capsules, capsuleDim: dim, inputFormat: QFormat(fractionalBits: inFrac), outputFormat: QFormat(fractionalBits: outFrac))
-                #expect(actual == Reference.length(capsules, dim: dim, inFrac: inFrac, outFrac: outFrac), "Q.\(inFrac) -> Q.\(outFrac)")
+                    capsules, capsuleDim: dim, inputFormat: QFormat(fractionalBits: inFrac),
+                    outputFormat: QFormat(fractionalBits: outFrac))
+                #expect(
+                    actual == Reference.length(capsules, dim: dim, inFrac: inFrac, outFrac: outFrac),
+                    "Q.\(inFrac) -> Q.\(outFrac)")
                 for (n, q) in actual.enumerated() {
                     let v = capsules[n * dim..<(n + 1) * dim].map { Double($0) * Reference.pow2(-inFrac) }
                     let target = v.reduce(0) { $0 + $1 * $1 }.squareRoot() * Reference.pow2(outFrac)
@@ -171,7 +195,9 @@ struct CapsuleTests {
         let longest = [Int8](repeating: -128, count: 131_071)
         for outFrac in [-8, -3, 0] {
             #expect(
-                try Kernels.capsuleLengths(longest, capsuleDim: longest.count, inputFormat: .init(fractionalBits: 15), outputFormat: .init(fractionalBits: outFrac))
+                try Kernels.capsuleLengths(
+                    longest, capsuleDim: longest.count, inputFormat: .init(fractionalBits: 15),
+                    outputFormat: .init(fractionalBits: outFrac))
                     == Reference.length(longest, dim: longest.count, inFrac: 15, outFrac: outFrac))
         }
     }

@@ -6,7 +6,8 @@ struct ConvolutionTests {
     /// Runs the C kernel and the reference on one case; returns a description on mismatch.
     static func mismatch(_ c: Reference.Conv, input: [Int8], weights: [Int8], bias: [Int8]?) throws -> String? {
         let params = capsnet_conv_params(
-            kernel: capsnet_hw(h: Int32(c.kH), w: Int32(c.kW)), stride: capsnet_hw(h: Int32(c.strideH), w: Int32(c.strideW)),
+            kernel: capsnet_hw(h: Int32(c.kH), w: Int32(c.kW)),
+            stride: capsnet_hw(h: Int32(c.strideH), w: Int32(c.strideW)),
             padding: capsnet_hw(h: Int32(c.padH), w: Int32(c.padW)), input_frac: Int32(c.inFrac),
             weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac))
         let actual = try Kernels.convolution(
@@ -46,7 +47,8 @@ struct ConvolutionTests {
             c.padH = g.int(0...c.kH - 1)
             c.padW = g.int(0...c.kW - 1)
             // The largest output whose last window still starts inside the input, or a smaller one.
-            let maxH = (c.inH - 1 + c.padH) / c.strideH + 1, maxW = (c.inW - 1 + c.padW) / c.strideW + 1
+            let maxH = (c.inH - 1 + c.padH) / c.strideH + 1
+            let maxW = (c.inW - 1 + c.padW) / c.strideW + 1
             c.outH = g.chance(0.8) ? maxH : g.int(1...maxH)
             c.outW = g.chance(0.8) ? maxW : g.int(1...maxW)
             Self.randomFormats(&c, &g)
@@ -61,21 +63,23 @@ struct ConvolutionTests {
     @Test("every stride and padding on both axes, square and non-square kernels")
     func strideAndPaddingSweep() throws {
         var g = SeededGenerator(seed: 7)
-        for kH in 1...3 { for kW in 1...3 { for sH in 1...3 { for sW in 1...3 {
-            for padH in 0..<kH { for padW in 0..<kW {
+        // Every (kernel, stride, padding) of one axis with kernels up to 3; then every pair of axes.
+        let axes = (1...3).flatMap { k in (1...3).flatMap { s in (0..<k).map { pad in (k: k, s: s, pad: pad) } } }
+        for h in axes {
+            for w in axes {
                 var c = Reference.Conv(
                     inH: g.int(1...8), inW: g.int(1...8), inC: g.int(1...3), outH: 0, outW: 0, outC: g.int(1...3),
-                    kH: kH, kW: kW, strideH: sH, strideW: sW, padH: padH, padW: padW,
+                    kH: h.k, kW: w.k, strideH: h.s, strideW: w.s, padH: h.pad, padW: w.pad,
                     inFrac: 0, weightFrac: 0, biasFrac: 0, outFrac: 0)
-                c.outH = (c.inH - 1 + padH) / sH + 1
-                c.outW = (c.inW - 1 + padW) / sW + 1
+                c.outH = (c.inH - 1 + h.pad) / h.s + 1
+                c.outW = (c.inW - 1 + w.pad) / w.s + 1
                 Self.randomFormats(&c, &g)
                 let problem = try Self.mismatch(
-                    c, input: g.int8s(c.inH * c.inW * c.inC), weights: g.int8s(c.outC * kH * kW * c.inC),
+                    c, input: g.int8s(c.inH * c.inW * c.inC), weights: g.int8s(c.outC * h.k * w.k * c.inC),
                     bias: g.int8s(c.outC))
                 #expect(problem == nil, "\(problem ?? "")")
-            }}
-        }}}}
+            }
+        }
     }
 
     @Test("Keras 'same' padding: a 28x28 input, 7x7 kernel, stride 2 gives 14x14")
@@ -83,8 +87,8 @@ struct ConvolutionTests {
         var g = SeededGenerator(seed: 28)
         // Keras pads 5 rows in all, 2 above and 3 below; the kernel takes the top 2 and infers the rest.
         let c = Reference.Conv(
-            inH: 28, inW: 28, inC: 2, outH: 14, outW: 14, outC: 3, kH: 7, kW: 7, strideH: 2, strideW: 2, padH: 2, padW: 2,
-            inFrac: 7, weightFrac: 7, biasFrac: 7, outFrac: 5)
+            inH: 28, inW: 28, inC: 2, outH: 14, outW: 14, outC: 3, kH: 7, kW: 7, strideH: 2, strideW: 2,
+            padH: 2, padW: 2, inFrac: 7, weightFrac: 7, biasFrac: 7, outFrac: 5)
         let problem = try Self.mismatch(c, input: g.int8s(28 * 28 * 2), weights: g.int8s(3 * 49 * 2), bias: g.int8s(3))
         #expect(problem == nil, "\(problem ?? "")")
     }
@@ -93,16 +97,20 @@ struct ConvolutionTests {
     func maximumAccumulator() throws {
         // 131071 * 2^14 = 2^31 - 2^14 is the largest sum of products that the guard admits.
         let k = 131_071
-        let low = [Int8](repeating: -128, count: k), high = [Int8](repeating: 127, count: k)
+        let low = [Int8](repeating: -128, count: k)
+        let high = [Int8](repeating: 127, count: k)
         func conv(inFrac: Int, weightFrac: Int, biasFrac: Int = 0, outFrac: Int) -> Reference.Conv {
             Reference.Conv(
-                inH: 1, inW: 1, inC: k, outH: 1, outW: 1, outC: 1, kH: 1, kW: 1, strideH: 1, strideW: 1, padH: 0, padW: 0,
+                inH: 1, inW: 1, inC: k, outH: 1, outW: 1, outC: 1, kH: 1, kW: 1, strideH: 1, strideW: 1, padH: 0,
+                padW: 0,
                 inFrac: inFrac, weightFrac: weightFrac, biasFrac: biasFrac, outFrac: outFrac)
         }
         // Shift 31: (2^31 - 2^14) / 2^31 rounds to 1.
-        #expect(try Self.mismatch(conv(inFrac: 15, weightFrac: 8, outFrac: -8), input: low, weights: low, bias: nil) == nil)
+        #expect(
+            try Self.mismatch(conv(inFrac: 15, weightFrac: 8, outFrac: -8), input: low, weights: low, bias: nil) == nil)
         // The most negative sum, -128 * 127 per product, at shift 0 saturates.
-        #expect(try Self.mismatch(conv(inFrac: 4, weightFrac: 4, outFrac: 8), input: low, weights: high, bias: nil) == nil)
+        #expect(
+            try Self.mismatch(conv(inFrac: 4, weightFrac: 4, outFrac: 8), input: low, weights: high, bias: nil) == nil)
         // The 2^14 - 1 of headroom leaves room for a bias shifted by 6 (2^7 * 2^6 = 2^13), of either sign.
         let biased = conv(inFrac: 7, weightFrac: 7, biasFrac: 8, outFrac: -8)
         #expect(try Self.mismatch(biased, input: low, weights: low, bias: [127]) == nil)

@@ -21,7 +21,8 @@ struct ErrorCodeTests {
 
     /// Runs each case on a fresh copy of `baseline`; the first must be the valid baseline itself.
     static func check<Call>(
-        _ baseline: Call, _ cases: [(String, capsnet_status, (inout Call) -> Void)], run: (Call) -> (capsnet_status, Bool)
+        _ baseline: Call, _ cases: [(String, capsnet_status, (inout Call) -> Void)],
+        run: (Call) -> (capsnet_status, Bool)
     ) {
         for (name, expected, change) in cases {
             var call = baseline
@@ -56,8 +57,20 @@ struct ErrorCodeTests {
     static var convCases: [(String, capsnet_status, (inout ConvCall) -> Void)] {
         [
             ("valid", ok, { _ in }),
-            ("valid without a bias, whose format is then ignored", ok, { $0.noBias = true; $0.params.bias_frac = 99 }),
-            ("valid with the largest output, windows reaching past the input", ok, { $0.outDims.h = 4; $0.outDims.w = 4 }),
+            (
+                "valid without a bias, whose format is then ignored", ok,
+                {
+                    $0.noBias = true
+                    $0.params.bias_frac = 99
+                }
+            ),
+            (
+                "valid with the largest output, windows reaching past the input", ok,
+                {
+                    $0.outDims.h = 4
+                    $0.outDims.w = 4
+                }
+            ),
             ("params NULL", null, { $0.nullArgument = "params" }),
             ("input dims NULL", null, { $0.nullArgument = "inDims" }),
             ("input NULL", null, { $0.nullArgument = "input" }),
@@ -72,17 +85,41 @@ struct ErrorCodeTests {
             ("padding as large as the kernel", dimension, { $0.params.padding.h = 3 }),
             ("a window starting below the input", dimension, { $0.outDims.h = 5 }),
             ("output channels 0", dimension, { $0.outDims.c = 0 }),
-            ("input larger than 2^31 values", dimension, { $0.inDims.h = 1 << 16; $0.inDims.w = 1 << 16 }),
+            (
+                "input larger than 2^31 values", dimension,
+                {
+                    $0.inDims.h = 1 << 16
+                    $0.inDims.w = 1 << 16
+                }
+            ),
             ("input format above 15", shift, { $0.params.input_frac = 16 }),
             ("weight format below -8", shift, { $0.params.weight_frac = -9 }),
             ("output finer than the accumulator", shift, { $0.params.output_frac = 15 }),
-            ("shift of 32", shift, { $0.params.input_frac = 15; $0.params.weight_frac = 15; $0.params.output_frac = -2 }),
+            (
+                "shift of 32", shift,
+                {
+                    $0.params.input_frac = 15
+                    $0.params.weight_frac = 15
+                    $0.params.output_frac = -2
+                }
+            ),
             ("bias finer than the accumulator", shift, { $0.params.bias_frac = 15 }),
-            ("a window of 131072 products", overflow, {
-                $0.params.kernel = capsnet_hw(h: 1, w: 1); $0.inDims = capsnet_hwc(h: 1, w: 1, c: 131_072)
-                $0.outDims = capsnet_hwc(h: 1, w: 1, c: 4)
-            }),
-            ("a bias shifted by 24", overflow, { $0.params.input_frac = 15; $0.params.weight_frac = 15; $0.params.bias_frac = 6 }),
+            (
+                "a window of 131072 products", overflow,
+                {
+                    $0.params.kernel = capsnet_hw(h: 1, w: 1)
+                    $0.inDims = capsnet_hwc(h: 1, w: 1, c: 131_072)
+                    $0.outDims = capsnet_hwc(h: 1, w: 1, c: 4)
+                }
+            ),
+            (
+                "a bias shifted by 24", overflow,
+                {
+                    $0.params.input_frac = 15
+                    $0.params.weight_frac = 15
+                    $0.params.bias_frac = 6
+                }
+            ),
         ]
     }
 
@@ -95,7 +132,8 @@ struct ErrorCodeTests {
                     pin.pointer(to: c.params, null: c.nullArgument == "params"),
                     pin.pointer(to: c.inDims, null: c.nullArgument == "inDims"),
                     pin.buffer(Self.convInput, null: c.nullArgument == "input"),
-                    pin.buffer(Self.convWeights, null: c.nullArgument == "weights"), pin.buffer(Self.convBias, null: c.noBias),
+                    pin.buffer(Self.convWeights, null: c.nullArgument == "weights"),
+                    pin.buffer(Self.convBias, null: c.noBias),
                     pin.pointer(to: c.outDims, null: c.nullArgument == "outDims"), output)
             }
         }
@@ -108,20 +146,26 @@ struct ErrorCodeTests {
             ("channels not a multiple of the capsule dim", Self.dimension, { $0.capsuleDim = 3 }),
             ("squashed format below 0", Self.shift, { $0.capsuleFrac = -1 }),
             ("squashed format above 15", Self.shift, { $0.capsuleFrac = 16 }),
-            ("a capsule of 131072 values", Self.overflow, {
-                $0.params.kernel = capsnet_hw(h: 1, w: 1); $0.outDims = capsnet_hwc(h: 4, w: 4, c: 131_072)
-                $0.capsuleDim = 131_072
-            }),
+            (
+                "a capsule of 131072 values", Self.overflow,
+                {
+                    $0.params.kernel = capsnet_hw(h: 1, w: 1)
+                    $0.outDims = capsnet_hwc(h: 4, w: 4, c: 131_072)
+                    $0.capsuleDim = 131_072
+                }
+            ),
         ]
         Self.check(ConvCall(), Self.convCases + own) { c in
             let pin = Pinned()
-            let params = capsnet_primary_capsule_params(conv: c.params, capsule_dim: c.capsuleDim, output_frac: c.capsuleFrac)
+            let params = capsnet_primary_capsule_params(
+                conv: c.params, capsule_dim: c.capsuleDim, output_frac: c.capsuleFrac)
             return Self.onSentinel(64, null: c.nullArgument == "output") { output in
                 capsnet_primary_capsule_q7(
                     pin.pointer(to: params, null: c.nullArgument == "params"),
                     pin.pointer(to: c.inDims, null: c.nullArgument == "inDims"),
                     pin.buffer(Self.convInput, null: c.nullArgument == "input"),
-                    pin.buffer(Self.convWeights, null: c.nullArgument == "weights"), pin.buffer(Self.convBias, null: c.noBias),
+                    pin.buffer(Self.convWeights, null: c.nullArgument == "weights"),
+                    pin.buffer(Self.convBias, null: c.noBias),
                     pin.pointer(to: c.outDims, null: c.nullArgument == "outDims"), output)
             }
         }
@@ -151,18 +195,31 @@ struct ErrorCodeTests {
             ("output NULL", null, { $0.nullOutput = true }),
             ("no vectors", dimension, { $0.count = 0 }),
             ("vectors of length 0", dimension, { $0.length = 0 }),
-            ("more than 2^31 values", dimension, { $0.count = 1 << 16; $0.length = 1 << 16 }),
+            (
+                "more than 2^31 values", dimension,
+                {
+                    $0.count = 1 << 16
+                    $0.length = 1 << 16
+                }
+            ),
             ("input format above 15", shift, { $0.inFrac = 16 }),
             ("input format below -8", shift, { $0.inFrac = -9 }),
             ("output format above 15", shift, { $0.outFrac = 16 }),
-            ("vectors of 131072 values", overflow, { $0.count = 1; $0.length = 131_072 }),
+            (
+                "vectors of 131072 values", overflow,
+                {
+                    $0.count = 1
+                    $0.length = 131_072
+                }
+            ),
         ]
     }
 
     static let vectorInput = [Int8](repeating: 9, count: 131_072)
 
     static func runVector(
-        _ c: VectorCall, _ kernel: (UnsafeMutablePointer<Int8>?, VectorCall, UnsafeMutablePointer<Int8>?) -> capsnet_status
+        _ c: VectorCall,
+        _ kernel: (UnsafeMutablePointer<Int8>?, VectorCall, UnsafeMutablePointer<Int8>?) -> capsnet_status
     ) -> (capsnet_status, Bool) {
         let pin = Pinned()
         return onSentinel(131_072, null: c.nullOutput) { kernel(pin.buffer(vectorInput, null: c.nullInput), c, $0) }
@@ -177,14 +234,19 @@ struct ErrorCodeTests {
 
     @Test("capsnet_capsule_length_q7")
     func length() {
-        Self.check(VectorCall(), Self.vectorCases + [("output format below -8", Self.shift, { $0.outFrac = -9 })]) { c in
+        Self.check(VectorCall(), Self.vectorCases + [("output format below -8", Self.shift, { $0.outFrac = -9 })]) {
+            c in
             Self.runVector(c) { capsnet_capsule_length_q7($0, $1.count, $1.length, $1.inFrac, $1.outFrac, $2) }
         }
     }
 
     @Test("capsnet_softmax_q7")
     func softmax() {
-        struct Call { var vector = VectorCall(); var scratch = Int(capsnet_softmax_q7_get_buffer_size()); var nullContext = false, nullBuffer = false }
+        struct Call {
+            var vector = VectorCall()
+            var scratch = Int(capsnet_softmax_q7_get_buffer_size())
+            var nullContext = false, nullBuffer = false
+        }
         let cases: [(String, capsnet_status, (inout Call) -> Void)] = [
             ("valid", Self.ok, { _ in }),
             ("context NULL", Self.null, { $0.nullContext = true }),
@@ -195,7 +257,13 @@ struct ErrorCodeTests {
             ("rows of length 0", Self.dimension, { $0.vector.length = 0 }),
             ("logit format above 15", Self.shift, { $0.vector.inFrac = 16 }),
             ("logit format below -8", Self.shift, { $0.vector.inFrac = -9 }),
-            ("rows of 65536 values", Self.overflow, { $0.vector.count = 1; $0.vector.length = 65_536 }),
+            (
+                "rows of 65536 values", Self.overflow,
+                {
+                    $0.vector.count = 1
+                    $0.vector.length = 65_536
+                }
+            ),
             ("scratch one byte short", Self.bufferSize, { $0.scratch -= 1 }),
         ]
         Self.check(Call(), cases) { c in
@@ -219,13 +287,16 @@ struct ErrorCodeTests {
 
     static func runMatrix(
         _ c: MatCall,
-        _ kernel: (UnsafeMutablePointer<Int8>?, UnsafeMutablePointer<Int8>?, UnsafeMutablePointer<capsnet_mat_formats>?,
-            UnsafeMutablePointer<Int8>?) -> capsnet_status
+        _ kernel: (
+            UnsafeMutablePointer<Int8>?, UnsafeMutablePointer<Int8>?, UnsafeMutablePointer<capsnet_mat_formats>?,
+            UnsafeMutablePointer<Int8>?
+        ) -> capsnet_status
     ) -> (capsnet_status, Bool) {
         let pin = Pinned()
         return onSentinel(64, null: c.nullArgument == "out") {
             kernel(
-                pin.buffer(matrixOperand, null: c.nullArgument == "a"), pin.buffer(matrixOperand, null: c.nullArgument == "b"),
+                pin.buffer(matrixOperand, null: c.nullArgument == "a"),
+                pin.buffer(matrixOperand, null: c.nullArgument == "b"),
                 pin.pointer(to: c.formats, null: c.nullArgument == "formats"), $0)
         }
     }
@@ -245,32 +316,50 @@ struct ErrorCodeTests {
             ("m 0", dimension, { $0.m = 0 }),
             ("k 0", dimension, { $0.k = 0 }),
             ("n -1", dimension, { $0.n = -1 }),
-            ("m * k above 2^31", dimension, { $0.m = 1 << 16; $0.k = 1 << 16 }),
+            (
+                "m * k above 2^31", dimension,
+                {
+                    $0.m = 1 << 16
+                    $0.k = 1 << 16
+                }
+            ),
             ("a format above 15", shift, { $0.formats.a_frac = 16 }),
             ("out format below -8", shift, { $0.formats.out_frac = -9 }),
             ("output finer than the product", shift, { $0.formats.out_frac = 14 }),
             ("shift of 32", shift, { $0.formats = capsnet_mat_formats(a_frac: 15, b_frac: 15, out_frac: -2) }),
-            ("k of 131072", overflow, { $0.m = 1; $0.n = 1; $0.k = 131_072 }),
+            (
+                "k of 131072", overflow,
+                {
+                    $0.m = 1
+                    $0.n = 1
+                    $0.k = 131_072
+                }
+            ),
         ]
     }
 
     @Test("capsnet_mat_mult_q7")
     func matMult() {
-        Self.check(MatCall(), Self.productCases) { c in Self.runMatrix(c) { capsnet_mat_mult_q7($0, $1, c.m, c.k, c.n, $2, $3) } }
+        Self.check(MatCall(), Self.productCases) { c in
+            Self.runMatrix(c) { capsnet_mat_mult_q7($0, $1, c.m, c.k, c.n, $2, $3) }
+        }
     }
 
     @Test("capsnet_mat_mult_trans_b_q7")
     func matMultTransB() {
-        Self.check(MatCall(), Self.productCases) { c in Self.runMatrix(c) { capsnet_mat_mult_trans_b_q7($0, $1, c.m, c.k, c.n, $2, $3) } }
+        Self.check(MatCall(), Self.productCases) { c in
+            Self.runMatrix(c) { capsnet_mat_mult_trans_b_q7($0, $1, c.m, c.k, c.n, $2, $3) }
+        }
     }
 
     @Test("capsnet_mat_add_q7")
     func matAdd() {
-        let cases: [(String, capsnet_status, (inout MatCall) -> Void)] = Self.pointerCases + [
-            ("size 0", Self.dimension, { $0.m = 0 }),
-            ("b format below -8", Self.shift, { $0.formats.b_frac = -9 }),
-            ("output finer than both operands", Self.shift, { $0.formats.out_frac = 8 }),
-        ]
+        let cases: [(String, capsnet_status, (inout MatCall) -> Void)] =
+            Self.pointerCases + [
+                ("size 0", Self.dimension, { $0.m = 0 }),
+                ("b format below -8", Self.shift, { $0.formats.b_frac = -9 }),
+                ("output finer than both operands", Self.shift, { $0.formats.out_frac = 8 }),
+            ]
         Self.check(MatCall(), cases) { c in Self.runMatrix(c) { capsnet_mat_add_q7($0, $1, c.m * c.k, $2, $3) } }
     }
 
@@ -282,16 +371,25 @@ struct ErrorCodeTests {
             ("out NULL", Self.null, { $0.nullArgument = "out" }),
             ("rows 0", Self.dimension, { $0.m = 0 }),
             ("cols 0", Self.dimension, { $0.k = 0 }),
-            ("above 2^31 values", Self.dimension, { $0.m = 1 << 16; $0.k = 1 << 16 }),
+            (
+                "above 2^31 values", Self.dimension,
+                {
+                    $0.m = 1 << 16
+                    $0.k = 1 << 16
+                }
+            ),
         ]
-        Self.check(MatCall(), cases) { c in Self.runMatrix(c) { a, _, _, out in capsnet_mat_transpose_q7(a, c.m, c.k, out) } }
+        Self.check(MatCall(), cases) { c in
+            Self.runMatrix(c) { a, _, _, out in capsnet_mat_transpose_q7(a, c.m, c.k, out) }
+        }
     }
 
     // MARK: Capsule layer
 
     struct LayerCall {
         var dims = capsnet_capsule_dims(num_inputs: 6, input_dim: 4, num_outputs: 3, output_dim: 5)
-        var params = capsnet_capsule_params(input_frac: 7, weight_frac: 7, prediction_frac: 6, routings: 2, iterations: nil)
+        var params = capsnet_capsule_params(
+            input_frac: 7, weight_frac: 7, prediction_frac: 6, routings: 2, iterations: nil)
         var iterations = [
             capsnet_routing_formats(logit_frac: 0, sum_frac: 6, output_frac: 7, agreement_frac: 5),
             capsnet_routing_formats(logit_frac: 4, sum_frac: 6, output_frac: 7, agreement_frac: 5),
@@ -318,7 +416,13 @@ struct ErrorCodeTests {
             ("input capsules of size 0", Self.dimension, { $0.dims.input_dim = 0 }),
             ("no output capsules", Self.dimension, { $0.dims.num_outputs = 0 }),
             ("output capsules of size 0", Self.dimension, { $0.dims.output_dim = 0 }),
-            ("weights above 2^31 values", Self.dimension, { $0.dims.input_dim = 1 << 16; $0.dims.num_inputs = 1 << 14 }),
+            (
+                "weights above 2^31 values", Self.dimension,
+                {
+                    $0.dims.input_dim = 1 << 16
+                    $0.dims.num_inputs = 1 << 14
+                }
+            ),
             ("prediction finer than W u", Self.shift, { $0.params.prediction_frac = 15 }),
             ("weight format above 15", Self.shift, { $0.params.weight_frac = 16 }),
             ("logit format below -8", Self.shift, { $0.iterations[0].logit_frac = -9 }),
@@ -327,21 +431,36 @@ struct ErrorCodeTests {
             ("agreement finer than u_hat v", Self.shift, { $0.iterations[0].agreement_frac = 14 }),
             ("updated logits finer than both terms", Self.shift, { $0.iterations[1].logit_frac = 6 }),
             ("the last agreement format is not used", Self.ok, { $0.iterations[1].agreement_frac = 99 }),
-            ("input capsules of 131072 values", Self.overflow, { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 131_072, num_outputs: 1, output_dim: 1) }),
-            ("131072 input capsules", Self.overflow, { $0.dims = capsnet_capsule_dims(num_inputs: 131_072, input_dim: 1, num_outputs: 1, output_dim: 1) }),
-            ("output capsules of 131072 values", Self.overflow, { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 1, num_outputs: 1, output_dim: 131_072) }),
-            ("65536 output capsules", Self.overflow, { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 1, num_outputs: 65_536, output_dim: 1) }),
+            (
+                "input capsules of 131072 values", Self.overflow,
+                { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 131_072, num_outputs: 1, output_dim: 1) }
+            ),
+            (
+                "131072 input capsules", Self.overflow,
+                { $0.dims = capsnet_capsule_dims(num_inputs: 131_072, input_dim: 1, num_outputs: 1, output_dim: 1) }
+            ),
+            (
+                "output capsules of 131072 values", Self.overflow,
+                { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 1, num_outputs: 1, output_dim: 131_072) }
+            ),
+            (
+                "65536 output capsules", Self.overflow,
+                { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 1, num_outputs: 65_536, output_dim: 1) }
+            ),
             ("scratch one byte short", Self.bufferSize, { $0.scratchShortfall = 1 }),
         ]
         Self.check(LayerCall(), cases) { c in
             let pin = Pinned()
-            var dims = c.dims, params = c.params
+            var dims = c.dims
+            var params = c.params
             let size = max(0, capsnet_capsule_layer_q7_get_buffer_size(&dims))
-            let ctx = capsnet_context(buf: pin.scratch(Int(size), null: c.nullArgument == "buf"), size: size - c.scratchShortfall)
+            let ctx = capsnet_context(
+                buf: pin.scratch(Int(size), null: c.nullArgument == "buf"), size: size - c.scratchShortfall)
             params.iterations = UnsafePointer(pin.buffer(c.iterations, null: c.nullArgument == "iterations"))
             return Self.onSentinel(131_072, null: c.nullArgument == "output") {
                 capsnet_capsule_layer_q7(
-                    pin.pointer(to: ctx, null: c.nullArgument == "ctx"), pin.pointer(to: params, null: c.nullArgument == "params"),
+                    pin.pointer(to: ctx, null: c.nullArgument == "ctx"),
+                    pin.pointer(to: params, null: c.nullArgument == "params"),
                     pin.pointer(to: dims, null: c.nullArgument == "dims"),
                     pin.buffer(Self.matrixOperand, null: c.nullArgument == "input"),
                     pin.buffer(Self.matrixOperand, null: c.nullArgument == "weights"), $0)

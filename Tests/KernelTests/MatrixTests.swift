@@ -4,7 +4,8 @@ import Testing
 @Suite("Matrix functions")
 struct MatrixTests {
     static func randomFormats(_ g: inout SeededGenerator) -> capsnet_mat_formats {
-        var a = 0, b = 0
+        var a = 0
+        var b = 0
         repeat { (a, b) = (g.frac(), g.frac()) } while a + b < -8
         return capsnet_mat_formats(a_frac: Int32(a), b_frac: Int32(b), out_frac: Int32(g.productFrac(a, b)!))
     }
@@ -13,7 +14,8 @@ struct MatrixTests {
 
     /// Supported formats whose product shift is `shift` (0 to 31).
     static func formats(shift: Int) -> capsnet_mat_formats {
-        let a = min(15, shift), b = min(15, shift - a)
+        let a = min(15, shift)
+        let b = min(15, shift - a)
         return capsnet_mat_formats(a_frac: Int32(a), b_frac: Int32(b), out_frac: Int32(a + b - shift))
     }
 
@@ -23,7 +25,8 @@ struct MatrixTests {
         for _ in 0..<300 {
             let (m, k, n) = (g.int(1...9), g.int(1...40), g.int(1...9))
             let formats = Self.randomFormats(&g)
-            let a = g.int8s(m * k), b = g.int8s(k * n)
+            let a = g.int8s(m * k)
+            let b = g.int8s(k * n)
             #expect(
                 try Kernels.matMult(a, b, m: m, k: k, n: n, formats: formats)
                     == Reference.matMult(a, b, m: m, k: k, n: n, transposeB: false, shift: Self.shift(formats)))
@@ -33,19 +36,25 @@ struct MatrixTests {
         }
     }
 
-    @Test("requantization rounds halves up and saturates, as documented", arguments: [
-        // (a * b, shift, expected): ties go towards +infinity, unlike truncating division.
-        (3, 1, 2), (-3, 1, -1), (1, 1, 1), (-1, 1, 0), (5, 2, 1), (6, 2, 2), (-6, 2, -1), (-7, 2, -2),
-        (127, 0, 127), (-128, 0, -128), (127, 7, 1), (-64, 7, 0), (-65, 7, -1), (100, 31, 0),
-    ])
+    @Test(
+        "requantization rounds halves up and saturates, as documented",
+        arguments: [
+            // (a * b, shift, expected): ties go towards +infinity, unlike truncating division.
+            (3, 1, 2), (-3, 1, -1), (1, 1, 1), (-1, 1, 0), (5, 2, 1), (6, 2, 2), (-6, 2, -1), (-7, 2, -2),
+            (127, 0, 127), (-128, 0, -128), (127, 7, 1), (-64, 7, 0), (-65, 7, -1), (100, 31, 0),
+        ])
     func rounding(product: Int, shift: Int, expected: Int) throws {
-        #expect(try Kernels.matMult([Int8(product)], [1], m: 1, k: 1, n: 1, formats: Self.formats(shift: shift)) == [Int8(expected)])
+        #expect(
+            try Kernels.matMult([Int8(product)], [1], m: 1, k: 1, n: 1, formats: Self.formats(shift: shift)) == [
+                Int8(expected)
+            ])
     }
 
     @Test("saturation of the largest accumulators, K = 131071")
     func maximumAccumulator() throws {
         let k = 131_071
-        let low = [Int8](repeating: -128, count: k), high = [Int8](repeating: 127, count: k)
+        let low = [Int8](repeating: -128, count: k)
+        let high = [Int8](repeating: 127, count: k)
         for (a, b, shift) in [(low, low, 31), (low, low, 24), (low, high, 31), (low, high, 0)] {
             #expect(
                 try Kernels.matMultTransB(a, b, m: 1, k: k, n: 1, formats: Self.formats(shift: shift))

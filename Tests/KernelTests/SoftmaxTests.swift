@@ -10,8 +10,10 @@ struct SoftmaxTests {
             for _ in 0..<12 {
                 let rowLength = g.int(1...20)
                 let logits = g.int8s(rowLength * g.int(1...30))
-                let actual = try Kernels.softmax(logits, rowLength: rowLength, logitFormat: QFormat(fractionalBits: frac))
-                #expect(actual == Reference.softmax(logits, rowLength: rowLength, frac: frac), "Q.\(frac) row \(rowLength)")
+                let actual = try Kernels.softmax(
+                    logits, rowLength: rowLength, logitFormat: QFormat(fractionalBits: frac))
+                #expect(
+                    actual == Reference.softmax(logits, rowLength: rowLength, frac: frac), "Q.\(frac) row \(rowLength)")
             }
         }
     }
@@ -29,7 +31,9 @@ struct SoftmaxTests {
     @Test("uniform and one-hot rows, one-element rows")
     func edges() throws {
         let q4 = QFormat(fractionalBits: 4)
-        #expect(try Kernels.softmax([Int8](repeating: 0, count: 10), rowLength: 10, logitFormat: q4) == [Int8](repeating: 13, count: 10))
+        #expect(
+            try Kernels.softmax([Int8](repeating: 0, count: 10), rowLength: 10, logitFormat: q4)
+                == [Int8](repeating: 13, count: 10))
         #expect(try Kernels.softmax([5, 5, 5, 5], rowLength: 4, logitFormat: q4) == [32, 32, 32, 32])
         #expect(try Kernels.softmax([127, -128], rowLength: 2, logitFormat: q4) == [127, 0])
         #expect(try Kernels.softmax([-128, 42, 127], rowLength: 1, logitFormat: q4) == [127, 127, 127])
@@ -38,7 +42,9 @@ struct SoftmaxTests {
     @Test("within 0.5 + 0.002 (J + 1) LSB of the float softmax, 1 LSB where 1.0 saturates")
     func accuracy() throws {
         var g = SeededGenerator(seed: 5)
-        var worst = 0.0, worstSaturated = 0.0, worstSlack = -1.0
+        var worst = 0.0
+        var worstSaturated = 0.0
+        var worstSlack = -1.0
         for _ in 0..<4000 {
             let format = QFormat(fractionalBits: g.frac())
             let rowLength = g.int(1...32)
@@ -72,7 +78,9 @@ struct SoftmaxTests {
             var scratch = [UInt8](repeating: 0, count: size + offset)
             let status = scratch.withUnsafeMutableBytes { raw in
                 var ctx = capsnet_context(buf: raw.baseAddress! + offset, size: Int32(size))
-                return values.withUnsafeMutableBufferPointer { capsnet_softmax_q7(&ctx, $0.baseAddress, 7, 9, 3, $0.baseAddress) }
+                return values.withUnsafeMutableBufferPointer {
+                    capsnet_softmax_q7(&ctx, $0.baseAddress, 7, 9, 3, $0.baseAddress)
+                }
             }
             #expect(status == CAPSNET_OK)
             #expect(values == expected, "offset \(offset)")

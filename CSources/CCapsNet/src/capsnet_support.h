@@ -125,6 +125,21 @@ static inline int32_t capsnet_count3(int32_t a, int32_t b, int32_t c)
         }                                                                                              \
     } while (0)
 
+/** The checks of both matrix products, A[m][k] times B (k x n or n x k): the status and the shift. */
+static inline capsnet_status capsnet_check_mat_product(const int8_t *a, const int8_t *b, int32_t m, int32_t k,
+                                                       int32_t n, const capsnet_mat_formats *formats,
+                                                       const int8_t *out, int32_t *shift)
+{
+    if (a == NULL || b == NULL || formats == NULL || out == NULL) {
+        return CAPSNET_ERROR_NULL_POINTER;
+    }
+    if (capsnet_count2(m, k) < 0 || capsnet_count2(k, n) < 0 || capsnet_count2(m, n) < 0) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    CAPSNET_RETURN_IF_ERROR(capsnet_product_shift(formats->a_frac, formats->b_frac, formats->out_frac, shift));
+    return capsnet_accumulator_fits(k, 0) ? CAPSNET_OK : CAPSNET_ERROR_OVERFLOW;
+}
+
 /** floor(sqrt(x)) for any 64-bit x. */
 uint32_t capsnet_isqrt_u64(uint64_t x);
 

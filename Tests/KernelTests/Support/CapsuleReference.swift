@@ -23,7 +23,9 @@ extension Reference {
         for j in 0..<numOut {
             for i in 0..<numIn {
                 uHat[j][i] = (0..<d).map { row in
-                    let acc = (0..<dIn).reduce(0) { $0 + Int(w[((j * numIn + i) * d + row) * dIn + $1]) * Int(u[i * dIn + $1]) }
+                    let acc = (0..<dIn).reduce(0) {
+                        $0 + Int(w[((j * numIn + i) * d + row) * dIn + $1]) * Int(u[i * dIn + $1])
+                    }
                     return requantize(acc, shift: l.inputFrac + l.weightFrac - l.predictionFrac)
                 }
             }
@@ -60,7 +62,9 @@ extension Reference {
         let (numIn, dIn, numOut, d) = (l.inputs, l.inputDim, l.outputs, l.outputDim)
         let uHat = (0..<numOut).map { j in
             (0..<numIn).map { i in
-                (0..<d).map { row in (0..<dIn).reduce(0.0) { $0 + weights[((j * numIn + i) * d + row) * dIn + $1] * input[i * dIn + $1] } }
+                (0..<d).map { row in
+                    (0..<dIn).reduce(0.0) { $0 + weights[((j * numIn + i) * d + row) * dIn + $1] * input[i * dIn + $1] }
+                }
             }
         }
         var b = [[Double]](repeating: [Double](repeating: 0, count: numIn), count: numOut)
@@ -71,7 +75,9 @@ extension Reference {
                 let column = softmaxFloat((0..<numOut).map { b[$0][i] }, rowLength: numOut)
                 for j in 0..<numOut { c[j][i] = column[j] }
             }
-            let s = (0..<numOut).flatMap { j in (0..<d).map { k in (0..<numIn).reduce(0.0) { $0 + c[j][$1] * uHat[j][$1][k] } } }
+            let s = (0..<numOut).flatMap { j in
+                (0..<d).map { k in (0..<numIn).reduce(0.0) { $0 + c[j][$1] * uHat[j][$1][k] } }
+            }
             v = squashFloat(s, dim: d)
             guard r + 1 < l.iterations.count else { break }
             for j in 0..<numOut {
@@ -89,7 +95,8 @@ extension Reference {
     }
 
     static func capsuleTrace(
-        _ u: [Double], _ w: [Double], inputs numIn: Int, inputDim dIn: Int, outputs numOut: Int, outputDim d: Int, routings: Int
+        _ u: [Double], _ w: [Double], inputs numIn: Int, inputDim dIn: Int, outputs numOut: Int, outputDim d: Int,
+        routings: Int
     ) -> CapsuleTrace {
         let maxAbs = { (x: [Double]) in x.map(abs).max() ?? 0 }
         var trace = CapsuleTrace(inputMax: maxAbs(u), weightMax: maxAbs(w))
@@ -115,7 +122,9 @@ extension Reference {
             it.sumMax = maxAbs(s)
             it.outputMax = maxAbs(v)
             if r + 1 < routings {
-                let a = (0..<numOut * numIn).map { ji in (0..<d).reduce(0.0) { $0 + uHat[ji * d + $1] * v[(ji / numIn) * d + $1] } }
+                let a = (0..<numOut * numIn).map { ji in
+                    (0..<d).reduce(0.0) { $0 + uHat[ji * d + $1] * v[(ji / numIn) * d + $1] }
+                }
                 it.agreementMax = maxAbs(a)
                 b = zip(b, a).map(+)
             }

@@ -47,11 +47,13 @@ enum Reference {
                     var sum = bias.map { Double($0[oc]) * pow2(-c.biasFrac) } ?? 0
                     for ky in 0..<c.kH {
                         for kx in 0..<c.kW {
-                            let y = oy * c.strideH - c.padH + ky, x = ox * c.strideW - c.padW + kx
+                            let y = oy * c.strideH - c.padH + ky
+                            let x = ox * c.strideW - c.padW + kx
                             guard (0..<c.inH).contains(y), (0..<c.inW).contains(x) else { continue }
                             for ic in 0..<c.inC {
                                 let v = Double(input[(y * c.inW + x) * c.inC + ic]) * pow2(-c.inFrac)
-                                let w = Double(weights[((oc * c.kH + ky) * c.kW + kx) * c.inC + ic]) * pow2(-c.weightFrac)
+                                let w =
+                                    Double(weights[((oc * c.kH + ky) * c.kW + kx) * c.inC + ic]) * pow2(-c.weightFrac)
                                 sum += v * w
                             }
                         }

@@ -34,7 +34,8 @@ struct SeededGenerator: RandomNumberGenerator {
     /// An output format for a product of formats a and b: its shift a + b - out lies in 0...31.
     /// Returns nil when no supported format qualifies (a + b < -8).
     mutating func productFrac(_ a: Int, _ b: Int) -> Int? {
-        let low = max(-8, a + b - 31), high = min(15, a + b)
+        let low = max(-8, a + b - 31)
+        let high = min(15, a + b)
         return low <= high ? int(low...high) : nil
     }
 }

@@ -17,14 +17,14 @@ typedef struct {
 static scratch_layout layout_scratch(void *buf, const capsnet_capsule_dims *dims)
 {
     const ptrdiff_t routes = (ptrdiff_t)dims->num_outputs * dims->num_inputs;
-    scratch_layout s;
-    s.softmax.buf = buf;
-    s.softmax.size = capsnet_softmax_q7_get_buffer_size();
-    s.predictions = (int8_t *)buf + s.softmax.size;
-    s.logits = s.predictions + routes * dims->output_dim;
-    s.transposed = s.logits + routes;
-    s.coefficients = s.transposed + routes;
-    return s;
+    scratch_layout scratch;
+    scratch.softmax.buf = buf;
+    scratch.softmax.size = capsnet_softmax_q7_get_buffer_size();
+    scratch.predictions = (int8_t *)buf + scratch.softmax.size;
+    scratch.logits = scratch.predictions + routes * dims->output_dim;
+    scratch.transposed = scratch.logits + routes;
+    scratch.coefficients = scratch.transposed + routes;
+    return scratch;
 }
 
 int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_dims *dims)
@@ -48,10 +48,12 @@ static capsnet_status check_formats(const capsnet_capsule_params *params)
         capsnet_product_shift(params->input_frac, params->weight_frac, params->prediction_frac, &shift));
     for (int32_t r = 0; r < params->routings; r++) {
         const capsnet_routing_formats *it = &params->iterations[r];
-        if (!capsnet_frac_is_valid(it->logit_frac) || !capsnet_squash_formats_are_valid(it->sum_frac, it->output_frac)) {
+        if (!capsnet_frac_is_valid(it->logit_frac) ||
+            !capsnet_squash_formats_are_valid(it->sum_frac, it->output_frac)) {
             return CAPSNET_ERROR_SHIFT;
         }
-        CAPSNET_RETURN_IF_ERROR(capsnet_product_shift(CAPSNET_SOFTMAX_FRAC, params->prediction_frac, it->sum_frac, &shift));
+        CAPSNET_RETURN_IF_ERROR(
+            capsnet_product_shift(CAPSNET_SOFTMAX_FRAC, params->prediction_frac, it->sum_frac, &shift));
         if (r + 1 < params->routings) {
             CAPSNET_RETURN_IF_ERROR(
                 capsnet_product_shift(it->output_frac, params->prediction_frac, it->agreement_frac, &shift));
@@ -104,26 +106,27 @@ capsnet_status capsnet_capsule_layer_q7(const capsnet_context *ctx, const capsne
         return CAPSNET_ERROR_BUFFER_SIZE;
     }
 
-    const scratch_layout s = layout_scratch(ctx->buf, dims);
+    const scratch_layout scratch = layout_scratch(ctx->buf, dims);
     const int32_t u_hat_frac = params->prediction_frac;
-    predict(input, weights, dims, params->input_frac + params->weight_frac - u_hat_frac, s.predictions);
+    predict(input, weights, dims, params->input_frac + params->weight_frac - u_hat_frac, scratch.predictions);
     for (int32_t k = 0; k < routes; k++) {
-        s.logits[k] = 0;
+        scratch.logits[k] = 0;
     }
 
     for (int32_t r = 0; r < params->routings; r++) {
         const capsnet_routing_formats *it = &params->iterations[r];
         /* c[:, i] = softmax over j of b[:, i]: the softmax works on rows, so on b transposed. */
-        CAPSNET_RETURN_IF_ERROR(capsnet_mat_transpose_q7(s.logits, num_out, num_in, s.transposed));
-        CAPSNET_RETURN_IF_ERROR(capsnet_softmax_q7(&s.softmax, s.transposed, num_in, num_out, it->logit_frac, s.transposed));
-        CAPSNET_RETURN_IF_ERROR(capsnet_mat_transpose_q7(s.transposed, num_in, num_out, s.coefficients));
+        CAPSNET_RETURN_IF_ERROR(capsnet_mat_transpose_q7(scratch.logits, num_out, num_in, scratch.transposed));
+        CAPSNET_RETURN_IF_ERROR(capsnet_softmax_q7(&scratch.softmax, scratch.transposed, num_in, num_out,
+                                                   it->logit_frac, scratch.transposed));
+        CAPSNET_RETURN_IF_ERROR(capsnet_mat_transpose_q7(scratch.transposed, num_in, num_out, scratch.coefficients));
 
         /* s[j] = c[j] u_hat[j]: a 1 x I by I x D product per output capsule, then v = squash(s) in place. */
         const capsnet_mat_formats sum_formats = {CAPSNET_SOFTMAX_FRAC, u_hat_frac, it->sum_frac};
         for (int32_t j = 0; j < num_out; j++) {
-            CAPSNET_RETURN_IF_ERROR(capsnet_mat_mult_q7(s.coefficients + (ptrdiff_t)j * num_in,
-                                                        s.predictions + (ptrdiff_t)j * num_in * out_dim, 1, num_in,
-                                                        out_dim, &sum_formats, output + (ptrdiff_t)j * out_dim));
+            const int8_t *u_hat_j = scratch.predictions + (ptrdiff_t)j * num_in * out_dim;
+            CAPSNET_RETURN_IF_ERROR(capsnet_mat_mult_q7(scratch.coefficients + (ptrdiff_t)j * num_in, u_hat_j, 1,
+                                                        num_in, out_dim, &sum_formats, output + (ptrdiff_t)j * out_dim));
         }
         CAPSNET_RETURN_IF_ERROR(capsnet_squash_q7(output, num_out, out_dim, it->sum_frac, it->output_frac, output));
         if (r + 1 == params->routings) {
@@ -133,12 +136,14 @@ capsnet_status capsnet_capsule_layer_q7(const capsnet_context *ctx, const capsne
         /* a[j][i] = u_hat[j][i] . v[j] (the transposed buffer is free again), then b += a. */
         const capsnet_mat_formats agreement_formats = {it->output_frac, u_hat_frac, it->agreement_frac};
         for (int32_t j = 0; j < num_out; j++) {
-            CAPSNET_RETURN_IF_ERROR(capsnet_mat_mult_trans_b_q7(
-                output + (ptrdiff_t)j * out_dim, s.predictions + (ptrdiff_t)j * num_in * out_dim, 1, out_dim, num_in,
-                &agreement_formats, s.transposed + (ptrdiff_t)j * num_in));
+            const int8_t *u_hat_j = scratch.predictions + (ptrdiff_t)j * num_in * out_dim;
+            CAPSNET_RETURN_IF_ERROR(capsnet_mat_mult_trans_b_q7(output + (ptrdiff_t)j * out_dim, u_hat_j, 1, out_dim,
+                                                                num_in, &agreement_formats,
+                                                                scratch.transposed + (ptrdiff_t)j * num_in));
         }
         const capsnet_mat_formats update_formats = {it->logit_frac, it->agreement_frac, it[1].logit_frac};
-        CAPSNET_RETURN_IF_ERROR(capsnet_mat_add_q7(s.logits, s.transposed, routes, &update_formats, s.logits));
+        CAPSNET_RETURN_IF_ERROR(
+            capsnet_mat_add_q7(scratch.logits, scratch.transposed, routes, &update_formats, scratch.logits));
     }
     return CAPSNET_OK;
 }

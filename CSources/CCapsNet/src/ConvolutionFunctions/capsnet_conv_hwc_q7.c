@@ -43,7 +43,8 @@ capsnet_status capsnet_conv_hwc_q7(const capsnet_conv_params *params,
     }
 
     int32_t shift;
-    CAPSNET_RETURN_IF_ERROR(capsnet_product_shift(params->input_frac, params->weight_frac, params->output_frac, &shift));
+    CAPSNET_RETURN_IF_ERROR(
+        capsnet_product_shift(params->input_frac, params->weight_frac, params->output_frac, &shift));
     /* The bias is "a product" stored in bias_frac: the same shift, applied to the left. */
     int32_t bias_shift = 0;
     if (bias != NULL) {
