@@ -8,7 +8,7 @@ let package = Package(
         .executable(name: "capsnet", targets: ["CapsNetCLI"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // Portable C99 int8 kernels; the same folder is copied into MCU firmware.
@@ -19,12 +19,31 @@ let package = Package(
             pkgConfig: "openblas",
             providers: [.apt(["libopenblas-dev"])]
         ),
-        .target(name: "CapsNetEdge", dependencies: ["CCapsNet"]),
+        .systemLibrary(
+            name: "CHDF5",
+            path: "CSources/CHDF5",
+            pkgConfig: "hdf5",
+            providers: [.apt(["libhdf5-dev"])]
+        ),
+        .systemLibrary(
+            name: "CZlibShim",
+            path: "CSources/CZlibShim",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(
+            name: "CapsNetEdge",
+            dependencies: ["CCapsNet", "COpenBLAS", "CHDF5", "CZlibShim"]
+        ),
         .executableTarget(
             name: "CapsNetCLI",
             dependencies: ["CapsNetEdge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(name: "KernelTests", dependencies: ["CCapsNet", "CapsNetEdge"]),
-        .testTarget(name: "CapsNetEdgeTests", dependencies: ["CapsNetEdge", "COpenBLAS"]),
+        .testTarget(
+            name: "CapsNetEdgeTests",
+            dependencies: ["CapsNetEdge", "COpenBLAS"],
+            exclude: ["Fixtures"]
+        ),
     ]
 )

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Writes the small Keras models and datasets the loader tests read.
+
+Not run by CI: the files it writes are committed. Regenerate on purpose with
+    pip install keras jax h5py numpy
+    KERAS_BACKEND=jax python3 Tests/CapsNetEdgeTests/Fixtures/make_fixtures.py
+The models are tiny CapsNets with random weights, saved by Keras 3 itself in both of its formats
+(native `.keras` and legacy `.h5`), with Keras's own outputs for a few inputs; the damaged files are
+made from them with h5py. The datasets exercise every reader (idx plain and gzip, CIFAR-10 binary, npy).
+"""
+import gzip
+import os
+import zipfile
+
+import h5py
+import keras
+import numpy as np
+from keras import ops
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+rng = np.random.default_rng(20261126)
+
+
+def squash(s, axis=-1):
+    n = ops.sum(s * s, axis=axis, keepdims=True)
+    return s * ops.sqrt(n) / (1.0 + n)
+
+
+@keras.saving.register_keras_serializable()
+class PrimaryCapsule(keras.layers.Layer):
+    """Conv2D with num_capsule*dim_capsule filters, reshaped to capsules, squashed."""
+
+    def __init__(self, num_capsule, dim_capsule, kernel_size, strides, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.num_capsule, self.dim_capsule = num_capsule, dim_capsule
+        self.kernel_size, self.strides, self.padding = kernel_size, strides, padding
+        self.conv = keras.layers.Conv2D(num_capsule * dim_capsule, kernel_size, strides=strides,
+                                        padding=padding, name="primarycap_conv2d")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+
+    def call(self, x):
+        y = self.conv(x)
+        y = ops.reshape(y, (-1, y.shape[1] * y.shape[2] * self.num_capsule, self.dim_capsule))
+        return squash(y)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_capsule=self.num_capsule, dim_capsule=self.dim_capsule,
+                      kernel_size=self.kernel_size, strides=self.strides, padding=self.padding)
+        return config
+
+
+@keras.saving.register_keras_serializable()
+class Capsule(keras.layers.Layer):
+    """Dynamic routing as in DESIGN.md section 2; W is [J, I, D, Din]."""
+
+    def __init__(self, num_capsule, dim_capsule, routings=3, **kwargs):
+        super().__init__(**kwargs)
+        self.num_capsule, self.dim_capsule, self.routings = num_capsule, dim_capsule, routings
+
+    def build(self, input_shape):
+        _, inputs, input_dim = input_shape
+        self.w = self.add_weight(name="weights", shape=(self.num_capsule, inputs, self.dim_capsule, input_dim),
+                                 initializer=keras.initializers.RandomNormal(stddev=0.5))
+
+    def call(self, u):
+        u_hat = ops.einsum("jidk,bik->bjid", self.w, u)
+        b = ops.zeros(ops.shape(u_hat)[:3])
+        for r in range(self.routings):
+            c = ops.softmax(b, axis=1)
+            v = squash(ops.einsum("bji,bjid->bjd", c, u_hat))
+            if r < self.routings - 1:
+                b = b + ops.einsum("bjid,bjd->bji", u_hat, v)
+        return v
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_capsule=self.num_capsule, dim_capsule=self.dim_capsule, routings=self.routings)
+        return config
+
+
+@keras.saving.register_keras_serializable()
+class Length(keras.layers.Layer):
+    def call(self, v):
+        return ops.sqrt(ops.sum(v * v, axis=-1))
+
+
+def randomize(model):
+    for layer in model.layers:
+        for weight in layer.weights:
+            weight.assign(rng.normal(0.0, 0.4, size=weight.shape).astype("float32"))
+
+
+def save(model, name, input_shape):
+    randomize(model)
+    model.save(os.path.join(HERE, name + ".keras"))
+    model.save(os.path.join(HERE, name + ".h5"))
+    x = rng.uniform(0.0, 1.0, size=(3,) + input_shape).astype("float32")
+    np.save(os.path.join(HERE, name + "_input.npy"), x)
+    np.save(os.path.join(HERE, name + "_output.npy"), np.asarray(model.predict(x, verbose=0), dtype="float32"))
+
+
+def sequential():
+    model = keras.Sequential([
+        keras.Input((12, 12, 1)),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        PrimaryCapsule(2, 4, kernel_size=3, strides=2),
+        Capsule(3, 4, routings=3),
+        Length(),
+    ], name="tiny_sequential")
+    save(model, "tiny_sequential", (12, 12, 1))
+    return model
+
+
+def functional():
+    x = keras.Input((11, 9, 2))
+    y = keras.layers.Conv2D(6, (3, 2), strides=(2, 1), padding="same", use_bias=False)(x)
+    y = keras.layers.Dropout(0.3)(y)
+    y = keras.layers.Activation("relu")(y)
+    y = PrimaryCapsule(3, 4, kernel_size=[3, 3], strides=[1, 2], padding="same")(y)
+    y = keras.layers.Reshape((-1, 4))(y)
+    y = Capsule(2, 3, routings=2)(y)
+    y = Length()(y)
+    y = keras.layers.Flatten()(y)
+    save(keras.Model(x, y, name="tiny_functional"), "tiny_functional", (11, 9, 2))
+
+
+def deflated():
+    """Keras stores its archive's entries uncompressed; users who re-zip one get deflate."""
+    with zipfile.ZipFile(os.path.join(HERE, "tiny_sequential.keras")) as source, \
+            zipfile.ZipFile(os.path.join(HERE, "tiny_sequential_deflated.keras"), "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            target.writestr(item.filename, source.read(item.filename))
+
+
+def damaged(model):
+    model.save_weights(os.path.join(HERE, "weights_only.weights.h5"))
+
+    unsupported = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),
+                                    keras.layers.MaxPooling2D(), Length()])
+    unsupported.save(os.path.join(HERE, "unsupported_layer.h5"))
+
+    tanh = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, activation="tanh")])
+    tanh.save(os.path.join(HERE, "unsupported_activation.h5"))
+
+    path = os.path.join(HERE, "shape_mismatch.h5")
+    with open(os.path.join(HERE, "tiny_sequential.h5"), "rb") as source, open(path, "wb") as target:
+        target.write(source.read())
+    with h5py.File(path, "r+") as f:
+        group = f["model_weights/conv2d/tiny_sequential/conv2d"]
+        del group["kernel"]
+        group.create_dataset("kernel", data=np.zeros((3, 3, 1, 5), dtype="float32"))
+
+
+def datasets():
+    images = rng.integers(0, 256, size=(5, 12, 12), dtype=np.uint8)
+    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
+    image_file = b"\x00\x00\x08\x03" + np.array([5, 12, 12], ">u4").tobytes() + images.tobytes()
+    label_file = b"\x00\x00\x08\x01" + np.array([5], ">u4").tobytes() + labels.tobytes()
+    for suffix, opener in (("", open), (".gz", gzip.open)):
+        with opener(os.path.join(HERE, "digits", "tiny-images-idx3-ubyte" + suffix), "wb") as f:
+            f.write(image_file)
+        with opener(os.path.join(HERE, "digits", "tiny-labels-idx1-ubyte" + suffix), "wb") as f:
+            f.write(label_file)
+    np.save(os.path.join(HERE, "digits", "images_u8.npy"), images[..., None])
+    np.save(os.path.join(HERE, "digits", "images_f32.npy"), images.astype("float32") / 255.0)
+    np.save(os.path.join(HERE, "digits", "labels.npy"), labels.astype("int64"))
+
+    cifar = rng.integers(0, 256, size=(3, 3, 32, 32), dtype=np.uint8)  # N, C, H, W as the format stores it
+    with open(os.path.join(HERE, "tiny_cifar.bin"), "wb") as f:
+        for n, label in enumerate((7, 0, 9)):
+            f.write(bytes([label]) + cifar[n].tobytes())
+    np.save(os.path.join(HERE, "tiny_cifar_hwc.npy"), cifar.transpose(0, 2, 3, 1))
+
+
+os.makedirs(os.path.join(HERE, "digits"), exist_ok=True)
+model = sequential()
+functional()
+deflated()
+damaged(model)
+datasets()
