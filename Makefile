@@ -10,8 +10,21 @@ UBSAN := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined \
 
 .PHONY: demo test deps check-c test-swift test-asan test-ubsan
 
+# The main job: quantize the MNIST CapsNet, calibrating on test images 0-999 and scoring 1000-9999.
+MODEL ?= ../shared/data/models/caps_net_mnist.h5
+DATA ?= ../shared/data/mnist
+OUT ?= out/mnist
+
 demo: deps
-	$(SWIFT) run -c release capsnet demo
+	@if [ ! -f "$(MODEL)" ] || [ ! -d "$(DATA)" ]; then \
+		echo "make demo needs a trained Keras CapsNet and MNIST:"; \
+		echo "  $(MODEL)  (the model, a Keras .h5 or .keras file)"; \
+		echo "  $(DATA)/t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz  (the MNIST test set)"; \
+		echo "Put them there, or name others: make demo MODEL=path/model.h5 DATA=path/mnist"; \
+		exit 2; \
+	fi
+	$(SWIFT) build -c release --product capsnet
+	.build/release/capsnet convert $(MODEL) --calibration $(DATA)@0-999 --eval $(DATA)@1000-9999 --out $(OUT)
 
 test: deps check-c test-swift test-asan test-ubsan
 

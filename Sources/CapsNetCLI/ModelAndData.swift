@@ -3,7 +3,7 @@ import CapsNetEdge
 
 /// The model and labelled images that `eval` and `bench` take.
 struct ModelAndData: ParsableArguments {
-    @Argument(help: "The model file (.h5 or .keras).")
+    @Argument(help: "The model file.")
     var model: String
 
     @Option(help: "The labelled images: PATH or PATH@START-END.")

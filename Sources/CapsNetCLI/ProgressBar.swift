@@ -1,12 +1,13 @@
 import Foundation
+import Synchronization
 
 /// A one-line progress bar on standard error, drawn only when it is a terminal so that logs and
-/// pipes stay clean.
-final class ProgressBar {
+/// pipes stay clean. Safe to update from several threads.
+final class ProgressBar: Sendable {
     private let total: Int
     private let label: String
     private let enabled: Bool
-    private var lastDrawn = -1
+    private let lastDrawn = Mutex(-1)
 
     init(total: Int, label: String) {
         self.total = max(total, 1)
@@ -18,8 +19,11 @@ final class ProgressBar {
         guard enabled else { return }
         let width = 30
         let filled = min(width, done * width / total)
-        guard filled != lastDrawn || done == total else { return }
-        lastDrawn = filled
+        let changed = lastDrawn.withLock { last in
+            defer { last = filled }
+            return last != filled || done == total
+        }
+        guard changed else { return }
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         FileHandle.standardError.write(Data("\r\(label) [\(bar)] \(done.grouped)/\(total.grouped)".utf8))
     }

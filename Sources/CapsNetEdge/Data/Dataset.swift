@@ -56,7 +56,7 @@ public struct Dataset: Sendable {
     /// The images as a batch the model takes, or an error if their shape does not fit it. A
     /// missing trailing channel of 1 on either side counts as a fit.
     public func images(for model: CapsNetModel) throws(DatasetError) -> Tensor {
-        try batch(0..<count, for: model).images
+        try batch(0..<count, inputShape: model.inputShape).images
     }
 
     /// Items `range` of the dataset as a model batch, and their labels.
@@ -65,12 +65,17 @@ public struct Dataset: Sendable {
     ) throws(DatasetError)
         -> (images: Tensor, labels: [Int])
     {
+        try batch(range, inputShape: model.inputShape)
+    }
+
+    /// Items `range` as a batch of `inputShape` images, and their labels.
+    public func batch(_ range: Range<Int>, inputShape: [Int]) throws(DatasetError) -> (images: Tensor, labels: [Int]) {
         let dropOne = { (shape: [Int]) in shape.last == 1 ? Array(shape.dropLast()) : shape }
-        guard imageShape == model.inputShape || dropOne(imageShape) == dropOne(model.inputShape) else {
-            throw DatasetError(path: name, reason: .imageShape(images: imageShape, model: model.inputShape))
+        guard imageShape == inputShape || dropOne(imageShape) == dropOne(inputShape) else {
+            throw DatasetError(path: name, reason: .imageShape(images: imageShape, model: inputShape))
         }
         let selected = images.batch(range)
-        return (Tensor(shape: [range.count] + model.inputShape, values: selected.values), Array(labels[range]))
+        return (Tensor(shape: [range.count] + inputShape, values: selected.values), Array(labels[range]))
     }
 
     // MARK: - Specification

@@ -34,6 +34,8 @@ public struct QFormat: Hashable, Sendable, CustomStringConvertible {
 
     public func quantize(_ values: [Double]) -> [Int8] { values.map(quantize) }
 
+    public func quantize(_ values: [Float]) -> [Int8] { values.map { quantize(Double($0)) } }
+
     public func dequantize(_ q: Int8) -> Double { Double(q) * step }
 
     public func dequantize(_ values: [Int8]) -> [Double] { values.map(dequantize) }

@@ -1,0 +1,76 @@
+import ArgumentParser
+import CapsNetEdge
+import Foundation
+
+/// The main job: quantize a trained CapsNet and report what it cost.
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantize a trained CapsNet to int8 and report its accuracy loss, flash and RAM.",
+        discussion: """
+            Calibrates the formats on --calibration, runs the float32 reference and the int8 engine (the C \
+            kernels) on --eval, and writes DIR/model.capsnet (the quantized model), DIR/report.json and \
+            DIR/report.md, all three only once everything has run. Calibrate and score on different images; \
+            for MNIST: --calibration ../shared/data/mnist@0-999 --eval ../shared/data/mnist@1000-9999.
+            """
+    )
+
+    @Argument(help: "The trained model (.h5 or .keras).")
+    var model: String
+
+    @Option(help: "Images to calibrate the formats on: PATH or PATH@START-END.")
+    var calibration: String
+
+    @Option(name: .customLong("eval"), help: "Labelled images to score both models on: PATH or PATH@START-END.")
+    var evaluation: String
+
+    @Option(help: "The output folder, created if missing.")
+    var out: String
+
+    @Option(help: "How formats are chosen: 'default' (this project's) or 'reference' (the paper's rule).")
+    var scheme: QuantizationScheme = .default
+
+    func validate() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
+            throw ValidationError("--out \(out) is a file; give a folder")
+        }
+        if QuantizedModelFile.isQuantizedModel(model) {
+            throw ValidationError(
+                "\(model) is already quantized; convert takes the trained Keras model (.h5 or .keras)")
+        }
+    }
+
+    func run() throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let float = try CapsNetModel(contentsOf: model)
+        let calibrationSet = try Dataset(calibration)
+        let evaluationSet = try Dataset(evaluation)
+        _ = try evaluationSet.images(for: float)
+
+        let calibrating = ProgressBar(total: calibrationSet.count, label: "calibrating")
+        let quantized = try Quantizer(scheme: scheme).quantize(float, calibration: calibrationSet) {
+            calibrating.update($0)
+        }
+        calibrating.finish()
+        let engine = try Int8Engine(quantized)
+
+        let scoring = ProgressBar(total: evaluationSet.count, label: "scoring float32 and int8")
+        let report = try QuantizationReport.measure(
+            float: float, int8: engine, modelName: model, calibration: calibrationSet, evaluation: evaluationSet
+        ) { scoring.update($0) }
+        scoring.finish()
+
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        let folder = URL(fileURLWithPath: out)
+        try QuantizedModelFile.write(quantized, to: folder.appendingPathComponent("model.capsnet").path)
+        try Data(report.jsonString().utf8).write(to: folder.appendingPathComponent("report.json"), options: .atomic)
+        try Data(report.markdown.utf8).write(to: folder.appendingPathComponent("report.md"), options: .atomic)
+
+        print(report.markdown)
+        let seconds = String(format: "%.1f", (clock.now - start).seconds)
+        print("Wrote \(out)/model.capsnet, report.json and report.md in \(seconds) s.")
+    }
+}
+
+extension QuantizationScheme: ExpressibleByArgument {}

@@ -1,0 +1,88 @@
+import CapsNetEdge
+import Foundation
+import Testing
+
+@Suite("capsnet convert")
+struct ConvertCommandTests {
+    @Test("convert writes the model and both reports; eval runs the quantized model")
+    func convertTiny() throws {
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("out").path
+        let digits = TestData.fixture("digits")
+        let result = try CapsNetTool.run([
+            "convert", TestData.fixture("tiny_sequential.keras"), "--calibration", digits + "@0-2", "--eval", digits,
+            "--out", out, "--scheme", "reference",
+        ])
+        #expect(result.status == 0, "\(result.error)")
+        #expect(result.output.contains("# Quantization report"))
+        let json = try Data(contentsOf: URL(fileURLWithPath: out + "/report.json"))
+        let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any])
+        for key in ["float_top1", "int8_top1", "agreement", "flash_bytes", "ram_bytes", "scheme", "images", "layers"] {
+            #expect(report[key] != nil, "report.json lacks \(key)")
+        }
+        #expect(report["scheme"] as? String == "reference")
+        #expect(report["images"] as? Int == 5)
+        let layers = try #require(report["layers"] as? [[String: Any]])
+        #expect(layers.map { $0["name"] as? String } == ["conv2d", "primary_capsule", "capsule", "length"])
+        #expect(layers.allSatisfy { $0["sqnr_db"] is Double })
+        #expect(FileManager.default.fileExists(atPath: out + "/report.md"))
+
+        let eval = try CapsNetTool.run(["eval", out + "/model.capsnet", "--data", digits, "--json"])
+        #expect(eval.status == 0, "\(eval.error)")
+        let scores = try JSONSerialization.jsonObject(with: Data(eval.output.utf8)) as? [String: Any]
+        #expect(scores?["int8_top1"] as? Double == report["int8_top1"] as? Double)
+    }
+
+    /// Each bad invocation ends with a message and a non-zero exit, and writes nothing.
+    @Test(
+        "bad calibration data and bad options: a clear message, a non-zero exit, nothing written",
+        arguments: [
+            (["--calibration", "digits@4-3"], "the range 4-3 selects no images"),
+            (["--calibration", "nan"], "calibration image 1 holds NaN or an infinity"),
+            (["--calibration", "functional"], "the images are 11×9×2, but the model takes 12×12×1"),
+            (["--out", "file"], "--out"),
+            (["--scheme", "best"], "'best'"),
+            (["--model", "quantized"], "is already quantized"),
+        ])
+    func badInvocations(change: [String], message: String) throws {
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("out").path
+        let file = folder.appendingPathComponent("file").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let nan = try writeNaNImages(to: folder)
+        let quantized = folder.appendingPathComponent("q.capsnet").path
+        let (_, model) = try tinyQuantized()
+        try QuantizedModelFile.write(model, to: quantized)
+        let functionalImages = TestData.fixture("tiny_functional_input.npy")
+        // tiny_functional_input.npy (three 11×9×2 images) has no labels.npy beside it: give it some.
+        let functionalFolder = folder.appendingPathComponent("functional")
+        try FileManager.default.createDirectory(at: functionalFolder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: functionalImages, toPath: functionalFolder.appendingPathComponent("x.npy").path)
+        try numpyFile("|u1", "(3,)", [0, 1, 2]).write(to: functionalFolder.appendingPathComponent("labels.npy"))
+
+        var options = [
+            "--model": TestData.fixture("tiny_sequential.keras"), "--calibration": TestData.fixture("digits"),
+            "--eval": TestData.fixture("digits"), "--out": out,
+        ]
+        let substitutions = [
+            "nan": nan, "file": file, "quantized": quantized, "functional": functionalFolder.path + "/x.npy",
+            "digits@4-3": TestData.fixture("digits") + "@4-3",
+        ]
+        var extra: [String] = []
+        for pair in stride(from: 0, to: change.count, by: 2) {
+            let value = substitutions[change[pair + 1]] ?? change[pair + 1]
+            if options[change[pair]] != nil { options[change[pair]] = value } else { extra += [change[pair], value] }
+        }
+        let arguments =
+            ["convert", options["--model"] ?? ""]
+            + ["--calibration", options["--calibration"] ?? "", "--eval", options["--eval"] ?? ""]
+            + ["--out", options["--out"] ?? ""] + extra
+        let result = try CapsNetTool.run(arguments)
+        #expect(result.status != 0)
+        #expect(result.error.contains(message), "\(result.error)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/model.capsnet"))
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+
+@testable import CapsNetEdge
+
+/// The tiny fixture CapsNet quantized on the fixture digits (both 12×12×1).
+func tinyQuantized(_ scheme: QuantizationScheme = .default) throws -> (CapsNetModel, QuantizedModel) {
+    let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
+    let calibration = try Dataset(TestData.fixture("digits"))
+    return (model, try Quantizer(scheme: scheme).quantize(model, calibration: calibration))
+}
+
+@Suite("Quantizer, model file and int8 engine")
+struct QuantizationTests {
+    @Test("the reference rule: frac = 7 - ceil(log2 max|x|), raised while round(max|x|·2^frac) <= 128")
+    func referenceRule() {
+        #expect(FormatRule.reference(maxAbs: 1.0) == 7)
+        #expect(FormatRule.reference(maxAbs: 0.5) == 8)  // 0.5·2^8 = 128 still fits the rule
+        #expect(FormatRule.reference(maxAbs: 6.97) == 4)
+        #expect(FormatRule.reference(maxAbs: 50.55) == 1)
+        #expect(FormatRule.reference(maxAbs: 1e-9) == 15)  // clamped to the kernels' range
+        #expect(FormatRule.noSaturation(maxAbs: 1.0) == 6)  // 1.0 in Q0.7 would saturate to 127
+    }
+
+    @Test("every format the quantizer picks is one the kernels accept", arguments: QuantizationScheme.allCases)
+    func formatsAreValid(scheme: QuantizationScheme) throws {
+        let (_, quantized) = try tinyQuantized(scheme)
+        #expect(quantized.scheme == scheme)
+        _ = try Int8Engine(quantized)  // checks every layer's call once
+    }
+
+    @Test("the model file round-trips exactly, through bytes and through a file")
+    func roundTrip() throws {
+        let (_, quantized) = try tinyQuantized()
+        #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(quantized)) == quantized)
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("model.capsnet").path
+        try QuantizedModelFile.write(quantized, to: path)
+        #expect(try QuantizedModelFile.read(path) == quantized)
+        #expect(QuantizedModelFile.isQuantizedModel(path))
+    }
+
+    @Test("a damaged model file is refused: truncated, corrupted, foreign, a future version, inconsistent")
+    func damagedFiles() throws {
+        let (_, quantized) = try tinyQuantized()
+        let bytes = QuantizedModelFile.encode(quantized)
+        func reason(_ bytes: [UInt8]) -> QuantizedModelFileError.Reason? {
+            do {
+                _ = try QuantizedModelFile.decode(bytes)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        #expect(
+            reason(Array(bytes.prefix(bytes.count - 5))) == .truncated(expected: bytes.count, actual: bytes.count - 5))
+        #expect(reason(Array(bytes.prefix(10))) == .truncated(expected: 24, actual: 10))
+        var corrupted = bytes
+        corrupted[bytes.count / 2] ^= 1
+        #expect(reason(corrupted) == .checksum)
+        #expect(reason(Array("PK\u{3}\u{4} not a model".utf8)) == .notAQuantizedModel)
+        var future = bytes
+        future[8] = 2
+        #expect(reason(future) == .unsupportedVersion(2))
+
+        var inconsistent = quantized
+        if case .capsule(var capsule) = inconsistent.layers[2].operation {
+            capsule.weights.removeLast()
+            inconsistent.layers[2].operation = .capsule(capsule)
+        }
+        #expect(
+            reason(QuantizedModelFile.encode(inconsistent))
+                == .malformed("layer 'capsule': the capsule layer's sizes disagree"))
+    }
+
+    @Test("the arena plan: each layer's input, scratch and output fit and do not overlap")
+    func arenaPlan() throws {
+        let (_, quantized) = try tinyQuantized()
+        let plan = ArenaPlan(quantized)
+        for memory in plan.layers {
+            #expect(memory.inputOffset + memory.inputBytes <= plan.bytes)
+            #expect(memory.outputOffset + memory.outputBytes <= plan.bytes)
+            #expect(memory.scratchOffset + memory.scratchBytes <= plan.bytes)
+            if memory.outputOffset != memory.inputOffset {
+                let regions = [
+                    (memory.inputOffset, memory.inputBytes), (memory.outputOffset, memory.outputBytes),
+                    (memory.scratchOffset, memory.scratchBytes),
+                ].filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }
+                for (first, second) in zip(regions, regions.dropFirst()) { #expect(first.0 + first.1 <= second.0) }
+            }
+        }
+        // The arena is the largest layer's need, plus at most the padding that aligns its scratch.
+        let largest = plan.layers.map(\.peakBytes).max() ?? 0
+        #expect(plan.bytes >= largest && plan.bytes < largest + 2 * ArenaPlan.scratchAlignment)
+    }
+
+    @Test("the engine follows the float model: the same classes on the fixture digits")
+    func engineTracksFloat() throws {
+        let (model, quantized) = try tinyQuantized()
+        let digits = try Dataset(TestData.fixture("digits"))
+        let float = try FloatReference(model).outputs(digits.images(for: model))
+        let engine = try Int8Engine(quantized)
+        let int8 = try engine.outputs(digits.images(for: model))
+        let step = pow(2, -Double(quantized.outputFrac))
+        for (image, output) in int8.enumerated() {
+            for (index, value) in output.enumerated() {
+                #expect(abs(Double(value) * step - Double(float.values[image * 3 + index])) < 0.1)
+            }
+        }
+    }
+
+    @Test(
+        "bad calibration data is refused: a shape that does not fit, NaN, an empty range",
+        arguments: ["shape", "nan", "empty"])
+    func badCalibration(kind: String) throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        switch kind {
+        case "shape":
+            let other = try CapsNetModel(contentsOf: TestData.fixture("tiny_functional.keras"))
+            #expect {
+                try Quantizer().quantize(other, calibration: Dataset(TestData.fixture("digits")))
+            } throws: { error in
+                "\(error)".contains("the images are 12×12×1, but the model takes 11×9×2")
+            }
+        case "nan":
+            let images = try writeNaNImages(to: folder)
+            #expect(throws: QuantizationError.nonFiniteCalibration(dataset: images, image: 1)) {
+                try Quantizer().quantize(model, calibration: Dataset(images))
+            }
+        default:
+            #expect(throws: DatasetError.self) {
+                try Quantizer().quantize(model, calibration: Dataset(TestData.fixture("digits") + "@4-3"))
+            }
+        }
+    }
+
+    @Test("the MNIST int8 outputs of the first 100 test images are stable", .needsSharedData)
+    func mnistDigest() throws {
+        let model = try CapsNetModel(contentsOf: TestData.mnistModel)
+        let quantized = try Quantizer().quantize(model, calibration: Dataset(TestData.shared("mnist") + "@0-999"))
+        let images = try Dataset(TestData.shared("mnist") + "@0-99").images(for: model)
+        let outputs = try Int8Engine(quantized).outputs(images).flatMap { $0 }
+        let digest = String(Zlib.crc32(outputs.map { UInt8(bitPattern: $0) }), radix: 16)
+        // Regenerate on purpose only, when the kernels or the default scheme change: print the new value.
+        #expect(digest == Self.mnistDigest, "new digest \(digest)")
+        #expect(outputs.count == 1_000)
+    }
+
+    static let mnistDigest = "760692d5"
+
+    /// The README's "Quantize and run one image" example, with what it prints.
+    @Test("the README's quantization example prints what the README says", .needsSharedData)
+    func readmeExample() throws {
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let model = try CapsNetModel(contentsOf: TestData.shared("models/caps_net_mnist.h5"))
+        let quantized = try Quantizer().quantize(model, calibration: Dataset(TestData.shared("mnist") + "@0-999"))
+        let engine = try Int8Engine(quantized)
+        let test = try Dataset(TestData.shared("mnist") + "@1000-1000")
+        let lengths = try engine.run(engine.quantizeInput(test.images.values[...]))
+        #expect("\(Int8Engine.predictedClass(lengths)) \(test.labels[0])" == "9 9")
+        #expect("\(engine.ramBytes) \(quantized.flashBytes)" == "97348 297000")
+        try QuantizedModelFile.write(quantized, to: folder.appendingPathComponent("mnist.capsnet").path)
+    }
+}
+
+/// A NumPy `.npy` file (version 1) of `payload` with the given element type and shape.
+func numpyFile(_ descriptor: String, _ shape: String, _ payload: [UInt8]) -> Data {
+    var header = "{'descr': '\(descriptor)', 'fortran_order': False, 'shape': \(shape), }"
+    while (10 + header.count + 1) % 64 != 0 { header += " " }
+    header += "\n"
+    let count = header.utf8.count
+    return Data(
+        [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(count & 0xff), UInt8(count >> 8)] + Array(header.utf8) + payload)
+}
+
+/// Three 12×12 float images, the second with a NaN, and their labels; returns the images' path.
+func writeNaNImages(to folder: URL) throws -> String {
+    var pixels = [Float](repeating: 0.5, count: 3 * 144)
+    pixels[144 + 7] = .nan
+    let bytes = pixels.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian) { Array($0) } }
+    let images = folder.appendingPathComponent("images.npy")
+    try numpyFile("<f4", "(3, 12, 12)", bytes).write(to: images)
+    try numpyFile("|u1", "(3,)", [1, 2, 3]).write(to: folder.appendingPathComponent("labels.npy"))
+    return images.path
+}
