@@ -59,6 +59,18 @@ public struct QuantizedLayer: Sendable, Equatable {
         self.outputFrac = outputFrac
     }
 
+    /// Multiply-accumulates of one inference, counted as `Layer.macs` counts them.
+    public var macs: Int {
+        switch operation {
+        case .convolution(let convolution): convolution.macs
+        case .primaryCapsule(let primary): primary.convolution.macs
+        case .capsule(let capsule):
+            capsule.weights.count + (2 * capsule.iterations.count - 1) * capsule.outputs * capsule.inputs
+                * capsule.dimension
+        case .relu, .length, .reshape: 0
+        }
+    }
+
     var flashBytes: Int {
         switch operation {
         case .convolution(let convolution): convolution.flashBytes
@@ -107,6 +119,8 @@ public struct QuantizedConvolution: Sendable, Equatable {
     public var appliesReLU: Bool
 
     var flashBytes: Int { weights.count + (bias?.count ?? 0) + 12 * 4 }
+
+    var macs: Int { outputHeight * outputWidth * filters * kernelHeight * kernelWidth * inputChannels }
 }
 
 public struct QuantizedPrimaryCapsule: Sendable, Equatable {

@@ -1,0 +1,205 @@
+/*
+ * Kernel test vectors, the same on every target: each case draws its shapes, formats and int8 data
+ * from a fixed pseudo-random sequence, runs one kernel, and folds the status and every output byte
+ * into an FNV-1a digest. The host build and every emulated target must print identical lines.
+ *
+ * Shapes include the awkward ones: 1x1 and non-square kernels, strides and padding on both axes,
+ * odd sizes, one input capsule, one output capsule, one routing iteration, extreme values.
+ */
+#include <stdint.h>
+
+#include "capsnet/capsnet.h"
+#include "kernel_vectors.h"
+
+static uint32_t state;
+
+static uint32_t next(void)
+{
+    /* xorshift32: deterministic and identical on every target */
+    state ^= state << 13;
+    state ^= state >> 17;
+    state ^= state << 5;
+    return state;
+}
+
+static int32_t between(int32_t low, int32_t high) { return low + (int32_t)(next() % (uint32_t)(high - low + 1)); }
+
+static void fill(int8_t *values, int32_t count)
+{
+    for (int32_t k = 0; k < count; k++) {
+        const uint32_t r = next();
+        /* One value in 16 is an extreme, the rest uniform. */
+        values[k] = (r & 15u) == 0 ? ((r & 16u) ? 127 : -128) : (int8_t)(int32_t)((r >> 8) % 256u - 128u);
+    }
+}
+
+static uint32_t digest;
+static int32_t successes;
+
+static void fold(const int8_t *values, int32_t count, capsnet_status status)
+{
+    successes += status == CAPSNET_OK;
+    digest ^= (uint32_t)status;
+    digest *= 16777619u;
+    for (int32_t k = 0; k < count; k++) {
+        digest ^= (uint8_t)values[k];
+        digest *= 16777619u;
+    }
+}
+
+enum { BUFFER = 16384 };
+static int8_t input[BUFFER], weights[BUFFER], bias[256], output[BUFFER], other[BUFFER];
+static uint64_t scratch_storage[8192];
+
+/* Every draw is its own statement: C leaves the order of evaluation inside an initializer list or
+ * an argument list unspecified, and the sequence must be the same for every compiler. */
+
+static void convolution_case(void)
+{
+    capsnet_hwc in;
+    capsnet_conv_params params;
+    capsnet_hwc out;
+    in.h = between(1, 9);
+    in.w = between(1, 9);
+    in.c = between(1, 4);
+    params.kernel.h = between(1, 4);
+    params.kernel.w = between(1, 4);
+    params.stride.h = between(1, 3);
+    params.stride.w = between(1, 3);
+    params.padding.h = between(0, params.kernel.h - 1);
+    params.padding.w = between(0, params.kernel.w - 1);
+    params.input_frac = between(3, 7);
+    params.weight_frac = between(3, 7);
+    params.bias_frac = between(3, 7);
+    params.output_frac = params.input_frac + params.weight_frac - between(2, 9);
+    const int32_t span_h = in.h + params.padding.h - params.kernel.h;
+    const int32_t span_w = in.w + params.padding.w - params.kernel.w;
+    out.h = span_h < 0 ? 1 : span_h / params.stride.h + 1;
+    out.w = span_w < 0 ? 1 : span_w / params.stride.w + 1;
+    out.c = between(1, 5);
+    fill(input, in.h * in.w * in.c);
+    fill(weights, out.c * params.kernel.h * params.kernel.w * in.c);
+    fill(bias, out.c);
+    const int8_t *const chosen_bias = (next() & 1u) ? bias : 0;
+    const capsnet_status status = capsnet_conv_hwc_q7(&params, &in, input, weights, chosen_bias, &out, output);
+    fold(output, status == CAPSNET_OK ? out.h * out.w * out.c : 0, status);
+}
+
+static void squash_case(void)
+{
+    const int32_t capsules = between(1, 20);
+    const int32_t dim = between(1, 8);
+    const int32_t input_frac = between(-2, 8);
+    const int32_t output_frac = between(0, 7);
+    fill(input, capsules * dim);
+    fold(output, capsules * dim, capsnet_squash_q7(input, capsules, dim, input_frac, output_frac, output));
+}
+
+static void softmax_case(void)
+{
+    const int32_t rows = between(1, 12);
+    const int32_t length = between(1, 12);
+    const int32_t frac = between(-3, 9);
+    const capsnet_context ctx = {scratch_storage, (int32_t)sizeof scratch_storage};
+    fill(input, rows * length);
+    fold(output, rows * length, capsnet_softmax_q7(&ctx, input, rows, length, frac, output));
+}
+
+static void matrix_case(void)
+{
+    const int32_t m = between(1, 9);
+    const int32_t k = between(1, 40);
+    const int32_t n = between(1, 9);
+    capsnet_mat_formats formats;
+    capsnet_mat_formats sum;
+    formats.a_frac = between(3, 7);
+    formats.b_frac = between(3, 7);
+    formats.out_frac = between(0, 6);
+    sum.a_frac = between(2, 7);
+    sum.b_frac = between(2, 7);
+    sum.out_frac = between(0, 2);
+    fill(input, m * k);
+    fill(weights, k * n);
+    fill(other, m * k);
+    fold(output, m * n, capsnet_mat_mult_q7(input, weights, m, k, n, &formats, output));
+    fold(output, m * n, capsnet_mat_mult_trans_b_q7(input, weights, m, k, n, &formats, output));
+    fold(output, m * k, capsnet_mat_add_q7(input, other, m * k, &sum, output));
+    fold(output, m * k, capsnet_mat_transpose_q7(input, m, k, output));
+    fold(input, m * k, capsnet_relu_q7(input, m * k));
+}
+
+static void capsule_case(void)
+{
+    capsnet_capsule_dims dims;
+    capsnet_routing_formats iterations[3];
+    dims.num_inputs = between(1, 40);
+    dims.input_dim = between(1, 6);
+    dims.num_outputs = between(1, 6);
+    dims.output_dim = between(1, 6);
+    const int32_t routings = between(1, 3);
+    for (int32_t r = 0; r < 3; r++) {
+        iterations[r].logit_frac = between(4, 6);
+        iterations[r].sum_frac = between(3, 5);
+        iterations[r].output_frac = 7;
+        iterations[r].agreement_frac = between(3, 5);
+        /* b_r = b_(r-1) + a_(r-1) cannot be finer than the finer of its two terms. */
+        if (r > 0) {
+            const int32_t finest = iterations[r - 1].logit_frac > iterations[r - 1].agreement_frac
+                                       ? iterations[r - 1].logit_frac
+                                       : iterations[r - 1].agreement_frac;
+            if (iterations[r].logit_frac > finest) {
+                iterations[r].logit_frac = finest;
+            }
+        }
+    }
+    const capsnet_capsule_params params = {7, 6, 5, routings, iterations};
+    const capsnet_context ctx = {scratch_storage, (int32_t)sizeof scratch_storage};
+    fill(input, dims.num_inputs * dims.input_dim);
+    fill(weights, dims.num_outputs * dims.num_inputs * dims.output_dim * dims.input_dim);
+    const capsnet_status status = capsnet_capsule_layer_q7(&ctx, &params, &dims, input, weights, output);
+    fold(output, status == CAPSNET_OK ? dims.num_outputs * dims.output_dim : 0, status);
+    if (status == CAPSNET_OK) {
+        fold(other, dims.num_outputs,
+             capsnet_capsule_length_q7(output, dims.num_outputs, dims.output_dim, 7, 7, other));
+    }
+}
+
+static void primary_case(void)
+{
+    capsnet_hwc in;
+    capsnet_hwc out;
+    capsnet_primary_capsule_params params = {{{3, 3}, {1, 1}, {0, 0}, 7, 6, 6, 3}, 1, 7};
+    in.h = between(3, 8);
+    in.w = between(3, 8);
+    in.c = between(1, 3);
+    params.capsule_dim = between(1, 4);
+    params.conv.stride.h = between(1, 2);
+    params.conv.stride.w = between(1, 2);
+    out.h = (in.h - 3) / params.conv.stride.h + 1;
+    out.w = (in.w - 3) / params.conv.stride.w + 1;
+    out.c = params.capsule_dim * between(1, 3);
+    fill(input, in.h * in.w * in.c);
+    fill(weights, out.c * 9 * in.c);
+    fill(bias, out.c);
+    fold(output, out.h * out.w * out.c, capsnet_primary_capsule_q7(&params, &in, input, weights, bias, &out, output));
+}
+
+void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_t successes, uint32_t digest))
+{
+    static const struct {
+        const char *name;
+        void (*run)(void);
+        int32_t cases;
+    } kernels[] = {{"conv_hwc", convolution_case, 60}, {"squash", squash_case, 60}, {"softmax", softmax_case, 60},
+                   {"matrix", matrix_case, 60},        {"primary_capsule", primary_case, 30},
+                   {"capsule_layer", capsule_case, 30}};
+    for (uint32_t kernel = 0; kernel < sizeof kernels / sizeof kernels[0]; kernel++) {
+        state = 0x9E3779B9u + kernel;
+        digest = 2166136261u;
+        successes = 0;
+        for (int32_t c = 0; c < kernels[kernel].cases; c++) {
+            kernels[kernel].run();
+        }
+        report(kernels[kernel].name, kernels[kernel].cases, successes, digest);
+    }
+}

@@ -1,0 +1,11 @@
+/* Layer markers for instruction counting: the exported model calls capsnet_mark(k) before layer k
+ * (and after the last) when built with -DCAPSNET_PROFILE_MARKS. Each k
+ * enters its own function, capsnet_mark_<k>, whose address the QEMU counting plugin watches. */
+#ifndef CAPSNET_MARKS_H
+#define CAPSNET_MARKS_H
+
+#include <stdint.h>
+
+void capsnet_mark(int32_t index);
+
+#endif

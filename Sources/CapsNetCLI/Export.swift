@@ -1,0 +1,49 @@
+import ArgumentParser
+import CapsNetEdge
+import Foundation
+
+/// Writes a quantized model as C for firmware.
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write a quantized model as plain C for firmware, with CMake and Make glue.",
+        discussion: """
+            Writes DIR/NAME.h and DIR/NAME.c (the weights as const int8_t arrays, every layer's parameters, \
+            NAME_ARENA_SIZE and the entry point NAME_run), DIR/CMakeLists.txt (for add_subdirectory) and \
+            DIR/NAME.mk (a Makefile fragment). They compile with the kernels of CSources/CCapsNet and nothing \
+            else. With --test-images, also DIR/NAME_test_data.{h,c}: those images in int8 and the host int8 \
+            engine's outputs for them, for a self-test on the device. See vendor-notes/.
+            """
+    )
+
+    @Argument(help: "The quantized model (.capsnet, written by convert).")
+    var model: String
+
+    @Option(help: "The output folder, created if missing.")
+    var out: String
+
+    @Option(help: "Prefix of the exported symbols and files (a C identifier); default: from the model's name.")
+    var name: String?
+
+    @Option(help: "Labelled images to embed as a self-test: PATH or PATH@START-END.")
+    var testImages: String?
+
+    func run() throws {
+        let quantized = try QuantizedModelFile.read(model)
+        let exporter = try FirmwareExporter(quantized, name: name ?? FirmwareExporter.identifier(from: quantized.name))
+        let engine = try Int8Engine(quantized)
+        var files = exporter.files()
+        if let testImages {
+            let dataset = try Dataset(testImages)
+            let images = try dataset.batch(0..<dataset.count, inputShape: quantized.inputShape).images
+            let size = quantized.inputShape.reduce(1, *)
+            let inputs = (0..<dataset.count).map { engine.quantizeInput(images.values[$0 * size..<($0 + 1) * size]) }
+            files.merge(exporter.testDataFiles(inputs: inputs, expected: try engine.outputs(images))) { $1 }
+        }
+        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        for (file, contents) in files.sorted(by: { $0.key < $1.key }) {
+            try Data(contents.utf8).write(to: URL(fileURLWithPath: out).appendingPathComponent(file), options: .atomic)
+        }
+        print("Wrote \(files.keys.sorted().joined(separator: ", ")) to \(out)")
+        print("Arena: \(engine.ramBytes) bytes; flash: \(quantized.flashBytes) bytes of weights and parameters.")
+    }
+}

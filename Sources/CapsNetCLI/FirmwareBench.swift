@@ -1,0 +1,163 @@
+import ArgumentParser
+import CapsNetEdge
+import Foundation
+
+/// Counts the instructions an exported model executes on emulated microcontrollers.
+struct FirmwareBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "count",
+        abstract: "Count the instructions a quantized model executes on emulated Cortex-M and RISC-V cores.",
+        discussion: """
+            Exports MODEL with the first image of --data, builds it for each --target with the cross \
+            compilers (gcc -O2, portable kernels), runs one inference in QEMU under the instruction-counting \
+            plugin (CSources/firmware/qemu-plugin), and prints per layer: executed instructions, MACs and \
+            instructions per MAC, with the firmware's flash (text + data) and RAM (data + bss) from size. \
+            These are instruction counts from QEMU, exact and repeatable, not cycles. The output must also \
+            equal the host engine's. Needs the packages of .ci/install-deps.
+            """
+    )
+
+    static let allTargets = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "rv32imc"]
+
+    @Argument(help: "The quantized model (.capsnet).")
+    var model: String
+
+    @Option(help: "The image to run: PATH or PATH@START-END (its first image).")
+    var data: String
+
+    @Option(help: "A target (repeatable): \(allTargets.joined(separator: ", ")). Default: all.")
+    var target: [String] = []
+
+    @Option(help: "The firmware folder (CSources/firmware of this package).")
+    var firmware = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("CSources/firmware").path
+
+    @Flag(help: "Print JSON instead of tables.")
+    var json = false
+
+    func validate() throws {
+        for name in target where !Self.allTargets.contains(name) {
+            throw ValidationError("unknown target '\(name)'; choose from \(Self.allTargets.joined(separator: ", "))")
+        }
+        guard FileManager.default.fileExists(atPath: firmware + "/Makefile") else {
+            throw ValidationError("no firmware Makefile in \(firmware); give --firmware path/to/CSources/firmware")
+        }
+    }
+
+    func run() throws {
+        let quantized = try QuantizedModelFile.read(model)
+        let engine = try Int8Engine(quantized)
+        let dataset = try Dataset(data)
+        let image = try dataset.batch(0..<1, inputShape: quantized.inputShape).images
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("capsnet-count-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let exportDir = work.appendingPathComponent("export")
+        try FileManager.default.createDirectory(at: exportDir, withIntermediateDirectories: true)
+        let exporter = try FirmwareExporter(quantized, name: "counted_model")
+        var files = exporter.files()
+        files.merge(
+            exporter.testDataFiles(
+                inputs: [engine.quantizeInput(image.values[...])], expected: try engine.outputs(image))
+        ) { $1 }
+        for (name, contents) in files {
+            try Data(contents.utf8).write(to: exportDir.appendingPathComponent(name))
+        }
+
+        var results: [TargetCount] = []
+        for name in target.isEmpty ? Self.allTargets : target {
+            let build = work.appendingPathComponent(name)
+            let status = try runMake([
+                "-s", "-C", firmware, "TARGET=\(name)", "BUILD=\(build.path)", "EXPORT_DIR=\(exportDir.path)",
+                "MODEL=counted_model", "count",
+            ])
+            guard status.code == 0, status.output.contains("count: output identical to the host") else {
+                throw CommandFailure("\(name): the firmware run failed or differs from the host:\n\(status.output)")
+            }
+            let regions = try String(contentsOf: build.appendingPathComponent("count.txt"), encoding: .utf8)
+            let size = try String(contentsOf: build.appendingPathComponent("size.txt"), encoding: .utf8)
+            results.append(try TargetCount(target: name, model: quantized, regions: regions, size: size))
+        }
+        if json {
+            print(try results.jsonString())
+            return
+        }
+        for result in results {
+            print("\(result.target): executed instructions (QEMU count, not cycles), one inference, gcc -O2\n")
+            var table = TextTable(header: ["layer", "class", "instructions", "MACs", "instructions/MAC"])
+            for layer in result.layers {
+                table.rows.append([
+                    layer.name, layer.className, layer.instructions.grouped, layer.macs.grouped,
+                    layer.macs > 0 ? String(format: "%.2f", Double(layer.instructions) / Double(layer.macs)) : "",
+                ])
+            }
+            table.footer.append([
+                "total", "", result.instructions.grouped, result.macs.grouped,
+                String(format: "%.2f", Double(result.instructions) / Double(max(result.macs, 1))),
+            ])
+            print(table.render())
+            print(
+                "firmware: flash \(result.flashBytes.grouped) B (text + data), RAM \(result.ramBytes.grouped) B (data + bss)\n"
+            )
+        }
+    }
+
+    private func runMake(_ arguments: [String]) throws -> (code: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["make"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
+
+/// One target's counts.
+struct TargetCount: Encodable {
+    struct LayerCount: Encodable {
+        var name: String
+        var className: String
+        var instructions: Int
+        var macs: Int
+    }
+
+    var target: String
+    var layers: [LayerCount]
+    var instructions: Int
+    var macs: Int
+    var instructionsPerMac: Double
+    var flashBytes: Int
+    var ramBytes: Int
+
+    /// From the plugin's "region <k> <count>" lines and `size`'s Berkeley output.
+    init(target: String, model: QuantizedModel, regions: String, size: String) throws {
+        var counts: [Int: Int] = [:]
+        for line in regions.split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            if fields.count == 3, let region = Int(fields[1]), let count = Int(fields[2]) { counts[region] = count }
+        }
+        layers = model.layers.enumerated().map { index, layer in
+            LayerCount(name: layer.name, className: layer.className, instructions: counts[index] ?? 0, macs: layer.macs)
+        }
+        let sizes = size.split(separator: "\n").dropFirst().first?.split(separator: "\t").map {
+            Int($0.trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        guard let sizes, sizes.count >= 3 else { throw CommandFailure("\(target): cannot read the firmware's size") }
+        self.target = target
+        instructions = layers.map(\.instructions).reduce(0, +)
+        macs = layers.map(\.macs).reduce(0, +)
+        instructionsPerMac = Double(instructions) / Double(max(macs, 1))
+        flashBytes = sizes[0] + sizes[1]
+        ramBytes = sizes[1] + sizes[2]
+    }
+}
+
+/// A failure while running a command, with its message.
+struct CommandFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,96 @@
+import CapsNetEdge
+import Foundation
+import Testing
+
+@Suite("Firmware export")
+struct ExportTests {
+    @Test("names must be C identifiers; identifier(from:) makes one")
+    func names() throws {
+        let (_, quantized) = try tinyQuantized()
+        #expect(throws: ExportError.invalidName("2fast")) { try FirmwareExporter(quantized, name: "2fast") }
+        #expect(throws: ExportError.invalidName("my-model")) { try FirmwareExporter(quantized, name: "my-model") }
+        #expect(FirmwareExporter.identifier(from: "tiny-sequential.v2") == "tiny_sequential_v2")
+        #expect(FirmwareExporter.identifier(from: "9lives") == "model_9lives")
+    }
+
+    /// The exported C, compiled for this machine with gcc and the kernels, gives the host engine's bytes.
+    @Test("the exported C compiles without warnings and runs bit-exact with the engine on the host")
+    func hostBuild() throws {
+        let (_, quantized) = try tinyQuantized()
+        let engine = try Int8Engine(quantized)
+        let digits = try Dataset(TestData.fixture("digits"))
+        let images = try digits.images(for: try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras")))
+        let size = quantized.inputShape.reduce(1, *)
+        let inputs = (0..<digits.count).map { engine.quantizeInput(images.values[$0 * size..<($0 + 1) * size]) }
+        let exporter = try FirmwareExporter(quantized, name: "tiny")
+        var files = exporter.files()
+        files.merge(exporter.testDataFiles(inputs: inputs, expected: try engine.outputs(images))) { $1 }
+
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (name, contents) in files { try Data(contents.utf8).write(to: folder.appendingPathComponent(name)) }
+        let main = """
+            #include <stdio.h>
+            #include "tiny_test_data.h"
+            static unsigned long long arena[(TINY_ARENA_SIZE + 7) / 8];
+            int main(void) {
+                int8_t out[TINY_OUTPUT_SIZE];
+                int same = 0;
+                for (int i = 0; i < TINY_TEST_COUNT; i++) {
+                    if (tiny_run(tiny_test_inputs[i], out, arena) != CAPSNET_OK) return 2;
+                    int equal = 1;
+                    for (int k = 0; k < TINY_OUTPUT_SIZE; k++) equal &= out[k] == tiny_test_expected[i][k];
+                    same += equal;
+                }
+                printf("%d/%d\\n", same, TINY_TEST_COUNT);
+                return same == TINY_TEST_COUNT ? 0 : 1;
+            }
+            """
+        try Data(main.utf8).write(to: folder.appendingPathComponent("main.c"))
+        let kernels = TestData.packageRoot.appendingPathComponent("CSources/CCapsNet")
+        let sources = try FileManager.default.subpathsOfDirectory(atPath: kernels.appendingPathComponent("src").path)
+            .filter { $0.hasSuffix(".c") }.map { kernels.appendingPathComponent("src/\($0)").path }
+        let binary = folder.appendingPathComponent("tiny").path
+        let compile = try runTool(
+            "gcc",
+            ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", folder.path, "-I", kernels.path + "/include"]
+                + [
+                    folder.appendingPathComponent("main.c").path, folder.appendingPathComponent("tiny.c").path,
+                    folder.appendingPathComponent("tiny_test_data.c").path,
+                ] + sources + ["-o", binary])
+        #expect(compile.status == 0, "\(compile.output)")
+        let run = try runTool(binary, [])
+        #expect(run.status == 0)
+        #expect(run.output == "5/5\n")
+    }
+
+    @Test("export refuses a damaged quantized model with a message and writes nothing")
+    func damagedModel() throws {
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (_, quantized) = try tinyQuantized()
+        var bytes = QuantizedModelFile.encode(quantized)
+        bytes[bytes.count - 3] ^= 0x10
+        let path = folder.appendingPathComponent("damaged.capsnet").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        let out = folder.appendingPathComponent("out").path
+        let result = try CapsNetTool.run(["export", path, "--out", out])
+        #expect(result.status != 0)
+        #expect(result.error.contains("the file is corrupted: its CRC-32 does not match"), "\(result.error)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
+
+/// Runs `tool` (found on the PATH) and returns its exit status and combined output.
+func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/env")
+    process.arguments = tool.hasPrefix("/") ? arguments : [tool] + arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+}
