@@ -32,6 +32,9 @@ struct FirmwareBench: ParsableCommand {
     var firmware = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("CSources/firmware").path
 
+    @Flag(help: "Build the portable C path even where a fast path exists (-DCAPSNET_PORTABLE_ONLY), to compare.")
+    var portableOnly = false
+
     @Flag(help: "Print JSON instead of tables.")
     var json = false
 
@@ -68,21 +71,24 @@ struct FirmwareBench: ParsableCommand {
             let build = work.appendingPathComponent(name)
             let status = try runMake([
                 "-s", "-C", firmware, "TARGET=\(name)", "BUILD=\(build.path)", "EXPORT_DIR=\(exportDir.path)",
-                "MODEL=counted_model", "count",
+                "MODEL=counted_model", "EXTRA_CFLAGS=\(portableOnly ? "-DCAPSNET_PORTABLE_ONLY" : "")", "count",
             ])
             guard status.code == 0, status.output.contains("count: output identical to the host") else {
                 throw CommandFailure("\(name): the firmware run failed or differs from the host:\n\(status.output)")
             }
             let regions = try String(contentsOf: build.appendingPathComponent("count.txt"), encoding: .utf8)
             let size = try String(contentsOf: build.appendingPathComponent("size.txt"), encoding: .utf8)
-            results.append(try TargetCount(target: name, model: quantized, regions: regions, size: size))
+            var count = try TargetCount(target: name, model: quantized, regions: regions, size: size)
+            count.portableOnly = portableOnly
+            results.append(count)
         }
         if json {
             print(try results.jsonString())
             return
         }
         for result in results {
-            print("\(result.target): executed instructions (QEMU count, not cycles), one inference, gcc -O2\n")
+            let path = portableOnly ? "portable C only" : "fast paths where the core has them"
+            print("\(result.target): executed instructions (QEMU count, not cycles), one inference, gcc -O2, \(path)\n")
             var table = TextTable(header: ["layer", "class", "instructions", "MACs", "instructions/MAC"])
             for layer in result.layers {
                 table.rows.append([
@@ -125,6 +131,7 @@ struct TargetCount: Encodable {
     }
 
     var target: String
+    var portableOnly = false
     var layers: [LayerCount]
     var instructions: Int
     var macs: Int

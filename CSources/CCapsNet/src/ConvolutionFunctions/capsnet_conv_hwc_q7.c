@@ -1,8 +1,11 @@
 /**
  * @file capsnet_conv_hwc_q7.c
- * @brief 2-D convolution, HWC int8, portable path.
+ * @brief 2-D convolution, HWC int8. Windows inside the input go two at a time, and filters in
+ * pairs, through the dot products of capsnet_simd.h, which have a portable and an Arm DSP
+ * implementation; windows that touch the padding go one at a time.
  */
 #include "capsnet/capsnet.h"
+#include "../capsnet_simd.h"
 #include "../capsnet_support.h"
 
 static capsnet_status check_axis(int32_t in, int32_t kernel, int32_t stride, int32_t padding, int32_t out)
@@ -18,6 +21,83 @@ static capsnet_status check_axis(int32_t in, int32_t kernel, int32_t stride, int
 static int32_t min_s32(int32_t a, int32_t b)
 {
     return a < b ? a : b;
+}
+
+/* What the per-window helpers need of a call. */
+typedef struct {
+    const int8_t *input;
+    int32_t in_h, in_w, in_c, k_h, k_w, window;
+    const int8_t *weights;
+    const int8_t *bias;
+    int32_t bias_shift, shift;
+} capsnet_conv_geometry;
+
+static int32_t bias_term(const capsnet_conv_geometry *g, int32_t oc)
+{
+    return g->bias != NULL ? (int32_t)g->bias[oc] * ((int32_t)1 << g->bias_shift) : 0;
+}
+
+/* One output position, any window (rows and columns outside the input count as zeros). */
+static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t out_c, int8_t *out)
+{
+    /* Rows and columns of the window that fall inside the input; the others contribute zero. */
+    const int32_t ky_begin = y0 < 0 ? -y0 : 0;
+    const int32_t ky_end = min_s32(g->k_h, g->in_h - y0);
+    const int32_t kx_begin = x0 < 0 ? -x0 : 0;
+    const int32_t kx_end = min_s32(g->k_w, g->in_w - x0);
+    /* Consecutive kx touch consecutive input pixels, so a window row is one dot product. */
+    const int32_t row_len = (kx_end - kx_begin) * g->in_c;
+    /* Two filters at a time share the input row's loads. */
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        const int32_t pair = oc + 1 < out_c;
+        const int8_t *filter0 = g->weights + (ptrdiff_t)oc * g->window;
+        const int8_t *filter1 = pair ? filter0 + g->window : filter0;
+        int32_t acc0 = bias_term(g, oc);
+        int32_t acc1 = pair ? bias_term(g, oc + 1) : 0;
+        for (int32_t ky = ky_begin; ky < ky_end; ky++) {
+            const int8_t *in_row = g->input + ((ptrdiff_t)(y0 + ky) * g->in_w + (x0 + kx_begin)) * g->in_c;
+            const ptrdiff_t w_offset = ((ptrdiff_t)ky * g->k_w + kx_begin) * g->in_c;
+            if (pair) {
+                capsnet_dot2_q7(in_row, filter0 + w_offset, filter1 + w_offset, row_len, &acc0, &acc1);
+            } else {
+                acc0 += capsnet_dot1_q7(in_row, filter0 + w_offset, row_len);
+            }
+        }
+        out[oc] = capsnet_requantize_q7(acc0, g->shift);
+        if (pair) {
+            out[oc + 1] = capsnet_requantize_q7(acc1, g->shift);
+        }
+    }
+}
+
+/* Two output positions of one output row whose windows' columns all lie inside the input: two
+ * windows against two filters per pass (capsnet_dot2x2_q7). */
+static void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, int32_t out_c,
+                          int8_t *out0, int8_t *out1)
+{
+    const int32_t ky_begin = y0 < 0 ? -y0 : 0;
+    const int32_t ky_end = min_s32(g->k_h, g->in_h - y0);
+    const int32_t row_len = g->k_w * g->in_c;
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        const int32_t pair = oc + 1 < out_c;
+        const int8_t *filter0 = g->weights + (ptrdiff_t)oc * g->window;
+        const int8_t *filter1 = pair ? filter0 + g->window : filter0;
+        int32_t acc[4];
+        acc[0] = acc[2] = bias_term(g, oc);
+        acc[1] = acc[3] = pair ? bias_term(g, oc + 1) : 0;
+        for (int32_t ky = ky_begin; ky < ky_end; ky++) {
+            const ptrdiff_t row = (ptrdiff_t)(y0 + ky) * g->in_w;
+            const ptrdiff_t w_offset = (ptrdiff_t)ky * row_len;
+            capsnet_dot2x2_q7(g->input + (row + x0) * g->in_c, g->input + (row + x1) * g->in_c, filter0 + w_offset,
+                              filter1 + w_offset, row_len, acc);
+        }
+        out0[oc] = capsnet_requantize_q7(acc[0], g->shift);
+        out1[oc] = capsnet_requantize_q7(acc[2], g->shift);
+        if (pair) {
+            out0[oc + 1] = capsnet_requantize_q7(acc[1], g->shift);
+            out1[oc + 1] = capsnet_requantize_q7(acc[3], g->shift);
+        }
+    }
 }
 
 capsnet_status capsnet_conv_hwc_q7(const capsnet_conv_params *params,
@@ -55,28 +135,29 @@ capsnet_status capsnet_conv_hwc_q7(const capsnet_conv_params *params,
         return CAPSNET_ERROR_OVERFLOW;
     }
 
-    int8_t *out = output;
+    const capsnet_conv_geometry g = {input, in_h, in_w, in_c, k_h, k_w, window, weights, bias, bias_shift, shift};
     for (int32_t oy = 0; oy < out_h; oy++) {
         const int32_t y0 = oy * params->stride.h - params->padding.h;
-        /* Rows of the window that fall inside the input; padded rows contribute zero. */
-        const int32_t ky_begin = y0 < 0 ? -y0 : 0;
-        const int32_t ky_end = min_s32(k_h, in_h - y0);
-        for (int32_t ox = 0; ox < out_w; ox++) {
+        int32_t ox = 0;
+        /* Windows that start in the left padding, one at a time. */
+        for (; ox < out_w && ox * params->stride.w < params->padding.w; ox++) {
             const int32_t x0 = ox * params->stride.w - params->padding.w;
-            const int32_t kx_begin = x0 < 0 ? -x0 : 0;
-            const int32_t kx_end = min_s32(k_w, in_w - x0);
-            /* Consecutive kx touch consecutive input pixels, so a window row is one dot product. */
-            const int32_t row_len = (kx_end - kx_begin) * in_c;
-            for (int32_t oc = 0; oc < out_c; oc++) {
-                int32_t acc = bias != NULL ? (int32_t)bias[oc] * ((int32_t)1 << bias_shift) : 0;
-                const int8_t *filter = weights + (ptrdiff_t)oc * window;
-                for (int32_t ky = ky_begin; ky < ky_end; ky++) {
-                    const int8_t *in_row = input + ((ptrdiff_t)(y0 + ky) * in_w + (x0 + kx_begin)) * in_c;
-                    const int8_t *w_row = filter + ((ptrdiff_t)ky * k_w + kx_begin) * in_c;
-                    acc += capsnet_dot_q7(in_row, w_row, row_len, 1);
-                }
-                *out++ = capsnet_requantize_q7(acc, shift);
+            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c);
+        }
+        /* Two neighbouring windows with every column inside the input go through together. */
+        for (; ox + 1 < out_w; ox += 2) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            const int32_t x1 = x0 + params->stride.w;
+            if (x1 + k_w > in_w) {
+                break;
             }
+            int8_t *out = output + ((ptrdiff_t)oy * out_w + ox) * out_c;
+            convolve_pair(&g, y0, x0, x1, out_c, out, out + out_c);
+        }
+        /* The rest, whose windows reach into the right padding, one at a time. */
+        for (; ox < out_w; ox++) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c);
         }
     }
     return CAPSNET_OK;
