@@ -5,8 +5,12 @@ import Foundation
 /// Times the float reference at batch 1 and at a large batch.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Time the float32 reference: milliseconds per image at batch 1 and batch 100.",
+        abstract: "Time the float32 reference (ms/image at batch 1 and 100), or a quantized model's int8 engine.",
         discussion: """
+            With a quantized model (.capsnet), times the int8 engine on one image at a time, first on one \
+            thread, then with its convolutions split over --threads threads (PULP-style row chunks), and \
+            prints the speed-up, measured in this one run.
+
             Runs the first --images images of DATASET once as a warm-up, then times them at each batch size \
             (wall clock on this machine). One image runs on one core; a batch is split over all cores. The \
             anchor is TensorFlow's 1.88 ms per image at batch 1 on this 2-core machine (DESIGN section 8), \
@@ -19,11 +23,19 @@ struct Bench: ParsableCommand {
     @Option(help: "How many images to time at each batch size.")
     var images = 1_000
 
+    @Option(help: "Threads for one image, with a quantized model.")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
     func validate() throws {
         guard images >= 1 else { throw ValidationError("--images must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
     }
 
     func run() throws {
+        if QuantizedModelFile.isQuantizedModel(input.model) {
+            try benchInt8()
+            return
+        }
         let (reference, dataset) = try input.load()
         let all = try dataset.images(for: reference.model)
         let count = min(images, dataset.count)
@@ -70,4 +82,53 @@ struct BenchResult: Encodable {
     var float32: [Timing]
     /// DESIGN section 8's anchor, measured there, not in this run.
     var tensorflowMsPerImageBatch1: Double
+}
+
+extension Bench {
+    /// One image at a time through the int8 engine, on one thread and then on `threads`.
+    func benchInt8() throws {
+        let engine = try Int8Engine(QuantizedModelFile.read(input.model))
+        let dataset = try Dataset(input.data)
+        let count = min(images, dataset.count)
+        let batch = try dataset.batch(0..<count, inputShape: engine.model.inputShape).images
+        let size = engine.model.inputShape.reduce(1, *)
+        let inputs = (0..<count).map { engine.quantizeInput(batch.values[$0 * size..<($0 + 1) * size]) }
+        var timings: [Int8Timing] = []
+        for cores in [1, threads] {
+            _ = try engine.run(inputs[0], cores: cores)  // warm-up
+            let clock = ContinuousClock()
+            let start = clock.now
+            for image in inputs { _ = try engine.run(image, cores: cores) }
+            let seconds = (clock.now - start).seconds
+            timings.append(Int8Timing(threads: cores, msPerImage: 1000 * seconds / Double(count)))
+        }
+        let speedUp = timings[0].msPerImage / timings[1].msPerImage
+        if input.json {
+            print(try Int8BenchResult(model: input.model, images: count, int8: timings, speedUp: speedUp).jsonString())
+            return
+        }
+        print("int8 engine, one image at a time, \(count.grouped) images of \(input.data)\n")
+        var table = TextTable(header: ["threads", "ms/image", "speed-up"])
+        for timing in timings {
+            table.rows.append([
+                String(timing.threads), String(format: "%.3f", timing.msPerImage),
+                String(format: "%.2fx", timings[0].msPerImage / timing.msPerImage),
+            ])
+        }
+        print(table.render())
+    }
+}
+
+struct Int8Timing: Encodable {
+    var threads: Int
+    var msPerImage: Double
+}
+
+/// What `bench --json` prints for a quantized model.
+struct Int8BenchResult: Encodable {
+    var model: String
+    var images: Int
+    var int8: [Int8Timing]
+    /// One thread's time over `threads` threads' time, in this run.
+    var speedUp: Double
 }

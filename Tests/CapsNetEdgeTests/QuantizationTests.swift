@@ -187,3 +187,32 @@ func writeNaNImages(to folder: URL) throws -> String {
     try numpyFile("|u1", "(3,)", [1, 2, 3]).write(to: folder.appendingPathComponent("labels.npy"))
     return images.path
 }
+
+@Suite("Engine split over cores")
+struct EngineSplitTests {
+    @Test("one image on 1 to 8 threads gives the same bytes as the one-thread engine (fixture)")
+    func tinyModel() throws {
+        let (model, quantized) = try tinyQuantized()
+        let engine = try Int8Engine(quantized)
+        let images = try Dataset(TestData.fixture("digits")).images(for: model)
+        let size = quantized.inputShape.reduce(1, *)
+        for image in 0..<images.shape[0] {
+            let input = engine.quantizeInput(images.values[image * size..<(image + 1) * size])
+            let expected = try engine.run(input)
+            for cores in 1...8 { #expect(try engine.run(input, cores: cores) == expected, "\(cores) cores") }
+        }
+    }
+
+    @Test("MNIST: 1 to 8 threads give the same bytes on the first 10 test images", .needsSharedData)
+    func mnist() throws {
+        let model = try CapsNetModel(contentsOf: TestData.mnistModel)
+        let quantized = try Quantizer().quantize(model, calibration: Dataset(TestData.shared("mnist") + "@0-99"))
+        let engine = try Int8Engine(quantized)
+        let images = try Dataset(TestData.shared("mnist") + "@0-9").images(for: model)
+        for image in 0..<10 {
+            let input = engine.quantizeInput(images.values[image * 784..<(image + 1) * 784])
+            let expected = try engine.run(input)
+            for cores in 1...8 { #expect(try engine.run(input, cores: cores) == expected, "\(cores) cores") }
+        }
+    }
+}

@@ -140,6 +140,17 @@ static inline capsnet_status capsnet_check_mat_product(const int8_t *a, const in
     return capsnet_accumulator_fits(k, 0) ? CAPSNET_OK : CAPSNET_ERROR_OVERFLOW;
 }
 
+/** The contiguous share [*begin, *end) of `count` items that split->core_id computes: chunks of
+ * ceil(count / num_cores), so the last cores may get fewer or none. */
+static inline void capsnet_split_range(int32_t count, const capsnet_core_split *split, int32_t *begin,
+                                       int32_t *end)
+{
+    const int32_t chunk = (int32_t)(((int64_t)count + split->num_cores - 1) / split->num_cores);
+    const int64_t first = (int64_t)chunk * split->core_id;
+    *begin = first < count ? (int32_t)first : count;
+    *end = first + chunk < count ? (int32_t)(first + chunk) : count;
+}
+
 /** floor(sqrt(x)) for any 64-bit x. */
 uint32_t capsnet_isqrt_u64(uint64_t x);
 

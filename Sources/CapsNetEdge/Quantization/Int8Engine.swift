@@ -46,9 +46,20 @@ public struct Int8Engine: Sendable {
         return try result.get().output
     }
 
+    /// The int8 output of one int8 image with the convolutions (plain and primary capsule) split
+    /// over `cores` threads, PULP-cluster style: each computes a contiguous share of the output rows,
+    /// and the threads join before the next layer. The bytes are the same for every core count.
+    public func run(_ input: [Int8], cores: Int) throws(EngineError) -> [Int8] {
+        var arena = [UInt8](repeating: 0, count: plan.bytes)
+        let result = arena.withUnsafeMutableBytes { buffer in
+            Result { () throws(EngineError) in try run(input, arena: buffer, cores: max(cores, 1)) }
+        }
+        return try result.get().output
+    }
+
     /// One inference in `arena` (at least `plan.bytes`); with `recording`, every layer's output too.
     func run(
-        _ input: [Int8], arena: UnsafeMutableRawBufferPointer, recording: Bool = false
+        _ input: [Int8], arena: UnsafeMutableRawBufferPointer, recording: Bool = false, cores: Int = 1
     ) throws(EngineError)
         -> (output: [Int8], layers: [[Int8]])
     {
@@ -64,9 +75,30 @@ public struct Int8Engine: Sendable {
         var recorded: [[Int8]] = []
         var frac = model.inputFrac
         for (layer, memory) in zip(model.layers, plan.layers) {
-            let status = Self.execute(
-                layer, inputFrac: frac, input: bytes + memory.inputOffset, output: bytes + memory.outputOffset,
-                scratch: UnsafeMutableRawPointer(base + memory.scratchOffset), scratchBytes: memory.scratchBytes)
+            nonisolated(unsafe) let layerInput = bytes + memory.inputOffset
+            nonisolated(unsafe) let layerOutput = bytes + memory.outputOffset
+            nonisolated(unsafe) let scratch = UnsafeMutableRawPointer(base + memory.scratchOffset)
+            let layerFrac = frac
+            let scratchBytes = memory.scratchBytes
+            var status = CAPSNET_OK
+            if cores > 1 && layer.splitsOverCores {
+                let statuses = Mutex([capsnet_status](repeating: CAPSNET_OK, count: cores))
+                DispatchQueue.concurrentPerform(iterations: cores) { core in
+                    let split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores))
+                    let coreStatus = Self.execute(
+                        layer, inputFrac: layerFrac, input: layerInput, output: layerOutput, scratch: scratch,
+                        scratchBytes: scratchBytes, split: split)
+                    statuses.withLock { $0[core] = coreStatus }
+                }
+                status = statuses.withLock { $0.first { $0 != CAPSNET_OK } ?? CAPSNET_OK }
+            } else {
+                status = Self.execute(
+                    layer, inputFrac: layerFrac, input: layerInput, output: layerOutput, scratch: scratch,
+                    scratchBytes: scratchBytes, split: capsnet_core_split(core_id: 0, num_cores: 1))
+            }
+            if status == CAPSNET_OK, case .convolution(let convolution) = layer.operation, convolution.appliesReLU {
+                status = capsnet_relu_q7(layerOutput, Int32(layer.outputShape.reduce(1, *)))
+            }
             if let error = KernelError(kernel: layer.kernelName, status: status) {
                 throw .kernel(layer: layer.name, error)
             }
@@ -82,20 +114,22 @@ public struct Int8Engine: Sendable {
 
     private static func execute(
         _ layer: QuantizedLayer, inputFrac: Int, input: UnsafeMutablePointer<Int8>,
-        output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer, scratchBytes: Int
+        output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer, scratchBytes: Int,
+        split: capsnet_core_split
     ) -> capsnet_status {
+        var split = split
         switch layer.operation {
         case .convolution(let convolution):
             var params = convolution.parameters
             var inputDims = capsnet_hwc(layer.inputShape)
             var outputDims = convolution.outputDims
-            let status = convolution.weights.withUnsafeBufferPointer { weights in
+            // A fused ReLU follows in `run`, once every core's rows are done.
+            return convolution.weights.withUnsafeBufferPointer { weights in
                 withOptional(convolution.bias) { bias in
-                    capsnet_conv_hwc_q7(&params, &inputDims, input, weights.baseAddress, bias, &outputDims, output)
+                    capsnet_conv_hwc_q7_split(
+                        &params, &inputDims, input, weights.baseAddress, bias, &outputDims, output, &split)
                 }
             }
-            guard status == CAPSNET_OK, convolution.appliesReLU else { return status }
-            return capsnet_relu_q7(output, Int32(layer.outputShape.reduce(1, *)))
         case .relu:
             return capsnet_relu_q7(input, Int32(layer.inputShape.reduce(1, *)))
         case .primaryCapsule(let primary):
@@ -106,8 +140,8 @@ public struct Int8Engine: Sendable {
             var outputDims = primary.convolution.outputDims
             return primary.convolution.weights.withUnsafeBufferPointer { weights in
                 withOptional(primary.convolution.bias) { bias in
-                    capsnet_primary_capsule_q7(
-                        &params, &inputDims, input, weights.baseAddress, bias, &outputDims, output)
+                    capsnet_primary_capsule_q7_split(
+                        &params, &inputDims, input, weights.baseAddress, bias, &outputDims, output, &split)
                 }
             }
         case .capsule(let capsule):
@@ -190,6 +224,15 @@ extension Int8Engine {
 }
 
 extension QuantizedLayer {
+    /// Whether the layer's kernel takes a `capsnet_core_split`: the convolutions, which hold nearly
+    /// all of a CapsNet's MACs.
+    var splitsOverCores: Bool {
+        switch operation {
+        case .convolution, .primaryCapsule: true
+        case .relu, .capsule, .length, .reshape: false
+        }
+    }
+
     /// The C function that runs the layer, for messages.
     var kernelName: String {
         switch operation {

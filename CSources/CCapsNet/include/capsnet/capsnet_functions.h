@@ -48,6 +48,19 @@ capsnet_status capsnet_conv_hwc_q7(const capsnet_conv_params *params,
                                    const int8_t *weights, const int8_t *bias,
                                    const capsnet_hwc *output_dims, int8_t *output);
 
+/**
+ * @brief capsnet_conv_hwc_q7 on one core's share of the output rows (capsnet_core_split).
+ *
+ * Every core checks all the arguments and writes only its rows, so that num_cores calls, one per
+ * core and in any order or at once, write exactly what capsnet_conv_hwc_q7 writes. An invalid split
+ * (num_cores < 1, core_id outside [0, num_cores)) is CAPSNET_ERROR_DIMENSION.
+ */
+capsnet_status capsnet_conv_hwc_q7_split(const capsnet_conv_params *params,
+                                         const capsnet_hwc *input_dims, const int8_t *input,
+                                         const int8_t *weights, const int8_t *bias,
+                                         const capsnet_hwc *output_dims, int8_t *output,
+                                         const capsnet_core_split *split);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Activations                                                                                     */
 /* ---------------------------------------------------------------------------------------------- */
@@ -151,6 +164,17 @@ capsnet_status capsnet_primary_capsule_q7(const capsnet_primary_capsule_params *
                                           const capsnet_hwc *input_dims, const int8_t *input,
                                           const int8_t *weights, const int8_t *bias,
                                           const capsnet_hwc *output_dims, int8_t *output);
+
+/**
+ * @brief capsnet_primary_capsule_q7 on one core's share of the output rows: the convolution of
+ * those rows, then the squash of their capsules. Together the num_cores calls write exactly what
+ * capsnet_primary_capsule_q7 writes.
+ */
+capsnet_status capsnet_primary_capsule_q7_split(const capsnet_primary_capsule_params *params,
+                                                const capsnet_hwc *input_dims, const int8_t *input,
+                                                const int8_t *weights, const int8_t *bias,
+                                                const capsnet_hwc *output_dims, int8_t *output,
+                                                const capsnet_core_split *split);
 
 /**
  * @brief Scratch bytes capsnet_capsule_layer_q7 needs for these dimensions, or CAPSNET_ERROR_DIMENSION

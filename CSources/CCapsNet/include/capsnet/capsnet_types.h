@@ -80,6 +80,16 @@ typedef struct {
     int32_t output_frac;
 } capsnet_conv_params;
 
+/**
+ * A share of a kernel's work, PULP-cluster style: core `core_id` of `num_cores` computes one
+ * contiguous chunk of the output. Every core's writes are disjoint, and the result does not depend
+ * on the number of cores; the caller synchronises the cores (a barrier) before the next layer.
+ */
+typedef struct {
+    int32_t core_id;   /**< 0 .. num_cores - 1 */
+    int32_t num_cores; /**< at least 1 */
+} capsnet_core_split;
+
 /** Parameters of a primary capsule layer: a convolution whose output is cut into capsules and squashed. */
 typedef struct {
     capsnet_conv_params conv; /**< `conv.output_frac` is the format of the capsules before squash */

@@ -1,0 +1,172 @@
+/**
+ * @file capsnet_conv_hwc_q7_split.c
+ * @brief 2-D convolution, HWC int8. Windows inside the input go two at a time, and filters in
+ * pairs, through the dot products of capsnet_simd.h, which have a portable and an Arm DSP
+ * implementation; windows that touch the padding go one at a time.
+ */
+#include "capsnet/capsnet.h"
+#include "../capsnet_simd.h"
+#include "../capsnet_support.h"
+
+static capsnet_status check_axis(int32_t in, int32_t kernel, int32_t stride, int32_t padding, int32_t out)
+{
+    if (in < 1 || kernel < 1 || stride < 1 || out < 1 || padding < 0 || padding >= kernel) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    /* Every window must start inside the input: padding beyond that would only add zero windows. */
+    const int64_t last_start = (int64_t)(out - 1) * stride - padding;
+    return last_start <= in - 1 ? CAPSNET_OK : CAPSNET_ERROR_DIMENSION;
+}
+
+static int32_t min_s32(int32_t a, int32_t b)
+{
+    return a < b ? a : b;
+}
+
+/* What the per-window helpers need of a call. */
+typedef struct {
+    const int8_t *input;
+    int32_t in_h, in_w, in_c, k_h, k_w, window;
+    const int8_t *weights;
+    const int8_t *bias;
+    int32_t bias_shift, shift;
+} capsnet_conv_geometry;
+
+static int32_t bias_term(const capsnet_conv_geometry *g, int32_t oc)
+{
+    return g->bias != NULL ? (int32_t)g->bias[oc] * ((int32_t)1 << g->bias_shift) : 0;
+}
+
+/* One output position, any window (rows and columns outside the input count as zeros). */
+static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t out_c, int8_t *out)
+{
+    /* Rows and columns of the window that fall inside the input; the others contribute zero. */
+    const int32_t ky_begin = y0 < 0 ? -y0 : 0;
+    const int32_t ky_end = min_s32(g->k_h, g->in_h - y0);
+    const int32_t kx_begin = x0 < 0 ? -x0 : 0;
+    const int32_t kx_end = min_s32(g->k_w, g->in_w - x0);
+    /* Consecutive kx touch consecutive input pixels, so a window row is one dot product. */
+    const int32_t row_len = (kx_end - kx_begin) * g->in_c;
+    /* Two filters at a time share the input row's loads. */
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        const int32_t pair = oc + 1 < out_c;
+        const int8_t *filter0 = g->weights + (ptrdiff_t)oc * g->window;
+        const int8_t *filter1 = pair ? filter0 + g->window : filter0;
+        int32_t acc0 = bias_term(g, oc);
+        int32_t acc1 = pair ? bias_term(g, oc + 1) : 0;
+        for (int32_t ky = ky_begin; ky < ky_end; ky++) {
+            const int8_t *in_row = g->input + ((ptrdiff_t)(y0 + ky) * g->in_w + (x0 + kx_begin)) * g->in_c;
+            const ptrdiff_t w_offset = ((ptrdiff_t)ky * g->k_w + kx_begin) * g->in_c;
+            if (pair) {
+                capsnet_dot2_q7(in_row, filter0 + w_offset, filter1 + w_offset, row_len, &acc0, &acc1);
+            } else {
+                acc0 += capsnet_dot1_q7(in_row, filter0 + w_offset, row_len);
+            }
+        }
+        out[oc] = capsnet_requantize_q7(acc0, g->shift);
+        if (pair) {
+            out[oc + 1] = capsnet_requantize_q7(acc1, g->shift);
+        }
+    }
+}
+
+/* Two output positions of one output row whose windows' columns all lie inside the input: two
+ * windows against two filters per pass (capsnet_dot2x2_q7). */
+static void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, int32_t out_c,
+                          int8_t *out0, int8_t *out1)
+{
+    const int32_t ky_begin = y0 < 0 ? -y0 : 0;
+    const int32_t ky_end = min_s32(g->k_h, g->in_h - y0);
+    const int32_t row_len = g->k_w * g->in_c;
+    for (int32_t oc = 0; oc < out_c; oc += 2) {
+        const int32_t pair = oc + 1 < out_c;
+        const int8_t *filter0 = g->weights + (ptrdiff_t)oc * g->window;
+        const int8_t *filter1 = pair ? filter0 + g->window : filter0;
+        int32_t acc[4];
+        acc[0] = acc[2] = bias_term(g, oc);
+        acc[1] = acc[3] = pair ? bias_term(g, oc + 1) : 0;
+        for (int32_t ky = ky_begin; ky < ky_end; ky++) {
+            const ptrdiff_t row = (ptrdiff_t)(y0 + ky) * g->in_w;
+            const ptrdiff_t w_offset = (ptrdiff_t)ky * row_len;
+            capsnet_dot2x2_q7(g->input + (row + x0) * g->in_c, g->input + (row + x1) * g->in_c, filter0 + w_offset,
+                              filter1 + w_offset, row_len, acc);
+        }
+        out0[oc] = capsnet_requantize_q7(acc[0], g->shift);
+        out1[oc] = capsnet_requantize_q7(acc[2], g->shift);
+        if (pair) {
+            out0[oc + 1] = capsnet_requantize_q7(acc[1], g->shift);
+            out1[oc + 1] = capsnet_requantize_q7(acc[3], g->shift);
+        }
+    }
+}
+
+capsnet_status capsnet_conv_hwc_q7_split(const capsnet_conv_params *params,
+                                         const capsnet_hwc *input_dims, const int8_t *input,
+                                         const int8_t *weights, const int8_t *bias,
+                                         const capsnet_hwc *output_dims, int8_t *output,
+                                         const capsnet_core_split *split)
+{
+    if (params == NULL || input_dims == NULL || input == NULL || weights == NULL || output_dims == NULL ||
+        output == NULL || split == NULL) {
+        return CAPSNET_ERROR_NULL_POINTER;
+    }
+    if (split->num_cores < 1 || split->core_id < 0 || split->core_id >= split->num_cores) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
+    const int32_t k_h = params->kernel.h, k_w = params->kernel.w;
+    if (check_axis(in_h, k_h, params->stride.h, params->padding.h, out_h) != CAPSNET_OK ||
+        check_axis(in_w, k_w, params->stride.w, params->padding.w, out_w) != CAPSNET_OK ||
+        capsnet_count3(in_h, in_w, in_c) < 0 || capsnet_count3(out_h, out_w, out_c) < 0) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    const int32_t window = capsnet_count3(k_h, k_w, in_c);
+    if (window < 0 || capsnet_count2(window, out_c) < 0) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+
+    int32_t shift;
+    CAPSNET_RETURN_IF_ERROR(
+        capsnet_product_shift(params->input_frac, params->weight_frac, params->output_frac, &shift));
+    /* The bias is "a product" stored in bias_frac: the same shift, applied to the left. */
+    int32_t bias_shift = 0;
+    if (bias != NULL) {
+        CAPSNET_RETURN_IF_ERROR(
+            capsnet_product_shift(params->input_frac, params->weight_frac, params->bias_frac, &bias_shift));
+    }
+    if (!capsnet_accumulator_fits(window, bias_shift)) {
+        return CAPSNET_ERROR_OVERFLOW;
+    }
+
+    const capsnet_conv_geometry g = {input, in_h, in_w, in_c, k_h, k_w, window, weights, bias, bias_shift, shift};
+    /* This core's output rows. */
+    int32_t row_begin;
+    int32_t row_end;
+    capsnet_split_range(out_h, split, &row_begin, &row_end);
+    for (int32_t oy = row_begin; oy < row_end; oy++) {
+        const int32_t y0 = oy * params->stride.h - params->padding.h;
+        int32_t ox = 0;
+        /* Windows that start in the left padding, one at a time. */
+        for (; ox < out_w && ox * params->stride.w < params->padding.w; ox++) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c);
+        }
+        /* Two neighbouring windows with every column inside the input go through together. */
+        for (; ox + 1 < out_w; ox += 2) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            const int32_t x1 = x0 + params->stride.w;
+            if (x1 + k_w > in_w) {
+                break;
+            }
+            int8_t *out = output + ((ptrdiff_t)oy * out_w + ox) * out_c;
+            convolve_pair(&g, y0, x0, x1, out_c, out, out + out_c);
+        }
+        /* The rest, whose windows reach into the right padding, one at a time. */
+        for (; ox < out_w; ox++) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c);
+        }
+    }
+    return CAPSNET_OK;
+}

@@ -1,0 +1,105 @@
+import CapsNetEdge
+import Testing
+
+/// The split kernels: every core count writes exactly what the one-core kernel writes.
+@Suite("Core splits")
+struct SplitTests {
+    /// A random convolution case, as ConvolutionTests draws them, with outC a multiple of `dim`.
+    static func randomCase(_ g: inout SeededGenerator, dim: Int = 1) -> Reference.Conv {
+        var c = Reference.Conv(
+            inH: g.int(1...11), inW: g.int(1...9), inC: g.int(1...4), outH: 0, outW: 0, outC: dim * g.int(1...4),
+            kH: g.int(1...4), kW: g.int(1...4), strideH: g.int(1...3), strideW: g.int(1...3), padH: 0, padW: 0,
+            inFrac: 0, weightFrac: 0, biasFrac: 0, outFrac: 0)
+        c.padH = g.int(0...c.kH - 1)
+        c.padW = g.int(0...c.kW - 1)
+        c.outH = (c.inH - 1 + c.padH) / c.strideH + 1
+        c.outW = (c.inW - 1 + c.padW) / c.strideW + 1
+        ConvolutionTests.randomFormats(&c, &g)
+        return c
+    }
+
+    static func parameters(_ c: Reference.Conv) -> capsnet_conv_params {
+        capsnet_conv_params(
+            kernel: capsnet_hw(h: Int32(c.kH), w: Int32(c.kW)),
+            stride: capsnet_hw(h: Int32(c.strideH), w: Int32(c.strideW)),
+            padding: capsnet_hw(h: Int32(c.padH), w: Int32(c.padW)), input_frac: Int32(c.inFrac),
+            weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac))
+    }
+
+    @Test("convolution: 1 to 8 cores write the one-core output, each core only its rows")
+    func convolution() throws {
+        var g = SeededGenerator(seed: 0x5711)
+        for _ in 0..<120 {
+            let c = Self.randomCase(&g)
+            var params = Self.parameters(c)
+            var inDims = capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC))
+            var outDims = capsnet_hwc(h: Int32(c.outH), w: Int32(c.outW), c: Int32(c.outC))
+            let input = g.int8s(c.inH * c.inW * c.inC)
+            let weights = g.int8s(c.outC * c.kH * c.kW * c.inC)
+            let bias = g.int8s(c.outC)
+            let whole = try Kernels.convolution(
+                input, shape: inDims, weights: weights, bias: bias, parameters: params, outputShape: outDims)
+            for cores in 1...8 {
+                var output = [Int8](repeating: 99, count: whole.count)
+                // Cores in reverse order: the result must not depend on who runs first.
+                for core in (0..<cores).reversed() {
+                    var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores))
+                    #expect(
+                        capsnet_conv_hwc_q7_split(&params, &inDims, input, weights, bias, &outDims, &output, &split)
+                            == CAPSNET_OK)
+                }
+                #expect(output == whole, "\(c), \(cores) cores")
+            }
+        }
+    }
+
+    @Test("primary capsules: 1 to 8 cores write the one-core output, squash included")
+    func primaryCapsules() throws {
+        var g = SeededGenerator(seed: 0x9A1)
+        for _ in 0..<60 {
+            let dim = g.int(1...4)
+            let c = Self.randomCase(&g, dim: dim)
+            var params = capsnet_primary_capsule_params(
+                conv: Self.parameters(c), capsule_dim: Int32(dim), output_frac: Int32(g.int(0...7)))
+            var inDims = capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC))
+            var outDims = capsnet_hwc(h: Int32(c.outH), w: Int32(c.outW), c: Int32(c.outC))
+            let input = g.int8s(c.inH * c.inW * c.inC)
+            let weights = g.int8s(c.outC * c.kH * c.kW * c.inC)
+            let bias = g.int8s(c.outC)
+            let whole = try Kernels.primaryCapsules(
+                input, shape: inDims, weights: weights, bias: bias, parameters: params, outputShape: outDims)
+            for cores in 1...8 {
+                var output = [Int8](repeating: 99, count: whole.count)
+                for core in 0..<cores {
+                    var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores))
+                    #expect(
+                        capsnet_primary_capsule_q7_split(
+                            &params, &inDims, input, weights, bias, &outDims, &output, &split) == CAPSNET_OK)
+                }
+                #expect(output == whole, "\(c), dim \(dim), \(cores) cores")
+            }
+        }
+    }
+
+    @Test("an invalid split is refused and nothing is written")
+    func invalidSplits() {
+        var params = capsnet_conv_params(
+            kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7)
+        var dims = capsnet_hwc(h: 2, w: 2, c: 1)
+        let input: [Int8] = [1, 2, 3, 4]
+        let weights: [Int8] = [64]
+        for (core, cores) in [(0, 0), (-1, 2), (2, 2), (5, 3)] {
+            var output = [Int8](repeating: 99, count: 4)
+            var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores))
+            #expect(
+                capsnet_conv_hwc_q7_split(&params, &dims, input, weights, nil, &dims, &output, &split)
+                    == CAPSNET_ERROR_DIMENSION)
+            #expect(output == [99, 99, 99, 99])
+        }
+        var output = [Int8](repeating: 99, count: 4)
+        #expect(
+            capsnet_conv_hwc_q7_split(&params, &dims, input, weights, nil, &dims, &output, nil)
+                == CAPSNET_ERROR_NULL_POINTER)
+    }
+}
