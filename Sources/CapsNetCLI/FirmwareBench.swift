@@ -9,8 +9,9 @@ struct FirmwareBench: ParsableCommand {
         abstract: "Count the instructions a quantized model executes on emulated Cortex-M and RISC-V cores.",
         discussion: """
             Exports MODEL with the first image of --data, builds it for each --target with the cross \
-            compilers (gcc -O2, portable kernels), runs one inference in QEMU under the instruction-counting \
-            plugin (CSources/firmware/qemu-plugin), and prints per layer: executed instructions, MACs and \
+            compilers (gcc -O2; the fast paths where the core has them, unless --portable-only), runs one \
+            inference in QEMU under the instruction-counting plugin (CSources/firmware/qemu-plugin), and \
+            prints per layer: executed instructions, MACs and \
             instructions per MAC, with the firmware's flash (text + data) and RAM (data + bss) from size. \
             These are instruction counts from QEMU, exact and repeatable, not cycles. The output must also \
             equal the host engine's. Needs the packages of .ci/install-deps.
