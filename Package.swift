@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["CCapsNet", "CapsNetEdge"]),
         .testTarget(
             name: "CapsNetEdgeTests",
-            dependencies: ["CapsNetEdge", "COpenBLAS"],
+            dependencies: ["CapsNetEdge", "COpenBLAS", "CZlibShim"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -9,4 +9,9 @@ static inline int capsnet_inflate_init(z_stream *stream, int window_bits) {
     return inflateInit2(stream, window_bits);
 }
 
+/* deflateInit2 is a macro too; 15 + 16 writes a gzip header (the tests write .gz fixtures). */
+static inline int capsnet_deflate_init_gzip(z_stream *stream) {
+    return deflateInit2(stream, Z_BEST_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+}
+
 #endif

@@ -2,35 +2,13 @@ import Foundation
 import Testing
 
 /// Runs the built `capsnet` executable, which `swift test` builds beside the test bundle.
-struct CapsNetTool {
-    struct Result {
-        var status: Int32
-        var output: String
-        var error: String
-    }
-
+enum CapsNetTool {
     static var executable: URL {
         let tests = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         return tests.deletingLastPathComponent().appendingPathComponent("capsnet")
     }
 
-    static func run(_ arguments: [String]) throws -> Result {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        try process.run()
-        // Read before waiting: a full pipe would otherwise block the child.
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = error.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-            error: String(decoding: errorData, as: UTF8.self))
-    }
+    static func run(_ arguments: [String]) throws -> ProcessResult { try runProcess(executable.path, arguments) }
 }
 
 @Suite("capsnet command line")
@@ -54,7 +32,7 @@ struct CommandLineTests {
     @Test("eval scores a dataset; the JSON has float_top1 and images")
     func evalJSON() throws {
         let result = try CapsNetTool.run([
-            "eval", TestData.fixture("tiny_sequential.keras"), "--data", TestData.fixture("digits") + "@1-4", "--json",
+            "eval", TestData.fixture("tiny_sequential.keras"), "--data", GeneratedData.digits + "@1-4", "--json",
         ])
         #expect(result.status == 0, "\(result.error)")
         let object = try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any]
@@ -100,9 +78,8 @@ struct CommandLineTests {
 
         let resolved = arguments.map { argument -> String in
             if argument == "truncated" { return truncated.path }
-            if argument.hasSuffix(".h5") || argument.hasSuffix(".keras") || argument.hasSuffix(".py")
-                || argument.hasPrefix("digits")
-            {
+            if argument.hasPrefix("digits") { return GeneratedData.digits + argument.dropFirst("digits".count) }
+            if argument.hasSuffix(".h5") || argument.hasSuffix(".keras") || argument.hasSuffix(".py") {
                 return TestData.fixture(argument)
             }
             return argument

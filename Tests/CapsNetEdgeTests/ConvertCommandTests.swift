@@ -9,7 +9,7 @@ struct ConvertCommandTests {
         let folder = try TestData.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let out = folder.appendingPathComponent("out").path
-        let digits = TestData.fixture("digits")
+        let digits = GeneratedData.digits
         let result = try CapsNetTool.run([
             "convert", TestData.fixture("tiny_sequential.keras"), "--calibration", digits + "@0-2", "--eval", digits,
             "--out", out, "--scheme", "reference",
@@ -64,12 +64,12 @@ struct ConvertCommandTests {
         try numpyFile("|u1", "(3,)", [0, 1, 2]).write(to: functionalFolder.appendingPathComponent("labels.npy"))
 
         var options = [
-            "--model": TestData.fixture("tiny_sequential.keras"), "--calibration": TestData.fixture("digits"),
-            "--eval": TestData.fixture("digits"), "--out": out,
+            "--model": TestData.fixture("tiny_sequential.keras"), "--calibration": GeneratedData.digits,
+            "--eval": GeneratedData.digits, "--out": out,
         ]
         let substitutions = [
             "nan": nan, "file": file, "quantized": quantized, "functional": functionalFolder.path + "/x.npy",
-            "digits@4-3": TestData.fixture("digits") + "@4-3",
+            "digits@4-3": GeneratedData.digits + "@4-3",
         ]
         var extra: [String] = []
         for pair in stride(from: 0, to: change.count, by: 2) {

@@ -4,12 +4,11 @@ import Testing
 
 @Suite("Dataset readers")
 struct DatasetTests {
-    static let digits = TestData.fixture("digits")
+    static let digits = GeneratedData.digits
 
-    /// The fixture's images as NumPy wrote them, scaled as the readers scale 8-bit pixels.
-    static func expectedDigits() throws -> Tensor {
-        let array = try NumPyArray(contentsOf: "\(digits)/images_u8.npy")
-        return Tensor(shape: array.shape, values: array.values.map { Float($0) / 255 })
+    /// The generated digits, scaled as the readers scale 8-bit pixels.
+    static func expectedDigits() -> Tensor {
+        Tensor(shape: [5, 12, 12, 1], values: GeneratedData.digitPixels.map { Float($0) / 255 })
     }
 
     @Test(
@@ -22,17 +21,24 @@ struct DatasetTests {
         let dataset = try Dataset(path)
         #expect(dataset.labels == [3, 1, 4, 1, 5])
         #expect(dataset.imageShape == [12, 12, 1])
-        let expected = try Self.expectedDigits()
+        let expected = Self.expectedDigits()
         let (maxAbs, _) = difference(dataset.images, expected)
         #expect(maxAbs <= 1e-7)
     }
 
     @Test("CIFAR-10 binary records become HWC images scaled to [0, 1]")
     func cifar() throws {
-        let dataset = try Dataset(TestData.fixture("tiny_cifar.bin"))
-        #expect(dataset.labels == [7, 0, 9])
-        let pixels = try NumPyArray(contentsOf: TestData.fixture("tiny_cifar_hwc.npy"))
-        #expect(dataset.images == Tensor(shape: pixels.shape, values: pixels.values.map { Float($0) / 255 }))
+        let dataset = try Dataset(GeneratedData.cifar)
+        #expect(dataset.labels == GeneratedData.cifarLabels.map { Int($0) })
+        #expect(dataset.imageShape == [32, 32, 3])
+        for image in 0..<3 {
+            for pixel in [0, 1, 33, 1023] {
+                for channel in 0..<3 {
+                    let value = dataset.images.values[(image * 1024 + pixel) * 3 + channel]
+                    #expect(value == Float(GeneratedData.cifarPixel(image, channel, pixel)) / 255)
+                }
+            }
+        }
     }
 
     @Test("PATH@START-END selects images START to END inclusive")

@@ -18,7 +18,7 @@ struct ExportTests {
     func hostBuild() throws {
         let (_, quantized) = try tinyQuantized()
         let engine = try Int8Engine(quantized)
-        let digits = try Dataset(TestData.fixture("digits"))
+        let digits = try Dataset(GeneratedData.digits)
         let images = try digits.images(for: try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras")))
         let size = quantized.inputShape.reduce(1, *)
         let inputs = (0..<digits.count).map { engine.quantizeInput(images.values[$0 * size..<($0 + 1) * size]) }
@@ -51,15 +51,15 @@ struct ExportTests {
         let sources = try FileManager.default.subpathsOfDirectory(atPath: kernels.appendingPathComponent("src").path)
             .filter { $0.hasSuffix(".c") }.map { kernels.appendingPathComponent("src/\($0)").path }
         let binary = folder.appendingPathComponent("tiny").path
-        let compile = try runTool(
+        let compile = try runProcess(
             "gcc",
             ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-I", folder.path, "-I", kernels.path + "/include"]
                 + [
                     folder.appendingPathComponent("main.c").path, folder.appendingPathComponent("tiny.c").path,
                     folder.appendingPathComponent("tiny_test_data.c").path,
                 ] + sources + ["-o", binary])
-        #expect(compile.status == 0, "\(compile.output)")
-        let run = try runTool(binary, [])
+        #expect(compile.status == 0, "\(compile.output)\(compile.error)")
+        let run = try runProcess(binary, [])
         #expect(run.status == 0)
         #expect(run.output == "5/5\n")
     }
@@ -79,18 +79,4 @@ struct ExportTests {
         #expect(result.error.contains("the file is corrupted: its CRC-32 does not match"), "\(result.error)")
         #expect(!FileManager.default.fileExists(atPath: out))
     }
-}
-
-/// Runs `tool` (found on the PATH) and returns its exit status and combined output.
-func runTool(_ tool: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: tool.hasPrefix("/") ? tool : "/usr/bin/env")
-    process.arguments = tool.hasPrefix("/") ? arguments : [tool] + arguments
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = pipe
-    try process.run()
-    let output = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: output, as: UTF8.self))
 }

@@ -6,7 +6,7 @@ import Testing
 /// The tiny fixture CapsNet quantized on the fixture digits (both 12×12×1).
 func tinyQuantized(_ scheme: QuantizationScheme = .default) throws -> (CapsNetModel, QuantizedModel) {
     let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
-    let calibration = try Dataset(TestData.fixture("digits"))
+    let calibration = try Dataset(GeneratedData.digits)
     return (model, try Quantizer(scheme: scheme).quantize(model, calibration: calibration))
 }
 
@@ -98,7 +98,7 @@ struct QuantizationTests {
     @Test("the engine follows the float model: the same classes on the fixture digits")
     func engineTracksFloat() throws {
         let (model, quantized) = try tinyQuantized()
-        let digits = try Dataset(TestData.fixture("digits"))
+        let digits = try Dataset(GeneratedData.digits)
         let float = try FloatReference(model).outputs(digits.images(for: model))
         let engine = try Int8Engine(quantized)
         let int8 = try engine.outputs(digits.images(for: model))
@@ -121,7 +121,7 @@ struct QuantizationTests {
         case "shape":
             let other = try CapsNetModel(contentsOf: TestData.fixture("tiny_functional.keras"))
             #expect {
-                try Quantizer().quantize(other, calibration: Dataset(TestData.fixture("digits")))
+                try Quantizer().quantize(other, calibration: Dataset(GeneratedData.digits))
             } throws: { error in
                 "\(error)".contains("the images are 12×12×1, but the model takes 11×9×2")
             }
@@ -132,7 +132,7 @@ struct QuantizationTests {
             }
         default:
             #expect(throws: DatasetError.self) {
-                try Quantizer().quantize(model, calibration: Dataset(TestData.fixture("digits") + "@4-3"))
+                try Quantizer().quantize(model, calibration: Dataset(GeneratedData.digits + "@4-3"))
             }
         }
     }
@@ -194,7 +194,7 @@ struct EngineSplitTests {
     func tinyModel() throws {
         let (model, quantized) = try tinyQuantized()
         let engine = try Int8Engine(quantized)
-        let images = try Dataset(TestData.fixture("digits")).images(for: model)
+        let images = try Dataset(GeneratedData.digits).images(for: model)
         let size = quantized.inputShape.reduce(1, *)
         for image in 0..<images.shape[0] {
             let input = engine.quantizeInput(images.values[image * size..<(image + 1) * size])

@@ -40,7 +40,7 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
     /// measures; `progress` is told how many images are done.
     public static func measure(
         float model: CapsNetModel, int8 engine: Int8Engine, modelName: String, calibration: Dataset,
-        evaluation dataset: Dataset, batchSize: Int = 500, progress: @Sendable (Int) -> Void = { _ in }
+        evaluation dataset: Dataset, batchSize: Int = 100, progress: @Sendable (Int) -> Void = { _ in }
     ) throws -> QuantizationReport {
         let quantized = engine.model
         let reference = FloatReference(model)

@@ -6,9 +6,9 @@ Not run by CI: the files it writes are committed. Regenerate on purpose with
     KERAS_BACKEND=jax python3 Tests/CapsNetEdgeTests/Fixtures/make_fixtures.py
 The models are tiny CapsNets with random weights, saved by Keras 3 itself in both of its formats
 (native `.keras` and legacy `.h5`), with Keras's own outputs for a few inputs; the damaged files are
-made from them with h5py. The datasets exercise every reader (idx plain and gzip, CIFAR-10 binary, npy).
+made from them with h5py. The datasets the readers' tests use are written by the tests themselves
+(Support/GeneratedData.swift), so no data files are committed.
 """
-import gzip
 import os
 import zipfile
 
@@ -154,30 +154,7 @@ def damaged(model):
         group.create_dataset("kernel", data=np.zeros((3, 3, 1, 5), dtype="float32"))
 
 
-def datasets():
-    images = rng.integers(0, 256, size=(5, 12, 12), dtype=np.uint8)
-    labels = np.array([3, 1, 4, 1, 5], dtype=np.uint8)
-    image_file = b"\x00\x00\x08\x03" + np.array([5, 12, 12], ">u4").tobytes() + images.tobytes()
-    label_file = b"\x00\x00\x08\x01" + np.array([5], ">u4").tobytes() + labels.tobytes()
-    for suffix, opener in (("", open), (".gz", gzip.open)):
-        with opener(os.path.join(HERE, "digits", "tiny-images-idx3-ubyte" + suffix), "wb") as f:
-            f.write(image_file)
-        with opener(os.path.join(HERE, "digits", "tiny-labels-idx1-ubyte" + suffix), "wb") as f:
-            f.write(label_file)
-    np.save(os.path.join(HERE, "digits", "images_u8.npy"), images[..., None])
-    np.save(os.path.join(HERE, "digits", "images_f32.npy"), images.astype("float32") / 255.0)
-    np.save(os.path.join(HERE, "digits", "labels.npy"), labels.astype("int64"))
-
-    cifar = rng.integers(0, 256, size=(3, 3, 32, 32), dtype=np.uint8)  # N, C, H, W as the format stores it
-    with open(os.path.join(HERE, "tiny_cifar.bin"), "wb") as f:
-        for n, label in enumerate((7, 0, 9)):
-            f.write(bytes([label]) + cifar[n].tobytes())
-    np.save(os.path.join(HERE, "tiny_cifar_hwc.npy"), cifar.transpose(0, 2, 3, 1))
-
-
-os.makedirs(os.path.join(HERE, "digits"), exist_ok=True)
 model = sequential()
 functional()
 deflated()
 damaged(model)
-datasets()
