@@ -8,8 +8,9 @@ struct Bench: ParsableCommand {
         abstract: "Time the float32 reference (ms/image at batch 1 and 100), or a quantized model's int8 engine.",
         discussion: """
             With a quantized model (.capsnet), times the int8 engine on one image at a time, first on one \
-            thread, then with its convolutions split over --threads threads (PULP-style row chunks), and \
-            prints the speed-up, measured in this one run.
+            thread, then on a team of --threads threads that share every image PULP-style (the convolutions \
+            by output rows, the capsule layer by input capsules, a barrier after each step), and prints the \
+            speed-up, measured in this one run.
 
             Runs the first --images images of DATASET once as a warm-up, then times them at each batch size \
             (wall clock on this machine). One image runs on one core; a batch is split over all cores. The \
@@ -25,6 +26,9 @@ struct Bench: ParsableCommand {
 
     @Option(help: "Threads for one image, with a quantized model.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Option(help: "What the capsule layer keeps of its predictions: keep (fastest) or recompute (lean memory).")
+    var routing: RoutingMemory = .keepPredictions
 
     func validate() throws {
         guard images >= 1 else { throw ValidationError("--images must be at least 1") }
@@ -87,7 +91,7 @@ struct BenchResult: Encodable {
 extension Bench {
     /// One image at a time through the int8 engine, on one thread and then on `threads`.
     func benchInt8() throws {
-        let engine = try Int8Engine(QuantizedModelFile.read(input.model))
+        let engine = try Int8Engine(QuantizedModelFile.read(input.model), routing: routing)
         let dataset = try Dataset(input.data)
         let count = min(images, dataset.count)
         let batch = try dataset.batch(0..<count, inputShape: engine.model.inputShape).images
@@ -95,24 +99,33 @@ extension Bench {
         let inputs = (0..<count).map { engine.quantizeInput(batch.values[$0 * size..<($0 + 1) * size]) }
         var timings: [Int8Timing] = []
         for cores in [1, threads] {
-            _ = try engine.run(inputs[0], cores: cores)  // warm-up
+            let team = CoreTeam(cores: cores)
+            _ = try engine.run(inputs[0], on: team)  // warm-up
             let clock = ContinuousClock()
             let start = clock.now
-            for image in inputs { _ = try engine.run(image, cores: cores) }
+            for image in inputs { _ = try engine.run(image, on: team) }
             let seconds = (clock.now - start).seconds
-            timings.append(Int8Timing(threads: cores, msPerImage: 1000 * seconds / Double(count)))
+            timings.append(
+                Int8Timing(
+                    threads: cores, msPerImage: 1000 * seconds / Double(count),
+                    arenaBytes: engine.arenaBytes(routing: routing, cores: cores)))
         }
         let speedUp = timings[0].msPerImage / timings[1].msPerImage
         if input.json {
-            print(try Int8BenchResult(model: input.model, images: count, int8: timings, speedUp: speedUp).jsonString())
+            print(
+                try Int8BenchResult(
+                    model: input.model, images: count, routing: routing.rawValue, int8: timings, speedUp: speedUp
+                ).jsonString())
             return
         }
-        print("int8 engine, one image at a time, \(count.grouped) images of \(input.data)\n")
-        var table = TextTable(header: ["threads", "ms/image", "speed-up"])
+        print(
+            "int8 engine, one image at a time, \(count.grouped) images of \(input.data), "
+                + "routing predictions: \(routing.rawValue)\n")
+        var table = TextTable(header: ["threads", "ms/image", "speed-up", "arena (B)"])
         for timing in timings {
             table.rows.append([
                 String(timing.threads), String(format: "%.3f", timing.msPerImage),
-                String(format: "%.2fx", timings[0].msPerImage / timing.msPerImage),
+                String(format: "%.2fx", timings[0].msPerImage / timing.msPerImage), timing.arenaBytes.grouped,
             ])
         }
         print(table.render())
@@ -122,13 +135,18 @@ extension Bench {
 struct Int8Timing: Encodable {
     var threads: Int
     var msPerImage: Double
+    var arenaBytes: Int
 }
 
 /// What `bench --json` prints for a quantized model.
 struct Int8BenchResult: Encodable {
     var model: String
     var images: Int
+    /// `keep` or `recompute`.
+    var routing: String
     var int8: [Int8Timing]
     /// One thread's time over `threads` threads' time, in this run.
     var speedUp: Double
 }
+
+extension RoutingMemory: ExpressibleByArgument {}

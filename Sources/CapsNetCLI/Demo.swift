@@ -76,7 +76,15 @@ private struct ToyNetwork {
             outputs, capsuleDim: 6, inputFormat: QFormat(fractionalBits: 7), outputFormat: QFormat(fractionalBits: 7))
 
         var dims = Self.layer
-        let scratch = capsnet_capsule_layer_q7_get_buffer_size(&dims)
+        let scratch = [routing, routing, routing].withUnsafeBufferPointer { formats in
+            RoutingMemory.allCases.map { memory in
+                var params = capsnet_capsule_params(
+                    input_frac: 7, weight_frac: 7, prediction_frac: 5, routings: 3, iterations: formats.baseAddress,
+                    memory: memory == .keepPredictions
+                        ? CAPSNET_ROUTING_KEEP_PREDICTIONS : CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS)
+                return capsnet_capsule_layer_q7_get_buffer_size(&params, &dims)
+            }
+        }
         let rows: [(String, String, [Int8], Int)] = [
             ("input", "12x12x1", input, 7),
             ("conv 3x3 + ReLU", "10x10x8", features, 4),
@@ -92,7 +100,9 @@ private struct ToyNetwork {
             print(pad(name, 18) + pad(shape, 10) + pad(format.description, 8) + pad("\(values.count)", 7) + shown)
         }
         let predicted = lengths.indices.max { lengths[$0] < lengths[$1] } ?? 0
-        print("\nscratch of the capsule layer: \(scratch) bytes (u_hat, logits, coefficients, softmax table)")
+        print(
+            "\nscratch of the capsule layer: \(scratch[0]) bytes keeping u_hat, \(scratch[1]) bytes recomputing it "
+                + "(softmax table, partial sums, earlier outputs)")
         print("predicted class: \(predicted) (random weights: the class means nothing, the pipeline is what runs)")
     }
 }

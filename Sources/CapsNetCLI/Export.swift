@@ -27,10 +27,18 @@ struct Export: ParsableCommand {
     @Option(help: "Labelled images to embed as a self-test: PATH or PATH@START-END.")
     var testImages: String?
 
+    @Option(
+        help: """
+            What the capsule layer keeps of its predictions between routing iterations: keep (fastest) or \
+            recompute (lean memory: a much smaller arena, more instructions).
+            """)
+    var routing: RoutingMemory = .keepPredictions
+
     func run() throws {
         let quantized = try QuantizedModelFile.read(model)
-        let exporter = try FirmwareExporter(quantized, name: name ?? FirmwareExporter.identifier(from: quantized.name))
-        let engine = try Int8Engine(quantized)
+        let exporter = try FirmwareExporter(
+            quantized, name: name ?? FirmwareExporter.identifier(from: quantized.name), routing: routing)
+        let engine = try Int8Engine(quantized, routing: routing)
         var files = exporter.files()
         if let testImages {
             let dataset = try Dataset(testImages)
@@ -44,6 +52,10 @@ struct Export: ParsableCommand {
             try Data(contents.utf8).write(to: URL(fileURLWithPath: out).appendingPathComponent(file), options: .atomic)
         }
         print("Wrote \(files.keys.sorted().joined(separator: ", ")) to \(out)")
-        print("Arena: \(engine.ramBytes) bytes; flash: \(quantized.flashBytes) bytes of weights and parameters.")
+        print(
+            "Arena: \(engine.ramBytes) bytes (routing: \(routing.rawValue)); keeping the predictions "
+                + "\(exporter.arenaBytes(routing: .keepPredictions)) bytes, recomputing them "
+                + "\(exporter.arenaBytes(routing: .recomputePredictions)) bytes.")
+        print("Flash: \(quantized.flashBytes) bytes of weights and parameters.")
     }
 }

@@ -14,11 +14,12 @@ struct FirmwareBench: ParsableCommand {
             prints per layer: executed instructions, MACs and \
             instructions per MAC, with the firmware's flash (text + data) and RAM (data + bss) from size. \
             These are instruction counts from QEMU, exact and repeatable, not cycles. The output must also \
-            equal the host engine's. Needs the packages of .ci/install-deps.
+            equal the host engine's. --routing recompute counts lean-memory routing. Needs the packages of \
+            .ci/install-deps.
             """
     )
 
-    static let allTargets = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "rv32imc"]
+    static let allTargets = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "rv32imc", "rv32imcv"]
 
     @Argument(help: "The quantized model (.capsnet).")
     var model: String
@@ -36,6 +37,9 @@ struct FirmwareBench: ParsableCommand {
     @Flag(help: "Build the portable C path even where a fast path exists (-DCAPSNET_PORTABLE_ONLY), to compare.")
     var portableOnly = false
 
+    @Option(help: "What the capsule layer keeps of its predictions: keep or recompute (lean memory).")
+    var routing: RoutingMemory = .keepPredictions
+
     @Flag(help: "Print JSON instead of tables.")
     var json = false
 
@@ -50,14 +54,14 @@ struct FirmwareBench: ParsableCommand {
 
     func run() throws {
         let quantized = try QuantizedModelFile.read(model)
-        let engine = try Int8Engine(quantized)
+        let engine = try Int8Engine(quantized, routing: routing)
         let dataset = try Dataset(data)
         let image = try dataset.batch(0..<1, inputShape: quantized.inputShape).images
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("capsnet-count-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: work) }
         let exportDir = work.appendingPathComponent("export")
         try FileManager.default.createDirectory(at: exportDir, withIntermediateDirectories: true)
-        let exporter = try FirmwareExporter(quantized, name: "counted_model")
+        let exporter = try FirmwareExporter(quantized, name: "counted_model", routing: routing)
         var files = exporter.files()
         files.merge(
             exporter.testDataFiles(
@@ -81,6 +85,8 @@ struct FirmwareBench: ParsableCommand {
             let size = try String(contentsOf: build.appendingPathComponent("size.txt"), encoding: .utf8)
             var count = try TargetCount(target: name, model: quantized, regions: regions, size: size)
             count.portableOnly = portableOnly
+            count.routing = routing.rawValue
+            count.arenaBytes = exporter.arenaBytes(routing: routing)
             results.append(count)
         }
         if json {
@@ -89,7 +95,9 @@ struct FirmwareBench: ParsableCommand {
         }
         for result in results {
             let path = portableOnly ? "portable C only" : "fast paths where the core has them"
-            print("\(result.target): executed instructions (QEMU count, not cycles), one inference, gcc -O2, \(path)\n")
+            print(
+                "\(result.target): executed instructions (QEMU count, not cycles), one inference, gcc -O2, \(path), "
+                    + "routing predictions: \(routing.rawValue)\n")
             var table = TextTable(header: ["layer", "class", "instructions", "MACs", "instructions/MAC"])
             for layer in result.layers {
                 table.rows.append([
@@ -103,7 +111,8 @@ struct FirmwareBench: ParsableCommand {
             ])
             print(table.render())
             print(
-                "firmware: flash \(result.flashBytes.grouped) B (text + data), RAM \(result.ramBytes.grouped) B (data + bss)\n"
+                "firmware: flash \(result.flashBytes.grouped) B (text + data), RAM \(result.ramBytes.grouped) B (data + bss), "
+                    + "of which the arena \(result.arenaBytes.grouped) B\n"
             )
         }
     }
@@ -133,6 +142,9 @@ struct TargetCount: Encodable {
 
     var target: String
     var portableOnly = false
+    /// `keep` or `recompute`.
+    var routing = RoutingMemory.keepPredictions.rawValue
+    var arenaBytes = 0
     var layers: [LayerCount]
     var instructions: Int
     var macs: Int

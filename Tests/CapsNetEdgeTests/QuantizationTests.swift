@@ -162,7 +162,8 @@ struct QuantizationTests {
         let test = try Dataset(TestData.shared("mnist") + "@1000-1000")
         let lengths = try engine.run(engine.quantizeInput(test.images.values[...]))
         #expect("\(Int8Engine.predictedClass(lengths)) \(test.labels[0])" == "9 9")
-        #expect("\(engine.ramBytes) \(quantized.flashBytes)" == "97348 297000")
+        #expect("\(engine.ramBytes) \(quantized.flashBytes)" == "67004 297000")
+        #expect("\(engine.arenaBytes(routing: .recomputePredictions))" == "11840")
         try QuantizedModelFile.write(quantized, to: folder.appendingPathComponent("mnist.capsnet").path)
     }
 }
@@ -190,29 +191,43 @@ func writeNaNImages(to folder: URL) throws -> String {
 
 @Suite("Engine split over cores")
 struct EngineSplitTests {
-    @Test("one image on 1 to 8 threads gives the same bytes as the one-thread engine (fixture)")
+    @Test("one image on 1 to 8 threads gives the same bytes as the one-thread engine, both memories (fixture)")
     func tinyModel() throws {
         let (model, quantized) = try tinyQuantized()
-        let engine = try Int8Engine(quantized)
+        let teams = (1...8).map { CoreTeam(cores: $0) }
         let images = try Dataset(GeneratedData.digits).images(for: model)
         let size = quantized.inputShape.reduce(1, *)
+        let engine = try Int8Engine(quantized)
+        let lean = try Int8Engine(quantized, routing: .recomputePredictions)
         for image in 0..<images.shape[0] {
             let input = engine.quantizeInput(images.values[image * size..<(image + 1) * size])
             let expected = try engine.run(input)
-            for cores in 1...8 { #expect(try engine.run(input, cores: cores) == expected, "\(cores) cores") }
+            #expect(try lean.run(input) == expected)
+            for team in teams {
+                #expect(try engine.run(input, on: team) == expected, "\(team.cores) cores")
+                #expect(try lean.run(input, on: team) == expected, "\(team.cores) cores, lean")
+            }
         }
     }
 
-    @Test("MNIST: 1 to 8 threads give the same bytes on the first 10 test images", .needsSharedData)
+    @Test("MNIST: 1 to 8 threads and lean-memory routing give the same bytes on 10 test images", .needsSharedData)
     func mnist() throws {
         let model = try CapsNetModel(contentsOf: TestData.mnistModel)
         let quantized = try Quantizer().quantize(model, calibration: Dataset(TestData.shared("mnist") + "@0-99"))
         let engine = try Int8Engine(quantized)
+        let lean = try Int8Engine(quantized, routing: .recomputePredictions)
+        let teams = (1...8).map { CoreTeam(cores: $0) }
         let images = try Dataset(TestData.shared("mnist") + "@0-9").images(for: model)
         for image in 0..<10 {
             let input = engine.quantizeInput(images.values[image * 784..<(image + 1) * 784])
             let expected = try engine.run(input)
-            for cores in 1...8 { #expect(try engine.run(input, cores: cores) == expected, "\(cores) cores") }
+            #expect(try lean.run(input) == expected)
+            for team in teams {
+                #expect(try engine.run(input, on: team) == expected, "\(team.cores) cores")
+                #expect(try lean.run(input, on: team) == expected, "\(team.cores) cores, lean")
+            }
         }
+        #expect(lean.ramBytes <= 20 * 1024, "lean-memory routing arena \(lean.ramBytes) B")
+        #expect(engine.ramBytes > 3 * lean.ramBytes)
     }
 }

@@ -95,7 +95,6 @@ struct BoundsTests {
             var dims = capsnet_capsule_dims(
                 num_inputs: Int32(l.inputs), input_dim: Int32(l.inputDim), num_outputs: Int32(l.outputs),
                 output_dim: Int32(l.outputDim))
-            let size = capsnet_capsule_layer_q7_get_buffer_size(&dims)
             let iterations = l.iterations.map {
                 capsnet_routing_formats(
                     logit_frac: Int32($0.logit), sum_frac: Int32($0.sum), output_frac: Int32($0.output),
@@ -104,7 +103,10 @@ struct BoundsTests {
             let params = capsnet_capsule_params(
                 input_frac: Int32(l.inputFrac), weight_frac: Int32(l.weightFrac),
                 prediction_frac: Int32(l.predictionFrac),
-                routings: Int32(l.iterations.count), iterations: UnsafePointer(pin.buffer(iterations)))
+                routings: Int32(l.iterations.count), iterations: UnsafePointer(pin.buffer(iterations)),
+                memory: g.int(0...1) == 0 ? CAPSNET_ROUTING_KEEP_PREDICTIONS : CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS)
+            var sized = params
+            let size = capsnet_capsule_layer_q7_get_buffer_size(&sized, &dims)
             // The scratch starts one byte past an aligned address, as a packed firmware arena might.
             let raw = pin.scratch(Int(size) + 1)!
             let ctx = capsnet_context(buf: raw + 1, size: size)

@@ -42,7 +42,9 @@ struct CapsuleTests {
 
     // MARK: Capsule layer
 
-    static func run(_ l: Reference.CapsuleLayer, input: [Int8], weights: [Int8]) throws -> [Int8] {
+    static func run(
+        _ l: Reference.CapsuleLayer, input: [Int8], weights: [Int8], memory: RoutingMemory = .keepPredictions
+    ) throws -> [Int8] {
         let iterations = l.iterations.map {
             capsnet_routing_formats(
                 logit_frac: Int32($0.logit), sum_frac: Int32($0.sum), output_frac: Int32($0.output),
@@ -54,7 +56,7 @@ struct CapsuleTests {
                 num_inputs: Int32(l.inputs), input_dim: Int32(l.inputDim), num_outputs: Int32(l.outputs),
                 output_dim: Int32(l.outputDim)),
             inputFormat: QFormat(fractionalBits: l.inputFrac), weightFormat: QFormat(fractionalBits: l.weightFrac),
-            predictionFormat: QFormat(fractionalBits: l.predictionFrac), iterations: iterations)
+            predictionFormat: QFormat(fractionalBits: l.predictionFrac), iterations: iterations, memory: memory)
     }
 
     /// Random formats that satisfy every shift constraint of the layer.
@@ -81,7 +83,7 @@ struct CapsuleTests {
             weightFrac: weightFrac, predictionFrac: prediction, iterations: iterations)
     }
 
-    @Test("the routing layer is bit-exact on random shapes and formats")
+    @Test("the routing layer is bit-exact on random shapes and formats, predictions kept or recomputed")
     func layerBitExact() throws {
         var g = SeededGenerator(seed: 12)
         for _ in 0..<250 {
@@ -90,9 +92,10 @@ struct CapsuleTests {
                 routings: g.int(1...4))
             let input = g.int8s(l.inputs * l.inputDim)
             let weights = g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim)
-            #expect(
-                try Self.run(l, input: input, weights: weights)
-                    == Reference.capsuleLayer(l, input: input, weights: weights), "\(l)")
+            let expected = Reference.capsuleLayer(l, input: input, weights: weights)
+            for memory in RoutingMemory.allCases {
+                #expect(try Self.run(l, input: input, weights: weights, memory: memory) == expected, "\(l), \(memory)")
+            }
         }
     }
 
@@ -108,9 +111,10 @@ struct CapsuleTests {
                 &g, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim, routings: routings)
             let input = g.int8s(inputs * inputDim)
             let weights = g.int8s(outputs * inputs * outputDim * inputDim)
-            #expect(
-                try Self.run(l, input: input, weights: weights)
-                    == Reference.capsuleLayer(l, input: input, weights: weights), "\(l)")
+            let expected = Reference.capsuleLayer(l, input: input, weights: weights)
+            for memory in RoutingMemory.allCases {
+                #expect(try Self.run(l, input: input, weights: weights, memory: memory) == expected, "\(l), \(memory)")
+            }
         }
     }
 

@@ -389,16 +389,18 @@ struct ErrorCodeTests {
     struct LayerCall {
         var dims = capsnet_capsule_dims(num_inputs: 6, input_dim: 4, num_outputs: 3, output_dim: 5)
         var params = capsnet_capsule_params(
-            input_frac: 7, weight_frac: 7, prediction_frac: 6, routings: 2, iterations: nil)
+            input_frac: 7, weight_frac: 7, prediction_frac: 6, routings: 2, iterations: nil,
+            memory: CAPSNET_ROUTING_KEEP_PREDICTIONS)
         var iterations = [
             capsnet_routing_formats(logit_frac: 0, sum_frac: 6, output_frac: 7, agreement_frac: 5),
             capsnet_routing_formats(logit_frac: 4, sum_frac: 6, output_frac: 7, agreement_frac: 5),
         ]
         var scratchShortfall: Int32 = 0
         var nullArgument: String?
+        var split = capsnet_core_split(core_id: 0, num_cores: 1, barrier: nil, barrier_arg: nil)
     }
 
-    @Test("capsnet_capsule_layer_q7 and its buffer size")
+    @Test("capsnet_capsule_layer_q7, its split and their buffer sizes")
     func capsuleLayer() {
         let cases: [(String, capsnet_status, (inout LayerCall) -> Void)] = [
             ("valid", Self.ok, { _ in }),
@@ -448,28 +450,55 @@ struct ErrorCodeTests {
                 { $0.dims = capsnet_capsule_dims(num_inputs: 1, input_dim: 1, num_outputs: 65_536, output_dim: 1) }
             ),
             ("scratch one byte short", Self.bufferSize, { $0.scratchShortfall = 1 }),
+            ("predictions recomputed", Self.ok, { $0.params.memory = CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS }),
+            (
+                "recomputed, scratch one byte short", Self.bufferSize,
+                {
+                    $0.params.memory = CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS
+                    $0.scratchShortfall = 1
+                }
+            ),
+            ("an unknown routing memory", Self.dimension, { $0.params.memory = capsnet_routing_memory(rawValue: 2) }),
+            ("17 routing iterations", Self.dimension, { $0.params.routings = 17 }),
+            ("two cores without a barrier", Self.null, { $0.split.num_cores = 2 }),
+            ("core id out of range", Self.dimension, { $0.split.core_id = 1 }),
         ]
         Self.check(LayerCall(), cases) { c in
             let pin = Pinned()
             var dims = c.dims
             var params = c.params
-            let size = max(0, capsnet_capsule_layer_q7_get_buffer_size(&dims))
+            var split = c.split
+            params.iterations = UnsafePointer(pin.buffer(c.iterations, null: c.nullArgument == "iterations"))
+            let size = max(0, capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, max(split.num_cores, 1)))
             let ctx = capsnet_context(
                 buf: pin.scratch(Int(size), null: c.nullArgument == "buf"), size: size - c.scratchShortfall)
-            params.iterations = UnsafePointer(pin.buffer(c.iterations, null: c.nullArgument == "iterations"))
             return Self.onSentinel(131_072, null: c.nullArgument == "output") {
-                capsnet_capsule_layer_q7(
+                capsnet_capsule_layer_q7_split(
                     pin.pointer(to: ctx, null: c.nullArgument == "ctx"),
                     pin.pointer(to: params, null: c.nullArgument == "params"),
                     pin.pointer(to: dims, null: c.nullArgument == "dims"),
                     pin.buffer(Self.matrixOperand, null: c.nullArgument == "input"),
-                    pin.buffer(Self.matrixOperand, null: c.nullArgument == "weights"), $0)
+                    pin.buffer(Self.matrixOperand, null: c.nullArgument == "weights"), $0, &split)
             }
         }
-        #expect(capsnet_capsule_layer_q7_get_buffer_size(nil) == Self.null.rawValue)
-        var zero = capsnet_capsule_dims(num_inputs: 0, input_dim: 1, num_outputs: 1, output_dim: 1)
-        #expect(capsnet_capsule_layer_q7_get_buffer_size(&zero) == Self.dimension.rawValue)
-        var huge = capsnet_capsule_dims(num_inputs: 1 << 15, input_dim: 1, num_outputs: 1 << 8, output_dim: 1 << 8)
-        #expect(capsnet_capsule_layer_q7_get_buffer_size(&huge) == Self.dimension.rawValue)
+        var params = LayerCall().params
+        var dims = LayerCall().dims
+        #expect(capsnet_capsule_layer_q7_get_buffer_size(nil, &dims) == Self.null.rawValue)
+        #expect(capsnet_capsule_layer_q7_get_buffer_size(&params, nil) == Self.null.rawValue)
+        #expect(capsnet_capsule_layer_q7_get_buffer_size(&params, &dims) == Self.null.rawValue, "no iterations")
+        LayerCall().iterations.withUnsafeBufferPointer { formats in
+            params.iterations = formats.baseAddress
+            var zero = capsnet_capsule_dims(num_inputs: 0, input_dim: 1, num_outputs: 1, output_dim: 1)
+            #expect(capsnet_capsule_layer_q7_get_buffer_size(&params, &zero) == Self.dimension.rawValue)
+            var huge = capsnet_capsule_dims(num_inputs: 1 << 15, input_dim: 1, num_outputs: 1 << 8, output_dim: 1 << 8)
+            #expect(capsnet_capsule_layer_q7_get_buffer_size(&params, &huge) == Self.dimension.rawValue)
+            #expect(capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 0) == Self.dimension.rawValue)
+            let one = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 1)
+            let two = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 2)
+            #expect(two - one == 3 * 5 * 4 + 2 * 3, "a core adds J*D partial sums and its logits and couplings")
+            params.memory = CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS
+            let recomputed = capsnet_capsule_layer_q7_get_buffer_size(&params, &dims)
+            #expect(one - recomputed == 6 * 3 * 5 - 3 * 5, "kept predictions I*J*D against one capsule's J*D")
+        }
     }
 }

@@ -43,7 +43,7 @@ struct SplitTests {
                 var output = [Int8](repeating: 99, count: whole.count)
                 // Cores in reverse order: the result must not depend on who runs first.
                 for core in (0..<cores).reversed() {
-                    var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores))
+                    var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores), barrier: nil, barrier_arg: nil)
                     #expect(
                         capsnet_conv_hwc_q7_split(&params, &inDims, input, weights, bias, &outDims, &output, &split)
                             == CAPSNET_OK)
@@ -71,12 +71,53 @@ struct SplitTests {
             for cores in 1...8 {
                 var output = [Int8](repeating: 99, count: whole.count)
                 for core in 0..<cores {
-                    var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores))
+                    var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores), barrier: nil, barrier_arg: nil)
                     #expect(
                         capsnet_primary_capsule_q7_split(
                             &params, &inDims, input, weights, bias, &outDims, &output, &split) == CAPSNET_OK)
                 }
                 #expect(output == whole, "\(c), dim \(dim), \(cores) cores")
+            }
+        }
+    }
+
+    @Test("capsule layer: 1 to 8 threads meeting at the barrier write the one-core output, both memories")
+    func capsuleLayer() throws {
+        var g = SeededGenerator(seed: 0xCA95)
+        let teams = (1...8).map { CoreTeam(cores: $0) }
+        for _ in 0..<40 {
+            let l = CapsuleTests.randomLayer(
+                &g, inputs: g.int(1...40), inputDim: g.int(1...6), outputs: g.int(1...12), outputDim: g.int(1...6),
+                routings: g.int(1...4))
+            let input = g.int8s(l.inputs * l.inputDim)
+            let weights = g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim)
+            let whole = try CapsuleTests.run(l, input: input, weights: weights)
+            let formats = l.iterations.map {
+                capsnet_routing_formats(
+                    logit_frac: Int32($0.logit), sum_frac: Int32($0.sum), output_frac: Int32($0.output),
+                    agreement_frac: Int32($0.agreement))
+            }
+            for memory in [CAPSNET_ROUTING_KEEP_PREDICTIONS, CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS] {
+                for team in teams {
+                    let memoryShared = SharedMemory(outputs: whole.count, cores: team.cores)
+                    team.perform { core in
+                        var dims = capsnet_capsule_dims(
+                            num_inputs: Int32(l.inputs), input_dim: Int32(l.inputDim), num_outputs: Int32(l.outputs),
+                            output_dim: Int32(l.outputDim))
+                        formats.withUnsafeBufferPointer { formats in
+                            var params = capsnet_capsule_params(
+                                input_frac: Int32(l.inputFrac), weight_frac: Int32(l.weightFrac),
+                                prediction_frac: Int32(l.predictionFrac), routings: Int32(formats.count),
+                                iterations: formats.baseAddress, memory: memory)
+                            var context = capsnet_context(buf: memoryShared.scratch, size: memoryShared.scratchBytes)
+                            var split = team.barrier.split(core: core)
+                            memoryShared.statuses[core] = capsnet_capsule_layer_q7_split(
+                                &context, &params, &dims, input, weights, memoryShared.output.baseAddress, &split)
+                        }
+                    }
+                    #expect(memoryShared.statuses.allSatisfy { $0 == CAPSNET_OK }, "\(l), \(team.cores) cores")
+                    #expect(Array(memoryShared.output) == whole, "\(l), \(memory), \(team.cores) cores")
+                }
             }
         }
     }
@@ -91,7 +132,7 @@ struct SplitTests {
         let weights: [Int8] = [64]
         for (core, cores) in [(0, 0), (-1, 2), (2, 2), (5, 3)] {
             var output = [Int8](repeating: 99, count: 4)
-            var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores))
+            var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores), barrier: nil, barrier_arg: nil)
             #expect(
                 capsnet_conv_hwc_q7_split(&params, &dims, input, weights, nil, &dims, &output, &split)
                     == CAPSNET_ERROR_DIMENSION)
@@ -101,5 +142,28 @@ struct SplitTests {
         #expect(
             capsnet_conv_hwc_q7_split(&params, &dims, input, weights, nil, &dims, &output, nil)
                 == CAPSNET_ERROR_NULL_POINTER)
+    }
+}
+
+/// What the threads of a team write: an output, a status per core, and a scratch buffer large
+/// enough for every layer the capsule test draws.
+private final class SharedMemory: @unchecked Sendable {
+    let output: UnsafeMutableBufferPointer<Int8>
+    let statuses: UnsafeMutableBufferPointer<capsnet_status>
+    let scratchBytes: Int32 = 1 << 16
+    let scratch: UnsafeMutableRawPointer
+
+    init(outputs: Int, cores: Int) {
+        output = .allocate(capacity: outputs)
+        output.initialize(repeating: 99)
+        statuses = .allocate(capacity: cores)
+        statuses.initialize(repeating: CAPSNET_ERROR_DIMENSION)
+        scratch = .allocate(byteCount: Int(scratchBytes), alignment: 1)
+    }
+
+    deinit {
+        output.deallocate()
+        statuses.deallocate()
+        scratch.deallocate()
     }
 }

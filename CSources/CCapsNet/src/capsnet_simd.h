@@ -8,6 +8,20 @@
  * kernels' overflow checks keep in range, so the order of the additions cannot change a result.
  * The portable loops are the specification; the others must be bit-identical to them (the kernel
  * test vectors and the MNIST self-test check this on every emulated core).
+ *
+ * Paths, the first the compiler's target has (Helium cores use the Arm DSP path where no vector
+ * one is written):
+ * - Arm Helium (MVE, Cortex-M55/M85): 16 int8 lanes per VLDRB, VMLADAVA sums their products;
+ *   tails are predicated (VCTP), so there is no scalar remainder.
+ * - Arm DSP extension (Cortex-M4/M7/M33): four int8 per register, SXTB16 unpacks them into two
+ *   pairs of int16 and SMLAD multiplies and adds a pair at once.
+ * - RISC-V vector extension (Zve32x and up, with the v1.0 intrinsics): int8 loads widened to int16
+ *   (VSEXT), multiplied and accumulated into int32 lanes (VWMACC), summed once per call (VREDSUM).
+ * - CORE-V / PULP SIMD (XCVSIMD, as in CV32E40P and PULP clusters): four int8 per register, one
+ *   CV.SDOTSP.B per four products. It shares every loop with the Arm DSP path through the two
+ *   primitives below, capsnet_prepare_q7x4 and capsnet_dot4_q7, so only their instruction mapping
+ *   is specific to it. No emulator here runs XCVSIMD: that mapping is compiled in CI (Swift's clang,
+ *   -march=rv32imc_xcvsimd) but untested.
  */
 #ifndef CAPSNET_SIMD_H
 #define CAPSNET_SIMD_H
@@ -15,15 +29,32 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "capsnet_support.h"
+
 /* CAPSNET_PORTABLE_ONLY builds the portable path on any core, to measure the others against it. */
-#if defined(__ARM_FEATURE_DSP) && !defined(CAPSNET_PORTABLE_ONLY)
+#if !defined(CAPSNET_PORTABLE_ONLY)
+#if defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define CAPSNET_ARM_MVE 1
+#include <arm_mve.h>
+#endif
+/* Cores with Helium have the DSP extension too: the vector paths come first, and the short dot
+ * products of the capsule layer (capsnet_mat_vec_q7) use SMLAD. */
+#if defined(__ARM_FEATURE_DSP)
 #define CAPSNET_ARM_DSP 1
 #include <arm_acle.h>
+#elif defined(__riscv_vector) && defined(__riscv_v_intrinsic)
+#define CAPSNET_RISCV_VECTOR 1
+#include <riscv_vector.h>
+#elif defined(__riscv_xcvsimd)
+#define CAPSNET_RISCV_XCVSIMD 1
+#endif
 #endif
 
-#if defined(CAPSNET_ARM_DSP)
+#if defined(CAPSNET_ARM_DSP) || defined(CAPSNET_RISCV_XCVSIMD)
+/* Four int8 per 32-bit register. */
+#define CAPSNET_PACKED_SIMD 1
 
-/* Four int8 values from any address (Cortex-M with the DSP extension allows unaligned LDR). */
+/* Four int8 values from any address (both targets allow unaligned word loads). */
 static inline int32_t capsnet_load_q7x4(const int8_t *p)
 {
     int32_t value;
@@ -31,16 +62,60 @@ static inline int32_t capsnet_load_q7x4(const int8_t *p)
     return value;
 }
 
-/* Bytes 0 and 2 of x as two sign-extended halfwords; with the rotation, bytes 1 and 3. */
-static inline int32_t capsnet_even_q15x2(int32_t x) { return (int32_t)__sxtb16(x); }
-static inline int32_t capsnet_odd_q15x2(int32_t x)
+/* Four int8 values in the form capsnet_dot4_q7 takes. */
+typedef struct {
+    int32_t lo;
+    int32_t hi;
+} capsnet_q7x4;
+
+#if defined(CAPSNET_ARM_DSP)
+/* lo: bytes 0 and 2 as two sign-extended halfwords; hi: bytes 1 and 3. */
+static inline capsnet_q7x4 capsnet_prepare_q7x4(const int8_t *p)
 {
+    const int32_t word = capsnet_load_q7x4(p);
+    capsnet_q7x4 x;
+    x.lo = (int32_t)__sxtb16(word);
     /* SXTB16 with its built-in rotation; GCC 12 would emit a separate ROR for __sxtb16(__ror(x, 8)). */
-    int32_t result;
-    __asm__("sxtb16 %0, %1, ror #8" : "=r"(result) : "r"(x));
-    return result;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(x.hi) : "r"(word));
+    return x;
 }
 
+/* acc + the four products of a and b: two SMLAD. */
+static inline int32_t capsnet_dot4_q7(int32_t acc, capsnet_q7x4 a, capsnet_q7x4 b)
+{
+    return __smlad(a.hi, b.hi, __smlad(a.lo, b.lo, acc));
+}
+#else
+/* The packed word itself: CV.SDOTSP.B unpacks as it multiplies. */
+static inline capsnet_q7x4 capsnet_prepare_q7x4(const int8_t *p)
+{
+    capsnet_q7x4 x;
+    x.lo = capsnet_load_q7x4(p);
+    x.hi = 0;
+    return x;
+}
+
+/* acc + the four products of a and b: one CV.SDOTSP.B (untested here, see the file comment). */
+static inline int32_t capsnet_dot4_q7(int32_t acc, capsnet_q7x4 a, capsnet_q7x4 b)
+{
+    __asm__("cv.sdotsp.b %0, %1, %2" : "+r"(acc) : "r"(a.lo), "r"(b.lo));
+    return acc;
+}
+#endif
+#endif /* CAPSNET_PACKED_SIMD */
+
+#if defined(CAPSNET_RISCV_VECTOR)
+/* The sum of a vector of int32 lanes (the first vl of a register group of LMUL 4). */
+static inline int32_t capsnet_rvv_sum(vint32m4_t lanes, size_t vl)
+{
+    return __riscv_vmv_x_s_i32m1_i32(__riscv_vredsum_vs_i32m4_i32m1(lanes, __riscv_vmv_s_x_i32m1(0, 1), vl));
+}
+
+/* int8 values widened to int16 lanes. */
+static inline vint16m2_t capsnet_rvv_load(const int8_t *p, size_t vl)
+{
+    return __riscv_vsext_vf2_i16m2(__riscv_vle8_v_i8m1(p, vl), vl);
+}
 #endif
 
 /**
@@ -53,18 +128,30 @@ static inline void capsnet_dot2_q7(const int8_t *a, const int8_t *b0, const int8
     int32_t sum0 = 0;
     int32_t sum1 = 0;
     int32_t i = 0;
-#if defined(CAPSNET_ARM_DSP)
-    /* SXTB16 unpacks four int8 into two pairs of int16, SMLAD multiplies and adds a pair at once. */
+#if defined(CAPSNET_ARM_MVE)
+    for (; i < length; i += 16) {
+        const mve_pred16_t active = vctp8q((uint32_t)(length - i));
+        const int8x16_t va = vldrbq_z_s8(a + i, active);
+        sum0 = vmladavaq_s8(sum0, va, vldrbq_z_s8(b0 + i, active));
+        sum1 = vmladavaq_s8(sum1, va, vldrbq_z_s8(b1 + i, active));
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    const size_t lanes = __riscv_vsetvlmax_e16m2();
+    vint32m4_t s0 = __riscv_vmv_v_x_i32m4(0, lanes);
+    vint32m4_t s1 = __riscv_vmv_v_x_i32m4(0, lanes);
+    for (size_t vl; i < length; i += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(length - i));
+        const vint16m2_t va = capsnet_rvv_load(a + i, vl);
+        s0 = __riscv_vwmacc_vv_i32m4_tu(s0, va, capsnet_rvv_load(b0 + i, vl), vl);
+        s1 = __riscv_vwmacc_vv_i32m4_tu(s1, va, capsnet_rvv_load(b1 + i, vl), vl);
+    }
+    sum0 = capsnet_rvv_sum(s0, lanes);
+    sum1 = capsnet_rvv_sum(s1, lanes);
+#elif defined(CAPSNET_PACKED_SIMD)
     for (; i + 4 <= length; i += 4) {
-        const int32_t va = capsnet_load_q7x4(a + i);
-        const int32_t a_even = capsnet_even_q15x2(va);
-        const int32_t a_odd = capsnet_odd_q15x2(va);
-        const int32_t v0 = capsnet_load_q7x4(b0 + i);
-        const int32_t v1 = capsnet_load_q7x4(b1 + i);
-        sum0 = __smlad(a_even, capsnet_even_q15x2(v0), sum0);
-        sum0 = __smlad(a_odd, capsnet_odd_q15x2(v0), sum0);
-        sum1 = __smlad(a_even, capsnet_even_q15x2(v1), sum1);
-        sum1 = __smlad(a_odd, capsnet_odd_q15x2(v1), sum1);
+        const capsnet_q7x4 x = capsnet_prepare_q7x4(a + i);
+        sum0 = capsnet_dot4_q7(sum0, x, capsnet_prepare_q7x4(b0 + i));
+        sum1 = capsnet_dot4_q7(sum1, x, capsnet_prepare_q7x4(b1 + i));
     }
 #endif
     for (; i < length; i++) {
@@ -84,23 +171,49 @@ static inline void capsnet_dot2x2_q7(const int8_t *a0, const int8_t *a1, const i
 {
     int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
     int32_t i = 0;
-#if defined(CAPSNET_ARM_DSP)
-    /* Advancing pointers and one filter at a time keep everything in registers (no spills). */
+#if defined(CAPSNET_ARM_MVE)
+    for (; i < length; i += 16) {
+        const mve_pred16_t active = vctp8q((uint32_t)(length - i));
+        const int8x16_t x0 = vldrbq_z_s8(a0 + i, active);
+        const int8x16_t x1 = vldrbq_z_s8(a1 + i, active);
+        const int8x16_t w0 = vldrbq_z_s8(b0 + i, active);
+        const int8x16_t w1 = vldrbq_z_s8(b1 + i, active);
+        s00 = vmladavaq_s8(s00, x0, w0);
+        s01 = vmladavaq_s8(s01, x0, w1);
+        s10 = vmladavaq_s8(s10, x1, w0);
+        s11 = vmladavaq_s8(s11, x1, w1);
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    const size_t lanes = __riscv_vsetvlmax_e16m2();
+    vint32m4_t v00 = __riscv_vmv_v_x_i32m4(0, lanes);
+    vint32m4_t v01 = v00, v10 = v00, v11 = v00;
+    for (size_t vl; i < length; i += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(length - i));
+        const vint16m2_t x0 = capsnet_rvv_load(a0 + i, vl);
+        const vint16m2_t x1 = capsnet_rvv_load(a1 + i, vl);
+        const vint16m2_t w0 = capsnet_rvv_load(b0 + i, vl);
+        const vint16m2_t w1 = capsnet_rvv_load(b1 + i, vl);
+        v00 = __riscv_vwmacc_vv_i32m4_tu(v00, x0, w0, vl);
+        v01 = __riscv_vwmacc_vv_i32m4_tu(v01, x0, w1, vl);
+        v10 = __riscv_vwmacc_vv_i32m4_tu(v10, x1, w0, vl);
+        v11 = __riscv_vwmacc_vv_i32m4_tu(v11, x1, w1, vl);
+    }
+    s00 = capsnet_rvv_sum(v00, lanes);
+    s01 = capsnet_rvv_sum(v01, lanes);
+    s10 = capsnet_rvv_sum(v10, lanes);
+    s11 = capsnet_rvv_sum(v11, lanes);
+#elif defined(CAPSNET_PACKED_SIMD)
+    /* Advancing pointers and one filter at a time keep the Arm DSP path nearly spill-free. */
     const int8_t *p0 = a0, *p1 = a1, *q0 = b0, *q1 = b1;
     for (; i + 4 <= length; i += 4) {
-        const int32_t x0 = capsnet_load_q7x4(p0);
-        const int32_t x1 = capsnet_load_q7x4(p1);
-        const int32_t x0e = capsnet_even_q15x2(x0), x0o = capsnet_odd_q15x2(x0);
-        const int32_t x1e = capsnet_even_q15x2(x1), x1o = capsnet_odd_q15x2(x1);
-        int32_t w = capsnet_load_q7x4(q0);
-        int32_t we = capsnet_even_q15x2(w), wo = capsnet_odd_q15x2(w);
-        s00 = __smlad(x0o, wo, __smlad(x0e, we, s00));
-        s10 = __smlad(x1o, wo, __smlad(x1e, we, s10));
-        w = capsnet_load_q7x4(q1);
-        we = capsnet_even_q15x2(w);
-        wo = capsnet_odd_q15x2(w);
-        s01 = __smlad(x0o, wo, __smlad(x0e, we, s01));
-        s11 = __smlad(x1o, wo, __smlad(x1e, we, s11));
+        const capsnet_q7x4 x0 = capsnet_prepare_q7x4(p0);
+        const capsnet_q7x4 x1 = capsnet_prepare_q7x4(p1);
+        capsnet_q7x4 w = capsnet_prepare_q7x4(q0);
+        s00 = capsnet_dot4_q7(s00, x0, w);
+        s10 = capsnet_dot4_q7(s10, x1, w);
+        w = capsnet_prepare_q7x4(q1);
+        s01 = capsnet_dot4_q7(s01, x0, w);
+        s11 = capsnet_dot4_q7(s11, x1, w);
         p0 += 4;
         p1 += 4;
         q0 += 4;
@@ -124,18 +237,55 @@ static inline int32_t capsnet_dot1_q7(const int8_t *a, const int8_t *b, int32_t 
 {
     int32_t sum = 0;
     int32_t i = 0;
-#if defined(CAPSNET_ARM_DSP)
+#if defined(CAPSNET_ARM_MVE)
+    for (; i < length; i += 16) {
+        const mve_pred16_t active = vctp8q((uint32_t)(length - i));
+        sum = vmladavaq_s8(sum, vldrbq_z_s8(a + i, active), vldrbq_z_s8(b + i, active));
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    const size_t lanes = __riscv_vsetvlmax_e16m2();
+    vint32m4_t lanes_sum = __riscv_vmv_v_x_i32m4(0, lanes);
+    for (size_t vl; i < length; i += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(length - i));
+        lanes_sum = __riscv_vwmacc_vv_i32m4_tu(lanes_sum, capsnet_rvv_load(a + i, vl), capsnet_rvv_load(b + i, vl), vl);
+    }
+    sum = capsnet_rvv_sum(lanes_sum, lanes);
+#elif defined(CAPSNET_PACKED_SIMD)
     for (; i + 4 <= length; i += 4) {
-        const int32_t va = capsnet_load_q7x4(a + i);
-        const int32_t vb = capsnet_load_q7x4(b + i);
-        sum = __smlad(capsnet_even_q15x2(va), capsnet_even_q15x2(vb), sum);
-        sum = __smlad(capsnet_odd_q15x2(va), capsnet_odd_q15x2(vb), sum);
+        sum = capsnet_dot4_q7(sum, capsnet_prepare_q7x4(a + i), capsnet_prepare_q7x4(b + i));
     }
 #endif
     for (; i < length; i++) {
         sum += (int32_t)a[i] * (int32_t)b[i];
     }
     return sum;
+}
+
+/**
+ * out[r] = requantize(sum_k w[r][k] * u[k], shift) for r < rows: a small row-major matrix times a
+ * vector, as the capsule layer's predictions u_hat = W u are made.
+ */
+static inline void capsnet_mat_vec_q7(const int8_t *w, const int8_t *u, int32_t rows, int32_t length,
+                                      int32_t shift, int8_t *out)
+{
+#if defined(CAPSNET_PACKED_SIMD)
+    /* Capsules of 4 values (the common case) keep u prepared in registers for every row. */
+    if (length == 4) {
+        const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
+        for (int32_t r = 0; r < rows; r++) {
+            const int32_t sum = capsnet_dot4_q7(0, x, capsnet_prepare_q7x4(w + 4 * r));
+#if defined(CAPSNET_ARM_DSP)
+            out[r] = (int8_t)__ssat(capsnet_round_shift_s32(sum, shift), 8);
+#else
+            out[r] = capsnet_requantize_q7(sum, shift);
+#endif
+        }
+        return;
+    }
+#endif
+    for (int32_t r = 0; r < rows; r++) {
+        out[r] = capsnet_requantize_q7(capsnet_dot1_q7(w + (ptrdiff_t)r * length, u, length), shift);
+    }
 }
 
 #endif /* CAPSNET_SIMD_H */

@@ -154,4 +154,34 @@ static inline void capsnet_split_range(int32_t count, const capsnet_core_split *
 /** floor(sqrt(x)) for any 64-bit x. */
 uint32_t capsnet_isqrt_u64(uint64_t x);
 
+/** Entries of a softmax exponential table: logit differences are int8 differences, 0 to 255. */
+#define CAPSNET_EXP_TABLE_LEN 256
+
+/**
+ * Extends the table exp_q30[d] = exp(-d * 2^-logit_frac) in Q30 from its first `filled` entries
+ * (at least 1; exp_q30[0] is 2^30) to its first `count`. Each entry is derived from the one before
+ * with one rounding, so a table filled in several steps equals one filled at once.
+ */
+void capsnet_exp_table_fill(uint32_t *exp_q30, int32_t logit_frac, int32_t filled, int32_t count);
+
+/**
+ * Softmax of one row of `length` logits (1 to 65535) into Q0.7, as capsnet_softmax_q7 defines it;
+ * exp_q30 must hold max - min + 1 entries for this row. `output` may alias `logits`.
+ */
+void capsnet_softmax_row_q7(const uint32_t *exp_q30, const int8_t *logits, int32_t length, int8_t *output);
+
+/** `bytes` rounded up to a multiple of 4, for 32-bit arrays inside a byte buffer. */
+static inline int64_t capsnet_align4(int64_t bytes)
+{
+    return (bytes + 3) / 4 * 4;
+}
+
+/** The first 4-byte aligned address at or after `buf` (at most 3 bytes on): scratch buffers need
+ * no alignment from their caller. */
+static inline void *capsnet_align4_pointer(void *buf)
+{
+    const uintptr_t misalignment = (uintptr_t)buf % 4u;
+    return (uint8_t *)buf + (misalignment == 0 ? 0 : 4u - misalignment);
+}
+
 #endif /* CAPSNET_SUPPORT_H */

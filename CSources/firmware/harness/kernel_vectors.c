@@ -152,7 +152,7 @@ static void capsule_case(void)
             }
         }
     }
-    const capsnet_capsule_params params = {7, 6, 5, routings, iterations};
+    capsnet_capsule_params params = {7, 6, 5, routings, iterations, CAPSNET_ROUTING_KEEP_PREDICTIONS};
     const capsnet_context ctx = {scratch_storage, (int32_t)sizeof scratch_storage};
     fill(input, dims.num_inputs * dims.input_dim);
     fill(weights, dims.num_outputs * dims.num_inputs * dims.output_dim * dims.input_dim);
@@ -162,6 +162,10 @@ static void capsule_case(void)
         fold(other, dims.num_outputs,
              capsnet_capsule_length_q7(output, dims.num_outputs, dims.output_dim, 7, 7, other));
     }
+    /* Lean-memory routing must write the same bytes. */
+    params.memory = CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS;
+    const capsnet_status lean = capsnet_capsule_layer_q7(&ctx, &params, &dims, input, weights, other);
+    fold(other, lean == CAPSNET_OK ? dims.num_outputs * dims.output_dim : 0, lean);
 }
 
 static void primary_case(void)

@@ -18,13 +18,21 @@ public struct FirmwareExporter: Sendable {
     public let model: QuantizedModel
     /// The prefix of every exported symbol and the files' base name.
     public let name: String
+    /// What the exported capsule layers keep of their predictions.
+    public let routing: RoutingMemory
     private let plan: ArenaPlan
 
-    public init(_ model: QuantizedModel, name: String) throws(ExportError) {
+    public init(_ model: QuantizedModel, name: String, routing: RoutingMemory = .keepPredictions) throws(ExportError) {
         guard Self.isIdentifier(name) else { throw .invalidName(name) }
         self.model = model
         self.name = name
-        plan = ArenaPlan(model)
+        self.routing = routing
+        plan = ArenaPlan(model, routing: routing)
+    }
+
+    /// The arena `NAME_run` needs with either routing memory; `plan.bytes` is this export's.
+    public func arenaBytes(routing: RoutingMemory) -> Int {
+        ArenaPlan(model, routing: routing).bytes
     }
 
     /// A C identifier made of `text`: other characters become '_'.
@@ -107,6 +115,9 @@ public struct FirmwareExporter: Sendable {
             #define \(upper)_OUTPUT_FRAC \(model.outputFrac)
             /** Bytes of the arena \(name)_run needs: every activation and all scratch (\(model.layers.count) layers). */
             #define \(upper)_ARENA_SIZE \(plan.bytes)
+            /** The arena with each routing memory (capsnet_routing_memory); this export \(routingDescription). */
+            #define \(upper)_ARENA_SIZE_KEEP_PREDICTIONS \(arenaBytes(routing: .keepPredictions))
+            #define \(upper)_ARENA_SIZE_RECOMPUTE_PREDICTIONS \(arenaBytes(routing: .recomputePredictions))
             /** Alignment the arena needs (the scratch holds 32-bit tables). */
             #define \(upper)_ARENA_ALIGNMENT \(ArenaPlan.scratchAlignment)
 
@@ -257,11 +268,25 @@ public struct FirmwareExporter: Sendable {
             "static const capsnet_routing_formats \(id)_iterations[\(capsule.iterations.count)] = {"
                 + iterations.joined(separator: ", ") + "};",
             "static const capsnet_capsule_params \(id)_params = {\(capsule.inputFrac), \(capsule.weightFrac), "
-                + "\(capsule.predictionFrac), \(capsule.iterations.count), \(id)_iterations};",
+                + "\(capsule.predictionFrac), \(capsule.iterations.count), \(id)_iterations, \(routingConstant)};",
             "static const capsnet_capsule_dims \(id)_dims = {\(capsule.inputs), \(capsule.inputDimension), "
                 + "\(capsule.outputs), \(capsule.dimension)};",
             "",
         ]
+    }
+
+    private var routingConstant: String {
+        switch routing {
+        case .keepPredictions: "CAPSNET_ROUTING_KEEP_PREDICTIONS"
+        case .recomputePredictions: "CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS"
+        }
+    }
+
+    private var routingDescription: String {
+        switch routing {
+        case .keepPredictions: "keeps the predictions"
+        case .recomputePredictions: "recomputes the predictions (lean-memory routing)"
+        }
     }
 
     /// Values as C initializers, 24 to a line.

@@ -103,18 +103,17 @@ public enum Kernels {
     }
 
     /// Capsule layer with dynamic routing: one entry of `iterations` per routing iteration; the
-    /// output has the format of the last one's `output_frac`.
+    /// output has the format of the last one's `output_frac`. `memory` changes the scratch and the
+    /// time, never the output.
     public static func capsuleLayer(
         _ input: [Int8], weights: [Int8], dims: capsnet_capsule_dims, inputFormat: QFormat, weightFormat: QFormat,
-        predictionFormat: QFormat, iterations: [capsnet_routing_formats]
+        predictionFormat: QFormat, iterations: [capsnet_routing_formats], memory: RoutingMemory = .keepPredictions
     ) throws(KernelError) -> [Int8] {
         let name = "capsnet_capsule_layer_q7"
         try expect(name, "input", input, count: count(name, dims.num_inputs, dims.input_dim))
         let weightCount = try count(name, dims.num_outputs, dims.num_inputs, dims.output_dim, dims.input_dim)
         try expect(name, "weights", weights, count: weightCount)
         var d = dims
-        let scratch = capsnet_capsule_layer_q7_get_buffer_size(&d)
-        if scratch < 0 { try check(capsnet_status(rawValue: scratch), name) }
         let outputCount = try count(name, dims.num_outputs, dims.output_dim)
         let routings = try int32(name, iterations.count)
         let (inFrac, weightFrac, predictionFrac) = (
@@ -125,7 +124,9 @@ public enum Kernels {
             iterations.withUnsafeBufferPointer { formats in
                 var params = capsnet_capsule_params(
                     input_frac: inFrac, weight_frac: weightFrac, prediction_frac: predictionFrac, routings: routings,
-                    iterations: formats.baseAddress)
+                    iterations: formats.baseAddress, memory: memory.cValue)
+                let scratch = capsnet_capsule_layer_q7_get_buffer_size(&params, &d)
+                if scratch < 0 { return capsnet_status(rawValue: scratch) }
                 return withScratch(bytes: Int(scratch)) {
                     capsnet_capsule_layer_q7($0, &params, &d, input, weights, output)
                 }
@@ -239,5 +240,21 @@ extension Kernels {
     private static func int32(_ name: String, _ value: Int) throws(KernelError) -> Int32 {
         guard let value = Int32(exactly: value) else { throw KernelError(kernel: name, reason: .dimension) }
         return value
+    }
+}
+
+/// What the capsule layer keeps of its prediction vectors `u_hat` between routing iterations
+/// (`capsnet_routing_memory`). Both give the same output.
+public enum RoutingMemory: String, Sendable, CaseIterable, Codable {
+    /// Keep all J·I·D predictions: the fewest instructions, the most RAM.
+    case keepPredictions = "keep"
+    /// Recompute each input capsule's predictions in every iteration: lean-memory routing.
+    case recomputePredictions = "recompute"
+
+    var cValue: capsnet_routing_memory {
+        switch self {
+        case .keepPredictions: CAPSNET_ROUTING_KEEP_PREDICTIONS
+        case .recomputePredictions: CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS
+        }
     }
 }

@@ -28,7 +28,8 @@ public struct ArenaPlan: Sendable, Equatable {
 
     static let scratchAlignment = 8
 
-    init(_ model: QuantizedModel) {
+    /// The plan for `cores` cores running the model together, the capsule layers with `routing`.
+    init(_ model: QuantizedModel, routing: RoutingMemory = .keepPredictions, cores: Int = 1) {
         struct Need {
             var input: Int
             var output: Int
@@ -43,7 +44,10 @@ public struct ArenaPlan: Sendable, Equatable {
             case .relu, .reshape:
                 needs.append(Need(input: input, output: output, scratch: 0, inPlace: true))
             case .capsule(let capsule):
-                needs.append(Need(input: input, output: output, scratch: capsule.scratchBytes, inPlace: false))
+                needs.append(
+                    Need(
+                        input: input, output: output, scratch: capsule.scratchBytes(routing, cores: cores),
+                        inPlace: false))
             case .convolution, .primaryCapsule, .length:
                 needs.append(Need(input: input, output: output, scratch: 0, inPlace: false))
             }
@@ -78,11 +82,28 @@ public struct ArenaPlan: Sendable, Equatable {
 }
 
 extension QuantizedCapsule {
-    /// `capsnet_capsule_layer_q7_get_buffer_size` for this layer.
-    var scratchBytes: Int {
-        var dims = capsnet_capsule_dims(
+    /// `capsnet_capsule_layer_q7_split_get_buffer_size` for this layer.
+    func scratchBytes(_ routing: RoutingMemory, cores: Int) -> Int {
+        var dims = cDims
+        let formats = iterations.map(\.cFormats)
+        return formats.withUnsafeBufferPointer { formats in
+            var params = parameters(iterations: formats.baseAddress, routing: routing)
+            return Int(max(capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, Int32(cores)), 0))
+        }
+    }
+
+    /// The kernel's parameters, with `iterations` pointing at this layer's formats.
+    func parameters(
+        iterations: UnsafePointer<capsnet_routing_formats>?, routing: RoutingMemory
+    ) -> capsnet_capsule_params {
+        capsnet_capsule_params(
+            input_frac: Int32(inputFrac), weight_frac: Int32(weightFrac), prediction_frac: Int32(predictionFrac),
+            routings: Int32(self.iterations.count), iterations: iterations, memory: routing.cValue)
+    }
+
+    var cDims: capsnet_capsule_dims {
+        capsnet_capsule_dims(
             num_inputs: Int32(inputs), input_dim: Int32(inputDimension), num_outputs: Int32(outputs),
             output_dim: Int32(dimension))
-        return Int(max(capsnet_capsule_layer_q7_get_buffer_size(&dims), 0))
     }
 }

@@ -18,18 +18,27 @@ public enum EngineError: Error, Equatable, Sendable, CustomStringConvertible {
 /// Runs a quantized model through the C kernels in one preplanned arena (`ArenaPlan`).
 public struct Int8Engine: Sendable {
     public let model: QuantizedModel
+    /// What the capsule layers keep of their predictions; the output is the same either way.
+    public let routing: RoutingMemory
+    /// The one-core arena layout.
     public let plan: ArenaPlan
 
     /// Plans the arena and checks every layer once on a zero input, so that a model the kernels
     /// refuse is reported here rather than in the middle of an evaluation.
-    public init(_ model: QuantizedModel) throws(EngineError) {
+    public init(_ model: QuantizedModel, routing: RoutingMemory = .keepPredictions) throws(EngineError) {
         self.model = model
-        plan = ArenaPlan(model)
+        self.routing = routing
+        plan = ArenaPlan(model, routing: routing)
         _ = try run([Int8](repeating: 0, count: model.inputShape.reduce(1, *)))
     }
 
-    /// The arena size in bytes: the RAM peak of one inference.
+    /// The arena size in bytes: the RAM peak of one inference on one core.
     public var ramBytes: Int { plan.bytes }
+
+    /// The arena one inference needs with either routing memory, on `cores` cores together.
+    public func arenaBytes(routing: RoutingMemory, cores: Int = 1) -> Int {
+        ArenaPlan(model, routing: routing, cores: max(cores, 1)).bytes
+    }
 
     /// The input image in the model's input format.
     public func quantizeInput(_ image: ArraySlice<Float>) -> [Int8] {
@@ -46,73 +55,109 @@ public struct Int8Engine: Sendable {
         return try result.get().output
     }
 
-    /// The int8 output of one int8 image with the convolutions (plain and primary capsule) split
-    /// over `cores` threads, PULP-cluster style: each computes a contiguous share of the output rows,
-    /// and the threads join before the next layer. The bytes are the same for every core count.
-    public func run(_ input: [Int8], cores: Int) throws(EngineError) -> [Int8] {
-        var arena = [UInt8](repeating: 0, count: plan.bytes)
-        let result = arena.withUnsafeMutableBytes { buffer in
-            Result { () throws(EngineError) in try run(input, arena: buffer, cores: max(cores, 1)) }
+    /// The int8 output of one int8 image computed by every core of `team`, PULP-cluster style:
+    /// the convolutions split their output rows, the capsule layer its input capsules (and its
+    /// output capsules after each routing iteration), and the cores meet at a barrier after every
+    /// layer. The bytes are the same for every team size.
+    public func run(_ input: [Int8], on team: CoreTeam) throws(EngineError) -> [Int8] {
+        try checkLength(input)
+        let teamPlan = team.cores == 1 ? plan : ArenaPlan(model, routing: routing, cores: team.cores)
+        var arena = [UInt8](repeating: 0, count: teamPlan.bytes)
+        let failure = Mutex<(layer: Int, status: capsnet_status)?>(nil)
+        arena.withUnsafeMutableBytes { buffer in
+            nonisolated(unsafe) let base = buffer.baseAddress!
+            load(input, into: base, plan: teamPlan)
+            team.perform { core in
+                let split = team.barrier.split(core: core)
+                for index in model.layers.indices {
+                    let layer = model.layers[index]
+                    if layer.splitsOverCores || core == 0 {
+                        let status = step(index, base: base, plan: teamPlan, split: split)
+                        if status != CAPSNET_OK { failure.withLock { $0 = $0 ?? (index, status) } }
+                    }
+                    team.barrier.wait()
+                    if failure.withLock({ $0 != nil }) { return }
+                    if team.cores > 1, case .convolution(let convolution) = layer.operation, convolution.appliesReLU {
+                        if core == 0 {
+                            let memory = teamPlan.layers[index]
+                            let output = base.assumingMemoryBound(to: Int8.self) + memory.outputOffset
+                            _ = capsnet_relu_q7(output, Int32(memory.outputBytes))
+                        }
+                        team.barrier.wait()
+                    }
+                }
+            }
         }
-        return try result.get().output
+        if let (index, status) = failure.withLock({ $0 }) {
+            throw layerError(index, status)
+        }
+        return arena.withUnsafeBytes { output(in: $0.baseAddress!, plan: teamPlan) }
     }
 
-    /// One inference in `arena` (at least `plan.bytes`); with `recording`, every layer's output too.
+    /// One inference in `arena` (at least `plan.bytes`) on one core; with `recording`, every
+    /// layer's output too.
     func run(
-        _ input: [Int8], arena: UnsafeMutableRawBufferPointer, recording: Bool = false, cores: Int = 1
-    ) throws(EngineError)
-        -> (output: [Int8], layers: [[Int8]])
-    {
-        let inputCount = model.inputShape.reduce(1, *)
-        guard input.count == inputCount else { throw .inputLength(expected: inputCount, actual: input.count) }
+        _ input: [Int8], arena: UnsafeMutableRawBufferPointer, recording: Bool = false
+    ) throws(EngineError) -> (output: [Int8], layers: [[Int8]]) {
+        try checkLength(input)
         guard let base = arena.baseAddress, arena.count >= plan.bytes else {
             preconditionFailure("the arena is smaller than the plan")
         }
-        let bytes = base.assumingMemoryBound(to: Int8.self)
-        input.withUnsafeBufferPointer { source in
-            (bytes + plan.inputOffset).update(from: source.baseAddress!, count: inputCount)
-        }
+        load(input, into: base, plan: plan)
+        let whole = capsnet_core_split(core_id: 0, num_cores: 1, barrier: nil, barrier_arg: nil)
         var recorded: [[Int8]] = []
-        var frac = model.inputFrac
-        for (layer, memory) in zip(model.layers, plan.layers) {
-            nonisolated(unsafe) let layerInput = bytes + memory.inputOffset
-            nonisolated(unsafe) let layerOutput = bytes + memory.outputOffset
-            nonisolated(unsafe) let scratch = UnsafeMutableRawPointer(base + memory.scratchOffset)
-            let layerFrac = frac
-            let scratchBytes = memory.scratchBytes
-            var status = CAPSNET_OK
-            if cores > 1 && layer.splitsOverCores {
-                let statuses = Mutex([capsnet_status](repeating: CAPSNET_OK, count: cores))
-                DispatchQueue.concurrentPerform(iterations: cores) { core in
-                    let split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores))
-                    let coreStatus = Self.execute(
-                        layer, inputFrac: layerFrac, input: layerInput, output: layerOutput, scratch: scratch,
-                        scratchBytes: scratchBytes, split: split)
-                    statuses.withLock { $0[core] = coreStatus }
-                }
-                status = statuses.withLock { $0.first { $0 != CAPSNET_OK } ?? CAPSNET_OK }
-            } else {
-                status = Self.execute(
-                    layer, inputFrac: layerFrac, input: layerInput, output: layerOutput, scratch: scratch,
-                    scratchBytes: scratchBytes, split: capsnet_core_split(core_id: 0, num_cores: 1))
-            }
-            if status == CAPSNET_OK, case .convolution(let convolution) = layer.operation, convolution.appliesReLU {
-                status = capsnet_relu_q7(layerOutput, Int32(layer.outputShape.reduce(1, *)))
-            }
-            if let error = KernelError(kernel: layer.kernelName, status: status) {
-                throw .kernel(layer: layer.name, error)
-            }
-            frac = layer.outputFrac
+        for (index, memory) in plan.layers.enumerated() {
+            let status = step(index, base: base, plan: plan, split: whole)
+            if status != CAPSNET_OK { throw layerError(index, status) }
             if recording {
-                recorded.append(
-                    Array(UnsafeBufferPointer(start: bytes + memory.outputOffset, count: memory.outputBytes)))
+                let bytes = UnsafeRawPointer(base + memory.outputOffset).assumingMemoryBound(to: Int8.self)
+                recorded.append(Array(UnsafeBufferPointer(start: bytes, count: memory.outputBytes)))
             }
         }
-        let output = Array(UnsafeBufferPointer(start: bytes + plan.outputOffset, count: model.outputShape.reduce(1, *)))
-        return (output, recorded)
+        return (output(in: UnsafeRawPointer(base), plan: plan), recorded)
     }
 
-    private static func execute(
+    private func checkLength(_ input: [Int8]) throws(EngineError) {
+        let inputCount = model.inputShape.reduce(1, *)
+        guard input.count == inputCount else { throw .inputLength(expected: inputCount, actual: input.count) }
+    }
+
+    private func load(_ input: [Int8], into base: UnsafeMutableRawPointer, plan: ArenaPlan) {
+        input.withUnsafeBytes { UnsafeMutableRawBufferPointer(start: base + plan.inputOffset, count: $0.count).copyMemory(from: $0) }
+    }
+
+    private func output(in base: UnsafeRawPointer, plan: ArenaPlan) -> [Int8] {
+        let count = model.outputShape.reduce(1, *)
+        return Array(UnsafeRawBufferPointer(start: base + plan.outputOffset, count: count).bindMemory(to: Int8.self))
+    }
+
+    private func layerError(_ index: Int, _ status: capsnet_status) -> EngineError {
+        let layer = model.layers[index]
+        let error = KernelError(kernel: layer.kernelName, status: status) ?? KernelError(kernel: layer.kernelName, reason: .dimension)
+        return .kernel(layer: layer.name, error)
+    }
+
+    /// Layer `index`'s kernel (this core's share of it, for the kernels that split), then its
+    /// fused ReLU, which only core 0 applies since it follows the whole convolution.
+    private func step(
+        _ index: Int, base: UnsafeMutableRawPointer, plan: ArenaPlan, split: capsnet_core_split
+    ) -> capsnet_status {
+        let layer = model.layers[index]
+        let memory = plan.layers[index]
+        let bytes = base.assumingMemoryBound(to: Int8.self)
+        let inputFrac = index == 0 ? model.inputFrac : model.layers[index - 1].outputFrac
+        let status = execute(
+            layer, inputFrac: inputFrac, input: bytes + memory.inputOffset, output: bytes + memory.outputOffset,
+            scratch: base + memory.scratchOffset, scratchBytes: memory.scratchBytes, split: split)
+        if status == CAPSNET_OK, split.num_cores == 1, case .convolution(let convolution) = layer.operation,
+            convolution.appliesReLU
+        {
+            return capsnet_relu_q7(bytes + memory.outputOffset, Int32(layer.outputShape.reduce(1, *)))
+        }
+        return status
+    }
+
+    private func execute(
         _ layer: QuantizedLayer, inputFrac: Int, input: UnsafeMutablePointer<Int8>,
         output: UnsafeMutablePointer<Int8>, scratch: UnsafeMutableRawPointer, scratchBytes: Int,
         split: capsnet_core_split
@@ -123,7 +168,6 @@ public struct Int8Engine: Sendable {
             var params = convolution.parameters
             var inputDims = capsnet_hwc(layer.inputShape)
             var outputDims = convolution.outputDims
-            // A fused ReLU follows in `run`, once every core's rows are done.
             return convolution.weights.withUnsafeBufferPointer { weights in
                 withOptional(convolution.bias) { bias in
                     capsnet_conv_hwc_q7_split(
@@ -131,7 +175,12 @@ public struct Int8Engine: Sendable {
                 }
             }
         case .relu:
-            return capsnet_relu_q7(input, Int32(layer.inputShape.reduce(1, *)))
+            // Element-wise: each core rectifies a contiguous share.
+            let count = layer.inputShape.reduce(1, *)
+            let chunk = (count + Int(split.num_cores) - 1) / Int(split.num_cores)
+            let begin = min(count, chunk * Int(split.core_id))
+            let end = min(count, begin + chunk)
+            return begin < end ? capsnet_relu_q7(input + begin, Int32(end - begin)) : CAPSNET_OK
         case .primaryCapsule(let primary):
             var params = capsnet_primary_capsule_params(
                 conv: primary.convolution.parameters, capsule_dim: Int32(primary.capsuleDimension),
@@ -145,22 +194,12 @@ public struct Int8Engine: Sendable {
                 }
             }
         case .capsule(let capsule):
-            var dims = capsnet_capsule_dims(
-                num_inputs: Int32(capsule.inputs), input_dim: Int32(capsule.inputDimension),
-                num_outputs: Int32(capsule.outputs), output_dim: Int32(capsule.dimension))
+            var dims = capsule.cDims
             var context = capsnet_context(buf: scratch, size: Int32(scratchBytes))
-            let iterations = capsule.iterations.map {
-                capsnet_routing_formats(
-                    logit_frac: Int32($0.logitFrac), sum_frac: Int32($0.sumFrac), output_frac: Int32($0.outputFrac),
-                    agreement_frac: Int32($0.agreementFrac))
-            }
-            return iterations.withUnsafeBufferPointer { formats in
-                var params = capsnet_capsule_params(
-                    input_frac: Int32(capsule.inputFrac), weight_frac: Int32(capsule.weightFrac),
-                    prediction_frac: Int32(capsule.predictionFrac), routings: Int32(capsule.iterations.count),
-                    iterations: formats.baseAddress)
+            return capsule.iterations.map(\.cFormats).withUnsafeBufferPointer { formats in
+                var params = capsule.parameters(iterations: formats.baseAddress, routing: routing)
                 return capsule.weights.withUnsafeBufferPointer { weights in
-                    capsnet_capsule_layer_q7(&context, &params, &dims, input, weights.baseAddress, output)
+                    capsnet_capsule_layer_q7_split(&context, &params, &dims, input, weights.baseAddress, output, &split)
                 }
             }
         case .length:
@@ -224,12 +263,12 @@ extension Int8Engine {
 }
 
 extension QuantizedLayer {
-    /// Whether the layer's kernel takes a `capsnet_core_split`: the convolutions, which hold nearly
-    /// all of a CapsNet's MACs.
+    /// Whether every core takes a share of the layer: the convolutions and the capsule layer
+    /// (through `capsnet_core_split`) and ReLU, nearly all of a CapsNet's work.
     var splitsOverCores: Bool {
         switch operation {
-        case .convolution, .primaryCapsule: true
-        case .relu, .capsule, .length, .reshape: false
+        case .convolution, .primaryCapsule, .capsule, .relu: true
+        case .length, .reshape: false
         }
     }
 

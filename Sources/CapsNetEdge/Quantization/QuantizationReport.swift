@@ -33,7 +33,11 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
     public var flashBytes: Int
     /// The float model's weights and biases as float32.
     public var float32WeightBytes: Int
+    /// The arena of one inference with the engine's routing memory.
     public var ramBytes: Int
+    /// The arena with the capsule layers' predictions kept, and with them recomputed (lean-memory routing).
+    public var ramBytesKeepingPredictions: Int
+    public var ramBytesRecomputingPredictions: Int
     public var layers: [LayerFigures]
 
     /// Runs both models over `dataset` in batches of `batchSize` (the int8 one on all cores) and
@@ -86,7 +90,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
             floatTop1: float.top1, int8Top1: int8.top1, lossPoints: float.top1 - int8.top1,
             agreement: dataset.count == 0 ? 0 : 100 * Double(agreeing) / Double(dataset.count),
             flashBytes: quantized.flashBytes, float32WeightBytes: 4 * model.layers.map(\.parameterCount).reduce(0, +),
-            ramBytes: engine.ramBytes, layers: layers)
+            ramBytes: engine.ramBytes, ramBytesKeepingPredictions: engine.arenaBytes(routing: .keepPredictions),
+            ramBytesRecomputingPredictions: engine.arenaBytes(routing: .recomputePredictions), layers: layers)
     }
 
     /// The report as Markdown.
@@ -102,7 +107,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
             "| agreement with float | | \(percent(agreement)) |",
             "| weights (flash) | \(float32WeightBytes) B | \(flashBytes) B "
                 + "(\(String(format: "%.1f", 100 * Double(flashBytes) / Double(max(float32WeightBytes, 1))))%) |",
-            "| RAM peak (arena) | | \(ramBytes) B |", "",
+            "| RAM peak (arena) | | \(ramBytes) B |",
+            "| RAM peak, lean-memory routing (`--routing recompute`) | | \(ramBytesRecomputingPredictions) B |", "",
             "| layer | class | format | SQNR (dB) | RAM while running (B) | flash (B) |",
             "|---|---|---|---|---|---|",
         ]

@@ -156,3 +156,11 @@ public struct RoutingFormats: Sendable, Equatable {
         self.agreementFrac = agreementFrac
     }
 }
+
+extension RoutingFormats {
+    var cFormats: capsnet_routing_formats {
+        capsnet_routing_formats(
+            logit_frac: Int32(logitFrac), sum_frac: Int32(sumFrac), output_frac: Int32(outputFrac),
+            agreement_frac: Int32(agreementFrac))
+    }
+}

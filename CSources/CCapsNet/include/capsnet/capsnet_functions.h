@@ -177,24 +177,30 @@ capsnet_status capsnet_primary_capsule_q7_split(const capsnet_primary_capsule_pa
                                                 const capsnet_core_split *split);
 
 /**
- * @brief Scratch bytes capsnet_capsule_layer_q7 needs for these dimensions, or CAPSNET_ERROR_DIMENSION
- * (negative) if they are invalid: J*I*D for u_hat, 3*J*I for logits, coefficients and a transposed
- * copy, plus the softmax table.
+ * @brief Scratch bytes capsnet_capsule_layer_q7 needs, or a negative status if the arguments are
+ * invalid (CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION): the softmax table, the outputs of
+ * the first R-1 iterations, J*D partial sums, and the predictions: J*I*D bytes when
+ * params->memory keeps them, J*D when it recomputes them.
  */
-int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_dims *dims);
+int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_params *params,
+                                                 const capsnet_capsule_dims *dims);
 
 /**
  * @brief Capsule layer with dynamic routing.
  *
  * 1. u_hat[j][i] = W[j][i] * u[i] (exact, into prediction_frac);
  * 2. b = 0 (J x I); for r = 0 .. R-1, with the formats of iterations[r]:
- *    c = softmax of b over j, per input capsule i (capsnet_softmax_q7, Q0.7);
- *    s[j] = sum_i c[j][i] * u_hat[j][i]            (capsnet_mat_mult_q7, exact into sum_frac);
+ *    c = softmax of b over j, per input capsule i (as capsnet_softmax_q7, Q0.7);
+ *    s[j] = sum_i c[j][i] * u_hat[j][i]            (as capsnet_mat_mult_q7, exact into sum_frac);
  *    v = squash(s)                                 (capsnet_squash_q7 into output_frac);
- *    if r < R-1: a[j][i] = u_hat[j][i] . v[j]      (capsnet_mat_mult_trans_b_q7, exact into agreement_frac),
- *                b = b + a                         (capsnet_mat_add_q7, aligned, into iterations[r+1].logit_frac).
+ *    if r < R-1: a[j][i] = u_hat[j][i] . v[j]      (as capsnet_mat_mult_trans_b_q7, exact into agreement_frac),
+ *                b = b + a                         (as capsnet_mat_add_q7, aligned, into iterations[r+1].logit_frac).
  *
- * @param[in]  ctx      scratch of capsnet_capsule_layer_q7_get_buffer_size(dims) bytes
+ * The kernel goes through the input capsules one at a time and never stores b: in iteration r it
+ * rebuilds capsule i's logits from u_hat[.][i] and the kept v of the earlier iterations, so the
+ * scratch does not grow with J*I. params->memory chooses whether u_hat is kept or recomputed.
+ *
+ * @param[in]  ctx      scratch of capsnet_capsule_layer_q7_get_buffer_size(params, dims) bytes
  * @param[in]  input    u, I * Din values in input_frac
  * @param[in]  weights  W in [J][I][D][Din] order, weight_frac
  * @param[out] output   v, J * D values in iterations[R-1].output_frac
@@ -202,6 +208,29 @@ int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_dims *dim
 capsnet_status capsnet_capsule_layer_q7(const capsnet_context *ctx, const capsnet_capsule_params *params,
                                         const capsnet_capsule_dims *dims, const int8_t *input,
                                         const int8_t *weights, int8_t *output);
+
+/**
+ * @brief Scratch bytes capsnet_capsule_layer_q7_split needs for num_cores cores together (one
+ * buffer, shared by all of them), or a negative status.
+ */
+int32_t capsnet_capsule_layer_q7_split_get_buffer_size(const capsnet_capsule_params *params,
+                                                       const capsnet_capsule_dims *dims, int32_t num_cores);
+
+/**
+ * @brief capsnet_capsule_layer_q7 on num_cores cores: every core calls it with the same arguments
+ * and context and its own split. Each core takes a contiguous share of the input capsules and
+ * sums its share of s; after a barrier each core reduces and squashes a share of the output
+ * capsules; a second barrier ends the iteration (2R barriers in all, through split->barrier).
+ * The output is identical for every core count. An invalid argument is reported by every core
+ * before the first barrier.
+ *
+ * @param[in]  ctx    scratch of capsnet_capsule_layer_q7_split_get_buffer_size(params, dims,
+ *                    split->num_cores) bytes, the same buffer on every core
+ */
+capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const capsnet_capsule_params *params,
+                                              const capsnet_capsule_dims *dims, const int8_t *input,
+                                              const int8_t *weights, int8_t *output,
+                                              const capsnet_core_split *split);
 
 /**
  * @brief Length of each capsule, ||v|| = sqrt(sum_k v_k^2), exact: floor(||v|| * 2^output_frac + 1/2),

@@ -31,6 +31,8 @@ extern "C" {
 #define CAPSNET_FRAC_MAX 15
 /** Fractional bits of the softmax output (coupling coefficients): Q0.7, with 1.0 saturated to 127. */
 #define CAPSNET_SOFTMAX_FRAC 7
+/** Most routing iterations a capsule layer may run (CapsNets use 3). */
+#define CAPSNET_ROUTINGS_MAX 16
 /** Largest right shift a requantization may use. */
 #define CAPSNET_SHIFT_MAX 31
 
@@ -88,6 +90,11 @@ typedef struct {
 typedef struct {
     int32_t core_id;   /**< 0 .. num_cores - 1 */
     int32_t num_cores; /**< at least 1 */
+    /** Kernels that synchronise inside (the capsule layer) call this on every core at the same
+     * points; it returns once all num_cores cores have called it. May be NULL when num_cores is 1;
+     * kernels that need no synchronisation ignore it. */
+    void (*barrier)(void *barrier_arg);
+    void *barrier_arg; /**< passed to `barrier` */
 } capsnet_core_split;
 
 /** Parameters of a primary capsule layer: a convolution whose output is cut into capsules and squashed. */
@@ -120,13 +127,23 @@ typedef struct {
     int32_t agreement_frac; /**< a_r = u_hat . v_r, added to b_r to give b_(r+1); unused in the last iteration */
 } capsnet_routing_formats;
 
+/** What the capsule layer keeps of the prediction vectors u_hat between routing iterations. */
+typedef enum {
+    /** All J*I*D of them, computed once: the fewest instructions. */
+    CAPSNET_ROUTING_KEEP_PREDICTIONS = 0,
+    /** None: each input capsule's J*D predictions are computed again in every iteration, which costs
+     * R times the prediction MACs and only J*D bytes per core (lean-memory routing). */
+    CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS = 1
+} capsnet_routing_memory;
+
 /** Parameters of a capsule layer with dynamic routing. */
 typedef struct {
     int32_t input_frac;      /**< u */
     int32_t weight_frac;     /**< W */
     int32_t prediction_frac; /**< u_hat = W u */
-    int32_t routings;        /**< R, at least 1 */
+    int32_t routings;        /**< R, 1 to CAPSNET_ROUTINGS_MAX */
     const capsnet_routing_formats *iterations; /**< R entries; the output v has iterations[R-1].output_frac */
+    capsnet_routing_memory memory;             /**< the same output either way; sets the scratch size */
 } capsnet_capsule_params;
 
 #ifdef __cplusplus

@@ -2,6 +2,8 @@
  * @file capsnet_primary_capsule_q7.c
  * @brief Primary capsule layer on one core: capsnet_primary_capsule_q7_split with the whole output.
  */
+#include <stddef.h>
+
 #include "capsnet/capsnet.h"
 
 capsnet_status capsnet_primary_capsule_q7(const capsnet_primary_capsule_params *params,
@@ -9,6 +11,6 @@ capsnet_status capsnet_primary_capsule_q7(const capsnet_primary_capsule_params *
                                           const int8_t *weights, const int8_t *bias,
                                           const capsnet_hwc *output_dims, int8_t *output)
 {
-    const capsnet_core_split whole = {0, 1};
+    const capsnet_core_split whole = {0, 1, NULL, NULL};
     return capsnet_primary_capsule_q7_split(params, input_dims, input, weights, bias, output_dims, output, &whole);
 }

@@ -2,6 +2,8 @@
  * @file capsnet_conv_hwc_q7.c
  * @brief 2-D convolution, HWC int8, on one core: capsnet_conv_hwc_q7_split with the whole output.
  */
+#include <stddef.h>
+
 #include "capsnet/capsnet.h"
 
 capsnet_status capsnet_conv_hwc_q7(const capsnet_conv_params *params,
@@ -9,6 +11,6 @@ capsnet_status capsnet_conv_hwc_q7(const capsnet_conv_params *params,
                                    const int8_t *weights, const int8_t *bias,
                                    const capsnet_hwc *output_dims, int8_t *output)
 {
-    const capsnet_core_split whole = {0, 1};
+    const capsnet_core_split whole = {0, 1, NULL, NULL};
     return capsnet_conv_hwc_q7_split(params, input_dims, input, weights, bias, output_dims, output, &whole);
 }

@@ -1,0 +1,51 @@
+/**
+ * @file capsnet_softmax_row_q7.c
+ * @brief Internal: the softmax of one row and its table of exponentials, shared by
+ * capsnet_softmax_q7 and the capsule layer.
+ */
+#include "../capsnet_support.h"
+
+#define Q30_ONE ((uint32_t)1 << 30)
+
+/* round(exp(-2^-f) * 2^30) for f = CAPSNET_FRAC_MIN .. CAPSNET_FRAC_MAX: the factor by which the
+ * exponential falls per step of one logit LSB. */
+static const uint32_t exp_step_q30[CAPSNET_FRAC_MAX - CAPSNET_FRAC_MIN + 1] = {
+    0u,          0u,          0u,          0u,          121u,        360200u,
+    19666268u,   145315154u,  395007542u,  651257337u,  836230973u,  947573834u,
+    1008687096u, 1040706261u, 1057095000u, 1065385899u, 1069555701u, 1071646719u,
+    1072693760u, 1073217664u, 1073479712u, 1073610760u, 1073676290u, 1073709056u,
+};
+
+void capsnet_exp_table_fill(uint32_t *exp_q30, int32_t logit_frac, int32_t filled, int32_t count)
+{
+    const uint64_t step = exp_step_q30[logit_frac - CAPSNET_FRAC_MIN];
+    exp_q30[0] = Q30_ONE;
+    for (int32_t d = filled < 1 ? 1 : filled; d < count; d++) {
+        exp_q30[d] = (uint32_t)((exp_q30[d - 1] * step + (Q30_ONE >> 1)) >> 30);
+    }
+}
+
+/* exp(-d * 2^-f) in Q15 from its Q30 value. */
+static uint32_t q15(uint32_t e_q30)
+{
+    return (e_q30 + ((uint32_t)1 << 14)) >> 15;
+}
+
+void capsnet_softmax_row_q7(const uint32_t *exp_q30, const int8_t *logits, int32_t length, int8_t *output)
+{
+    int32_t max = logits[0];
+    for (int32_t j = 1; j < length; j++) {
+        max = logits[j] > max ? logits[j] : max;
+    }
+    /* At most 65535 Q15 values of at most 2^15: the doubled sum below stays under 2^32. */
+    uint32_t sum = 0;
+    for (int32_t j = 0; j < length; j++) {
+        sum += q15(exp_q30[max - logits[j]]);
+    }
+    /* Every value is read before it is overwritten, so output may alias logits. */
+    for (int32_t j = 0; j < length; j++) {
+        const uint32_t e = q15(exp_q30[max - logits[j]]);
+        const uint32_t c = (e * 256u + sum) / (2u * sum);
+        output[j] = (int8_t)(c > 127u ? 127u : c);
+    }
+}
