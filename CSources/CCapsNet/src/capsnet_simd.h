@@ -172,7 +172,18 @@ static inline void capsnet_dot2x2_q7(const int8_t *a0, const int8_t *a1, const i
     int32_t s00 = 0, s01 = 0, s10 = 0, s11 = 0;
     int32_t i = 0;
 #if defined(CAPSNET_ARM_MVE)
-    for (; i < length; i += 16) {
+    /* Whole vectors unpredicated (each predicated load costs a VPST more), then one predicated tail. */
+    for (; i + 16 <= length; i += 16) {
+        const int8x16_t x0 = vldrbq_s8(a0 + i);
+        const int8x16_t x1 = vldrbq_s8(a1 + i);
+        const int8x16_t w0 = vldrbq_s8(b0 + i);
+        const int8x16_t w1 = vldrbq_s8(b1 + i);
+        s00 = vmladavaq_s8(s00, x0, w0);
+        s01 = vmladavaq_s8(s01, x0, w1);
+        s10 = vmladavaq_s8(s10, x1, w0);
+        s11 = vmladavaq_s8(s11, x1, w1);
+    }
+    if (i < length) {
         const mve_pred16_t active = vctp8q((uint32_t)(length - i));
         const int8x16_t x0 = vldrbq_z_s8(a0 + i, active);
         const int8x16_t x1 = vldrbq_z_s8(a1 + i, active);
@@ -182,6 +193,7 @@ static inline void capsnet_dot2x2_q7(const int8_t *a0, const int8_t *a1, const i
         s01 = vmladavaq_s8(s01, x0, w1);
         s10 = vmladavaq_s8(s10, x1, w0);
         s11 = vmladavaq_s8(s11, x1, w1);
+        i = length;
     }
 #elif defined(CAPSNET_RISCV_VECTOR)
     const size_t lanes = __riscv_vsetvlmax_e16m2();
