@@ -43,6 +43,10 @@ struct ActivationTests {
         for (capsules, dim) in [
             ([Int8](repeating: 0, count: 8), 4), ([-128, 127, 0, 1, -1], 1), ([Int8](repeating: -128, count: 64), 64),
             ([Int8](repeating: 127, count: 3 * 5), 5),
+            // Sums of squares just below 2^28, at 2^28 and the largest (131071 * 2^14), around the
+            // square root's switch from 32-bit to 64-bit steps.
+            ([Int8](repeating: -128, count: 16_383), 16_383), ([Int8](repeating: -128, count: 16_384), 16_384),
+            ([Int8](repeating: -128, count: 131_071), 131_071),
         ] {
             for (inFrac, outFrac) in [(-8, 0), (-8, 15), (0, 7), (7, 7), (15, 15), (15, 0), (3, 9)] {
                 let actual = try Kernels.squash(

@@ -41,14 +41,18 @@ struct BoundsTests {
             let inputs = pin.buffer(g.int8s(Int(input.h * input.w * input.c)))
             let weights = pin.buffer(g.int8s(Int(output.c) * kH * kW * Int(input.c)))
             let bias = pin.buffer(g.int8s(Int(output.c)))
+            let scratch = capsnet_conv_hwc_q7_get_buffer_size(pin.pointer(to: conv), pin.pointer(to: input))
+            let ctx = pin.pointer(to: capsnet_context(buf: pin.scratch(Int(scratch)), size: scratch))
             Self.expectInBounds("conv \(input) -> \(output)", count: outCount) {
                 capsnet_conv_hwc_q7(
-                    pin.pointer(to: conv), pin.pointer(to: input), inputs, weights, bias, pin.pointer(to: output), $0)
+                    ctx, pin.pointer(to: conv), pin.pointer(to: input), inputs, weights, bias, pin.pointer(to: output),
+                    $0)
             }
             let primary = capsnet_primary_capsule_params(conv: conv, capsule_dim: Int32(dim), output_frac: 7)
             Self.expectInBounds("primary capsules \(input) -> \(output)", count: outCount) {
                 capsnet_primary_capsule_q7(
-                    pin.pointer(to: primary), pin.pointer(to: input), inputs, weights, nil, pin.pointer(to: output), $0)
+                    ctx, pin.pointer(to: primary), pin.pointer(to: input), inputs, weights, nil,
+                    pin.pointer(to: output), $0)
             }
         }
     }

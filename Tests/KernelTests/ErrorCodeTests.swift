@@ -46,8 +46,19 @@ struct ErrorCodeTests {
         var outDims = capsnet_hwc(h: 2, w: 2, c: 4)
         var capsuleDim: Int32 = 2
         var capsuleFrac: Int32 = 7
+        var scratchShortfall: Int32 = 0
         var nullArgument: String?
         var noBias = false
+    }
+
+    /// A context with the scratch `call` asks for (none if its arguments are invalid), less its shortfall.
+    static func convContext(_ pin: Pinned, _ call: ConvCall) -> UnsafeMutablePointer<capsnet_context>? {
+        var params = call.params
+        var inDims = call.inDims
+        let size = max(0, capsnet_conv_hwc_q7_get_buffer_size(&params, &inDims))
+        let ctx = capsnet_context(
+            buf: pin.scratch(Int(size), null: call.nullArgument == "buf"), size: size - call.scratchShortfall)
+        return pin.pointer(to: ctx, null: call.nullArgument == "ctx")
     }
 
     static let convInput = [Int8](repeating: 3, count: 4 * 4 * 2)
@@ -71,6 +82,9 @@ struct ErrorCodeTests {
                     $0.outDims.w = 4
                 }
             ),
+            ("context NULL", null, { $0.nullArgument = "ctx" }),
+            ("scratch buffer NULL", null, { $0.nullArgument = "buf" }),
+            ("scratch one byte short", bufferSize, { $0.scratchShortfall = 1 }),
             ("params NULL", null, { $0.nullArgument = "params" }),
             ("input dims NULL", null, { $0.nullArgument = "inDims" }),
             ("input NULL", null, { $0.nullArgument = "input" }),
@@ -129,7 +143,7 @@ struct ErrorCodeTests {
             let pin = Pinned()
             return Self.onSentinel(64, null: c.nullArgument == "output") { output in
                 capsnet_conv_hwc_q7(
-                    pin.pointer(to: c.params, null: c.nullArgument == "params"),
+                    Self.convContext(pin, c), pin.pointer(to: c.params, null: c.nullArgument == "params"),
                     pin.pointer(to: c.inDims, null: c.nullArgument == "inDims"),
                     pin.buffer(Self.convInput, null: c.nullArgument == "input"),
                     pin.buffer(Self.convWeights, null: c.nullArgument == "weights"),
@@ -137,6 +151,27 @@ struct ErrorCodeTests {
                     pin.pointer(to: c.outDims, null: c.nullArgument == "outDims"), output)
             }
         }
+    }
+
+    @Test("the convolutions' buffer sizes")
+    func convolutionBufferSizes() {
+        var call = ConvCall()
+        let window = 3 * 3 * 2
+        let one = capsnet_conv_hwc_q7_get_buffer_size(&call.params, &call.inDims)
+        #expect(one > 0 && one <= 4 * window + 11, "two windows widened to 16 bits, and alignment")
+        #expect(capsnet_conv_hwc_q7_split_get_buffer_size(&call.params, &call.inDims, 3) == 3 * one, "a share per core")
+        var primary = capsnet_primary_capsule_params(conv: call.params, capsule_dim: 2, output_frac: 7)
+        #expect(capsnet_primary_capsule_q7_get_buffer_size(&primary, &call.inDims) == one, "the squash needs none")
+        #expect(capsnet_primary_capsule_q7_split_get_buffer_size(&primary, &call.inDims, 2) == 2 * one)
+        #expect(capsnet_conv_hwc_q7_get_buffer_size(nil, &call.inDims) == Self.null.rawValue)
+        #expect(capsnet_conv_hwc_q7_get_buffer_size(&call.params, nil) == Self.null.rawValue)
+        #expect(capsnet_primary_capsule_q7_get_buffer_size(nil, &call.inDims) == Self.null.rawValue)
+        #expect(capsnet_conv_hwc_q7_split_get_buffer_size(&call.params, &call.inDims, 0) == Self.dimension.rawValue)
+        var wide = call.inDims
+        wide.c = 131_072
+        #expect(capsnet_conv_hwc_q7_get_buffer_size(&call.params, &wide) == Self.overflow.rawValue)
+        call.params.kernel.w = 0
+        #expect(capsnet_conv_hwc_q7_get_buffer_size(&call.params, &call.inDims) == Self.dimension.rawValue)
     }
 
     @Test("capsnet_primary_capsule_q7")
@@ -161,7 +196,7 @@ struct ErrorCodeTests {
                 conv: c.params, capsule_dim: c.capsuleDim, output_frac: c.capsuleFrac)
             return Self.onSentinel(64, null: c.nullArgument == "output") { output in
                 capsnet_primary_capsule_q7(
-                    pin.pointer(to: params, null: c.nullArgument == "params"),
+                    Self.convContext(pin, c), pin.pointer(to: params, null: c.nullArgument == "params"),
                     pin.pointer(to: c.inDims, null: c.nullArgument == "inDims"),
                     pin.buffer(Self.convInput, null: c.nullArgument == "input"),
                     pin.buffer(Self.convWeights, null: c.nullArgument == "weights"),
@@ -495,7 +530,9 @@ struct ErrorCodeTests {
             #expect(capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 0) == Self.dimension.rawValue)
             let one = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 1)
             let two = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 2)
-            #expect(two - one == 3 * 5 * 4 + 2 * 3, "a core adds J*D partial sums and its logits and couplings")
+            let three = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 3)
+            #expect(two - one >= 3 * 5 * 4 + 2 * 3, "a core adds J*D partial sums and its logits and couplings")
+            #expect(three - two == 2 * 64, "each core's partial sums and logits on whole 64-byte lines")
             params.memory = CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS
             let recomputed = capsnet_capsule_layer_q7_get_buffer_size(&params, &dims)
             #expect(one - recomputed == 6 * 3 * 5 - 3 * 5, "kept predictions I*J*D against one capsule's J*D")

@@ -41,11 +41,13 @@ struct SplitTests {
                 input, shape: inDims, weights: weights, bias: bias, parameters: params, outputShape: outDims)
             for cores in 1...8 {
                 var output = [Int8](repeating: 99, count: whole.count)
+                let scratch = Scratch(capsnet_conv_hwc_q7_split_get_buffer_size(&params, &inDims, Int32(cores)))
                 // Cores in reverse order: the result must not depend on who runs first.
                 for core in (0..<cores).reversed() {
                     var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores), barrier: nil, barrier_arg: nil)
                     #expect(
-                        capsnet_conv_hwc_q7_split(&params, &inDims, input, weights, bias, &outDims, &output, &split)
+                        capsnet_conv_hwc_q7_split(
+                            &scratch.context, &params, &inDims, input, weights, bias, &outDims, &output, &split)
                             == CAPSNET_OK)
                 }
                 #expect(output == whole, "\(c), \(cores) cores")
@@ -70,11 +72,13 @@ struct SplitTests {
                 input, shape: inDims, weights: weights, bias: bias, parameters: params, outputShape: outDims)
             for cores in 1...8 {
                 var output = [Int8](repeating: 99, count: whole.count)
+                let scratch = Scratch(capsnet_primary_capsule_q7_split_get_buffer_size(&params, &inDims, Int32(cores)))
                 for core in 0..<cores {
                     var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores), barrier: nil, barrier_arg: nil)
                     #expect(
                         capsnet_primary_capsule_q7_split(
-                            &params, &inDims, input, weights, bias, &outDims, &output, &split) == CAPSNET_OK)
+                            &scratch.context, &params, &inDims, input, weights, bias, &outDims, &output, &split)
+                            == CAPSNET_OK)
                 }
                 #expect(output == whole, "\(c), dim \(dim), \(cores) cores")
             }
@@ -130,19 +134,39 @@ struct SplitTests {
         var dims = capsnet_hwc(h: 2, w: 2, c: 1)
         let input: [Int8] = [1, 2, 3, 4]
         let weights: [Int8] = [64]
+        let scratch = Scratch(capsnet_conv_hwc_q7_split_get_buffer_size(&params, &dims, 8))
         for (core, cores) in [(0, 0), (-1, 2), (2, 2), (5, 3)] {
             var output = [Int8](repeating: 99, count: 4)
             var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores), barrier: nil, barrier_arg: nil)
             #expect(
-                capsnet_conv_hwc_q7_split(&params, &dims, input, weights, nil, &dims, &output, &split)
+                capsnet_conv_hwc_q7_split(&scratch.context, &params, &dims, input, weights, nil, &dims, &output, &split)
                     == CAPSNET_ERROR_DIMENSION)
             #expect(output == [99, 99, 99, 99])
         }
         var output = [Int8](repeating: 99, count: 4)
         #expect(
-            capsnet_conv_hwc_q7_split(&params, &dims, input, weights, nil, &dims, &output, nil)
+            capsnet_conv_hwc_q7_split(&scratch.context, &params, &dims, input, weights, nil, &dims, &output, nil)
                 == CAPSNET_ERROR_NULL_POINTER)
+        // Three cores need three cores' scratch.
+        var split = capsnet_core_split(core_id: 0, num_cores: 3, barrier: nil, barrier_arg: nil)
+        let short = Scratch(capsnet_conv_hwc_q7_split_get_buffer_size(&params, &dims, 3) - 1)
+        #expect(
+            capsnet_conv_hwc_q7_split(&short.context, &params, &dims, input, weights, nil, &dims, &output, &split)
+                == CAPSNET_ERROR_BUFFER_SIZE)
     }
+}
+
+/// Scratch of exactly `bytes` bytes (AddressSanitizer catches a kernel that goes past it), with its context.
+private final class Scratch {
+    let storage: UnsafeMutableRawBufferPointer
+    var context: capsnet_context
+
+    init(_ bytes: Int32) {
+        storage = .allocate(byteCount: Int(max(bytes, 1)), alignment: 1)
+        context = capsnet_context(buf: storage.baseAddress, size: bytes)
+    }
+
+    deinit { storage.deallocate() }
 }
 
 /// What the threads of a team write: an output, a status per core, and a scratch buffer large

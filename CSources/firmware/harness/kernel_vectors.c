@@ -81,8 +81,19 @@ static void convolution_case(void)
     fill(weights, out.c * params.kernel.h * params.kernel.w * in.c);
     fill(bias, out.c);
     const int8_t *const chosen_bias = (next() & 1u) ? bias : 0;
-    const capsnet_status status = capsnet_conv_hwc_q7(&params, &in, input, weights, chosen_bias, &out, output);
+    /* Exactly the scratch the kernel asks for. */
+    const capsnet_context ctx = {scratch_storage, capsnet_conv_hwc_q7_get_buffer_size(&params, &in)};
+    const capsnet_status status = capsnet_conv_hwc_q7(&ctx, &params, &in, input, weights, chosen_bias, &out, output);
     fold(output, status == CAPSNET_OK ? out.h * out.w * out.c : 0, status);
+    /* The same on three cores, one after the other, each in its share of one scratch buffer. */
+    const capsnet_context shared = {scratch_storage, capsnet_conv_hwc_q7_split_get_buffer_size(&params, &in, 3)};
+    for (int32_t core = 0; core < 3; core++) {
+        const capsnet_core_split split = {core, 3, 0, 0};
+        const capsnet_status part =
+            capsnet_conv_hwc_q7_split(&shared, &params, &in, input, weights, chosen_bias, &out, other, &split);
+        fold(other, 0, part);
+    }
+    fold(other, status == CAPSNET_OK ? out.h * out.w * out.c : 0, status);
 }
 
 static void squash_case(void)
@@ -185,7 +196,9 @@ static void primary_case(void)
     fill(input, in.h * in.w * in.c);
     fill(weights, out.c * 9 * in.c);
     fill(bias, out.c);
-    fold(output, out.h * out.w * out.c, capsnet_primary_capsule_q7(&params, &in, input, weights, bias, &out, output));
+    const capsnet_context ctx = {scratch_storage, capsnet_primary_capsule_q7_get_buffer_size(&params, &in)};
+    fold(output, out.h * out.w * out.c,
+         capsnet_primary_capsule_q7(&ctx, &params, &in, input, weights, bias, &out, output));
 }
 
 void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_t successes, uint32_t digest))

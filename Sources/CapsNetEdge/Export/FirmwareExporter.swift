@@ -149,8 +149,9 @@ public struct FirmwareExporter: Sendable {
             switch layer.operation {
             case .convolution(let convolution):
                 constants += convolutionConstants(id, convolution, layer)
-                calls.append(
-                    "    CHECK(capsnet_conv_hwc_q7(&\(id)_params, &\(id)_in, \(input), \(id)_weights, "
+                calls += scoped(
+                    context: memory,
+                    "CHECK(capsnet_conv_hwc_q7(&ctx, &\(id)_params, &\(id)_in, \(input), \(id)_weights, "
                         + "\(convolution.bias == nil ? "NULL" : "\(id)_bias"), &\(id)_out, \(output)));")
                 if convolution.appliesReLU {
                     calls.append("    CHECK(capsnet_relu_q7(\(output), \(layer.outputShape.reduce(1, *))));")
@@ -159,18 +160,15 @@ public struct FirmwareExporter: Sendable {
                 calls.append("    CHECK(capsnet_relu_q7(\(input), \(layer.inputShape.reduce(1, *))));")
             case .primaryCapsule(let primary):
                 constants += convolutionConstants(id, primary.convolution, layer, capsules: primary)
-                calls.append(
-                    "    CHECK(capsnet_primary_capsule_q7(&\(id)_params, &\(id)_in, \(input), \(id)_weights, "
+                calls += scoped(
+                    context: memory,
+                    "CHECK(capsnet_primary_capsule_q7(&ctx, &\(id)_params, &\(id)_in, \(input), \(id)_weights, "
                         + "\(primary.convolution.bias == nil ? "NULL" : "\(id)_bias"), &\(id)_out, \(output)));")
             case .capsule(let capsule):
                 constants += capsuleConstants(id, capsule)
-                calls.append("    {")
-                calls.append(
-                    "        const capsnet_context ctx = {a + \(memory.scratchOffset), \(memory.scratchBytes)};")
-                calls.append(
-                    "        CHECK(capsnet_capsule_layer_q7(&ctx, &\(id)_params, &\(id)_dims, \(input), \(id)_weights, \(output)));"
-                )
-                calls.append("    }")
+                calls += scoped(
+                    context: memory,
+                    "CHECK(capsnet_capsule_layer_q7(&ctx, &\(id)_params, &\(id)_dims, \(input), \(id)_weights, \(output)));")
             case .length:
                 calls.append(
                     "    CHECK(capsnet_capsule_length_q7(\(input), \(layer.inputShape[0]), \(layer.inputShape[1]), "
@@ -224,6 +222,16 @@ public struct FirmwareExporter: Sendable {
             }
 
             """
+    }
+
+    /// A kernel call in a block of its own that first declares `ctx`, the layer's scratch in the arena.
+    private func scoped(context memory: ArenaPlan.LayerMemory, _ call: String) -> [String] {
+        [
+            "    {",
+            "        const capsnet_context ctx = {a + \(memory.scratchOffset), \(memory.scratchBytes)};",
+            "        \(call)",
+            "    }",
+        ]
     }
 
     private func convolutionConstants(

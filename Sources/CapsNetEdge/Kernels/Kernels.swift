@@ -18,8 +18,12 @@ public enum Kernels {
         return try run(name, outputCount: count(name, outputShape.h, outputShape.w, outputShape.c)) { output in
             var inDims = shape
             var outDims = outputShape
-            return withOptionalPointer(bias) {
-                capsnet_conv_hwc_q7(&params, &inDims, input, weights, $0, &outDims, output)
+            let scratch = capsnet_conv_hwc_q7_get_buffer_size(&params, &inDims)
+            if scratch < 0 { return capsnet_status(rawValue: scratch) }
+            return withScratch(bytes: Int(scratch)) { ctx in
+                withOptionalPointer(bias) {
+                    capsnet_conv_hwc_q7(ctx, &params, &inDims, input, weights, $0, &outDims, output)
+                }
             }
         }
     }
@@ -35,8 +39,12 @@ public enum Kernels {
         return try run(name, outputCount: count(name, outputShape.h, outputShape.w, outputShape.c)) { output in
             var inDims = shape
             var outDims = outputShape
-            return withOptionalPointer(bias) {
-                capsnet_primary_capsule_q7(&params, &inDims, input, weights, $0, &outDims, output)
+            let scratch = capsnet_primary_capsule_q7_get_buffer_size(&params, &inDims)
+            if scratch < 0 { return capsnet_status(rawValue: scratch) }
+            return withScratch(bytes: Int(scratch)) { ctx in
+                withOptionalPointer(bias) {
+                    capsnet_primary_capsule_q7(ctx, &params, &inDims, input, weights, $0, &outDims, output)
+                }
             }
         }
     }

@@ -48,7 +48,18 @@ public struct ArenaPlan: Sendable, Equatable {
                     Need(
                         input: input, output: output, scratch: capsule.scratchBytes(routing, cores: cores),
                         inPlace: false))
-            case .convolution, .primaryCapsule, .length:
+            case .convolution(let convolution):
+                needs.append(
+                    Need(
+                        input: input, output: output,
+                        scratch: convolution.scratchBytes(inputShape: layer.inputShape, cores: cores), inPlace: false))
+            case .primaryCapsule(let primary):
+                needs.append(
+                    Need(
+                        input: input, output: output,
+                        scratch: primary.convolution.scratchBytes(inputShape: layer.inputShape, cores: cores),
+                        inPlace: false))
+            case .length:
                 needs.append(Need(input: input, output: output, scratch: 0, inPlace: false))
             }
         }

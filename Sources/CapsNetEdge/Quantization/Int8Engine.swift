@@ -168,10 +168,11 @@ public struct Int8Engine: Sendable {
             var params = convolution.parameters
             var inputDims = capsnet_hwc(layer.inputShape)
             var outputDims = convolution.outputDims
+            var context = capsnet_context(buf: scratch, size: Int32(scratchBytes))
             return convolution.weights.withUnsafeBufferPointer { weights in
                 withOptional(convolution.bias) { bias in
                     capsnet_conv_hwc_q7_split(
-                        &params, &inputDims, input, weights.baseAddress, bias, &outputDims, output, &split)
+                        &context, &params, &inputDims, input, weights.baseAddress, bias, &outputDims, output, &split)
                 }
             }
         case .relu:
@@ -187,10 +188,11 @@ public struct Int8Engine: Sendable {
                 output_frac: Int32(layer.outputFrac))
             var inputDims = capsnet_hwc(layer.inputShape)
             var outputDims = primary.convolution.outputDims
+            var context = capsnet_context(buf: scratch, size: Int32(scratchBytes))
             return primary.convolution.weights.withUnsafeBufferPointer { weights in
                 withOptional(primary.convolution.bias) { bias in
                     capsnet_primary_capsule_q7_split(
-                        &params, &inputDims, input, weights.baseAddress, bias, &outputDims, output, &split)
+                        &context, &params, &inputDims, input, weights.baseAddress, bias, &outputDims, output, &split)
                 }
             }
         case .capsule(let capsule):
@@ -292,6 +294,14 @@ extension QuantizedConvolution {
             stride: capsnet_hw(h: Int32(strideY), w: Int32(strideX)),
             padding: capsnet_hw(h: Int32(padTop), w: Int32(padLeft)), input_frac: Int32(inputFrac),
             weight_frac: Int32(weightFrac), bias_frac: Int32(biasFrac), output_frac: Int32(outputFrac))
+    }
+
+    /// `capsnet_conv_hwc_q7_split_get_buffer_size` for this convolution on `cores` cores; the
+    /// primary capsule layer around it needs the same.
+    func scratchBytes(inputShape: [Int], cores: Int) -> Int {
+        var params = parameters
+        var inputDims = capsnet_hwc(inputShape)
+        return Int(max(capsnet_conv_hwc_q7_split_get_buffer_size(&params, &inputDims, Int32(cores)), 0))
     }
 
     /// The output `[Ho, Wo, filters]`.

@@ -27,12 +27,23 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------------- */
 
 /**
+ * @brief Scratch bytes capsnet_conv_hwc_q7 needs, or a negative status if the arguments are invalid
+ * (CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION, CAPSNET_ERROR_OVERFLOW): two windows of
+ * Kh*Kw*Cin values widened to 16 bits, 4*Kh*Kw*Cin + 11 bytes at most.
+ *
+ * The cores with packed int8 SIMD (Arm DSP without Helium, CORE-V) gather windows there (im2col);
+ * the other paths leave it untouched. The size is the same on every core, so one arena fits all.
+ */
+int32_t capsnet_conv_hwc_q7_get_buffer_size(const capsnet_conv_params *params, const capsnet_hwc *input_dims);
+
+/**
  * @brief 2-D convolution, HWC int8, exact.
  *
  * out[y][x][o] = requantize(bias[o] << bias_shift + sum_{ky,kx,i} in[y*sh-ph+ky][x*sw-pw+kx][i] * w[o][ky][kx][i])
  * with bias_shift = input_frac + weight_frac - bias_frac, shift = input_frac + weight_frac - output_frac,
  * and zeros outside the input.
  *
+ * @param[in]  ctx          scratch of capsnet_conv_hwc_q7_get_buffer_size(params, input_dims) bytes
  * @param[in]  params       kernel size, stride, padding (0 <= padding < kernel), formats
  * @param[in]  input_dims   input shape [H, W, Cin]
  * @param[in]  input        input tensor, H*W*Cin values
@@ -43,19 +54,30 @@ extern "C" {
  * @param[out] output       Ho*Wo*Cout values
  * @return CAPSNET_OK, or an error and nothing written. Overflow guard: Kh*Kw*Cin*2^14 + 2^(7+bias_shift) < 2^31.
  */
-capsnet_status capsnet_conv_hwc_q7(const capsnet_conv_params *params,
+capsnet_status capsnet_conv_hwc_q7(const capsnet_context *ctx, const capsnet_conv_params *params,
                                    const capsnet_hwc *input_dims, const int8_t *input,
                                    const int8_t *weights, const int8_t *bias,
                                    const capsnet_hwc *output_dims, int8_t *output);
 
 /**
+ * @brief Scratch bytes capsnet_conv_hwc_q7_split needs for num_cores cores together (one buffer,
+ * num_cores times the single-core size), or a negative status.
+ */
+int32_t capsnet_conv_hwc_q7_split_get_buffer_size(const capsnet_conv_params *params, const capsnet_hwc *input_dims,
+                                                  int32_t num_cores);
+
+/**
  * @brief capsnet_conv_hwc_q7 on one core's share of the output rows (capsnet_core_split).
  *
- * Every core checks all the arguments and writes only its rows, so that num_cores calls, one per
- * core and in any order or at once, write exactly what capsnet_conv_hwc_q7 writes. An invalid split
- * (num_cores < 1, core_id outside [0, num_cores)) is CAPSNET_ERROR_DIMENSION.
+ * Every core checks all the arguments and writes only its rows and its own part of the scratch, so
+ * that num_cores calls, one per core and in any order or at once, write exactly what
+ * capsnet_conv_hwc_q7 writes. An invalid split (num_cores < 1, core_id outside [0, num_cores)) is
+ * CAPSNET_ERROR_DIMENSION.
+ *
+ * @param[in]  ctx  scratch of capsnet_conv_hwc_q7_split_get_buffer_size(params, input_dims,
+ *                  split->num_cores) bytes, the same buffer on every core
  */
-capsnet_status capsnet_conv_hwc_q7_split(const capsnet_conv_params *params,
+capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsnet_conv_params *params,
                                          const capsnet_hwc *input_dims, const int8_t *input,
                                          const int8_t *weights, const int8_t *bias,
                                          const capsnet_hwc *output_dims, int8_t *output,
@@ -153,24 +175,38 @@ capsnet_status capsnet_mat_transpose_q7(const int8_t *in, int32_t rows, int32_t 
 /* Capsule functions                                                                               */
 /* ---------------------------------------------------------------------------------------------- */
 
+/** @brief Scratch bytes capsnet_primary_capsule_q7 needs: those of its convolution. */
+int32_t capsnet_primary_capsule_q7_get_buffer_size(const capsnet_primary_capsule_params *params,
+                                                   const capsnet_hwc *input_dims);
+
 /**
  * @brief Primary capsule layer: capsnet_conv_hwc_q7, then capsnet_squash_q7 on each group of
  * capsule_dim consecutive output channels (Ho*Wo*Cout/D capsules in HWC order).
  *
  * The output buffer first holds the convolution (in params->conv.output_frac) and is squashed in
  * place into params->output_frac. Cout must be a multiple of capsule_dim.
+ *
+ * @param[in]  ctx  scratch of capsnet_primary_capsule_q7_get_buffer_size(params, input_dims) bytes
  */
-capsnet_status capsnet_primary_capsule_q7(const capsnet_primary_capsule_params *params,
+capsnet_status capsnet_primary_capsule_q7(const capsnet_context *ctx, const capsnet_primary_capsule_params *params,
                                           const capsnet_hwc *input_dims, const int8_t *input,
                                           const int8_t *weights, const int8_t *bias,
                                           const capsnet_hwc *output_dims, int8_t *output);
+
+/** @brief Scratch bytes capsnet_primary_capsule_q7_split needs for num_cores cores together. */
+int32_t capsnet_primary_capsule_q7_split_get_buffer_size(const capsnet_primary_capsule_params *params,
+                                                          const capsnet_hwc *input_dims, int32_t num_cores);
 
 /**
  * @brief capsnet_primary_capsule_q7 on one core's share of the output rows: the convolution of
  * those rows, then the squash of their capsules. Together the num_cores calls write exactly what
  * capsnet_primary_capsule_q7 writes.
+ *
+ * @param[in]  ctx  scratch of capsnet_primary_capsule_q7_split_get_buffer_size(params, input_dims,
+ *                  split->num_cores) bytes, the same buffer on every core
  */
-capsnet_status capsnet_primary_capsule_q7_split(const capsnet_primary_capsule_params *params,
+capsnet_status capsnet_primary_capsule_q7_split(const capsnet_context *ctx,
+                                                const capsnet_primary_capsule_params *params,
                                                 const capsnet_hwc *input_dims, const int8_t *input,
                                                 const int8_t *weights, const int8_t *bias,
                                                 const capsnet_hwc *output_dims, int8_t *output,
@@ -211,7 +247,9 @@ capsnet_status capsnet_capsule_layer_q7(const capsnet_context *ctx, const capsne
 
 /**
  * @brief Scratch bytes capsnet_capsule_layer_q7_split needs for num_cores cores together (one
- * buffer, shared by all of them), or a negative status.
+ * buffer, shared by all of them), or a negative status. With several cores, what each core writes
+ * for every input capsule sits on 64-byte lines of its own, so that cores with data caches do not
+ * contend for a line (false sharing).
  */
 int32_t capsnet_capsule_layer_q7_split_get_buffer_size(const capsnet_capsule_params *params,
                                                        const capsnet_capsule_dims *dims, int32_t num_cores);

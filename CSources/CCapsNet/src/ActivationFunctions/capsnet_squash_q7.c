@@ -15,14 +15,25 @@
  */
 static int64_t squash_multiplier(uint32_t sum_sq, int32_t input_frac, int32_t output_frac)
 {
-    const uint64_t root = capsnet_isqrt_u64((uint64_t)sum_sq << 32);
+    const uint32_t root = capsnet_isqrt_u64((uint64_t)sum_sq << 32);
+    if (input_frac >= 0) {
+        /* At most 2^30 + 2^31 - 1: 32 bits. */
+        const uint32_t denominator = ((uint32_t)1 << (2 * input_frac)) + sum_sq;
+        if (denominator <= (UINT32_MAX >> output_frac)) {
+            /* floor(R * 2^g / d) as long division in two 32-bit steps (no 64-bit division, which is a
+             * library call on 32-bit cores): R = q * d + r, and r * 2^g < d * 2^g fits 32 bits. */
+            const uint32_t quotient = root / denominator;
+            const uint32_t remainder = root % denominator;
+            return (int64_t)(((uint64_t)quotient << output_frac) + ((remainder << output_frac) / denominator));
+        }
+    }
     uint64_t numerator, denominator;
     if (input_frac >= 0) {
-        numerator = root << output_frac;
+        numerator = (uint64_t)root << output_frac;
         denominator = ((uint64_t)1 << (2 * input_frac)) + sum_sq;
     } else {
         /* 2^(2f) is a fraction: scale numerator and denominator by 2^(-2f). */
-        numerator = root << (output_frac - 2 * input_frac);
+        numerator = (uint64_t)root << (output_frac - 2 * input_frac);
         denominator = 1 + ((uint64_t)sum_sq << (-2 * input_frac));
     }
     return (int64_t)(numerator / denominator);

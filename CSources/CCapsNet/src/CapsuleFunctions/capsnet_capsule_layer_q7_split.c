@@ -13,15 +13,36 @@
 #include "../capsnet_simd.h"
 #include "../capsnet_support.h"
 
-/* Scratch, from its first 4-byte aligned byte:
+/* Scratch, from its first aligned byte (4 bytes, or a line for several cores):
  *   exp table     uint32 [256]           shared, filled by core 0 between iterations
  *   partial sums  int32  [cores][J][D]   each core's share of s in the current iteration
  *   history       int8   [R-1][J][D]     v of every iteration but the last
  *   per core      int8   [cores][J][2 + D or 2]  logits and couplings, and recomputed predictions
- *   predictions   int8   [I][J][D]       kept predictions, input capsule by input capsule */
+ *   predictions   int8   [I][J][D]       kept predictions, input capsule by input capsule
+ * With several cores, each core's partial sums and per-core bytes take whole lines: cores with data
+ * caches would otherwise write the same line for every input capsule (false sharing). */
 typedef struct {
-    int64_t partials, history, per_core, predictions, total;
+    int64_t partials, history, per_core, per_core_stride, predictions, total;
 } scratch_offsets;
+
+/* Bytes that separate the cores' shares of the scratch: a common cache-line size. */
+#define CAPSNET_CORE_LINE 64
+
+/* A core's share of `bytes`, rounded up to whole lines when cores share the buffer. */
+static int64_t core_stride(int64_t bytes, int32_t num_cores)
+{
+    return num_cores > 1 ? (bytes + CAPSNET_CORE_LINE - 1) / CAPSNET_CORE_LINE * CAPSNET_CORE_LINE : bytes;
+}
+
+/* The aligned start of the scratch: 4 bytes for one core, a line for several. */
+static uint8_t *scratch_base(void *buf, int32_t num_cores)
+{
+    if (num_cores == 1) {
+        return (uint8_t *)capsnet_align4_pointer(buf);
+    }
+    const uintptr_t misalignment = (uintptr_t)buf % CAPSNET_CORE_LINE;
+    return (uint8_t *)buf + (misalignment == 0 ? 0 : CAPSNET_CORE_LINE - misalignment);
+}
 
 static int32_t per_core_bytes(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims)
 {
@@ -35,12 +56,13 @@ static scratch_offsets layout(const capsnet_capsule_params *params, const capsne
     const int64_t jd = (int64_t)dims->num_outputs * dims->output_dim;
     scratch_offsets at;
     at.partials = CAPSNET_EXP_TABLE_LEN * (int64_t)sizeof(uint32_t);
-    at.history = at.partials + num_cores * jd * (int64_t)sizeof(int32_t);
-    at.per_core = at.history + (params->routings - 1) * jd;
-    at.predictions = at.per_core + (int64_t)num_cores * per_core_bytes(params, dims);
+    at.history = at.partials + num_cores * core_stride(jd * (int64_t)sizeof(int32_t), num_cores);
+    at.per_core = core_stride(at.history + (params->routings - 1) * jd, num_cores);
+    at.per_core_stride = core_stride(per_core_bytes(params, dims), num_cores);
+    at.predictions = at.per_core + num_cores * at.per_core_stride;
     const int64_t kept = params->memory == CAPSNET_ROUTING_KEEP_PREDICTIONS ? jd * dims->num_inputs : 0;
-    /* Up to 3 bytes go to aligning the caller's buffer. */
-    at.total = at.predictions + kept + 3;
+    /* Up to 3 bytes (a line less one, for several cores) go to aligning the caller's buffer. */
+    at.total = at.predictions + kept + (num_cores > 1 ? CAPSNET_CORE_LINE - 1 : 3);
     return at;
 }
 
@@ -118,12 +140,20 @@ typedef struct {
     const capsnet_core_split *split;
     routing_shifts shifts;
     uint32_t *exp_q30;
-    int32_t *partials; /* all cores' */
+    int32_t *partials; /* all cores', partial_stride() apart */
     int8_t *history;
     int8_t *logits;      /* this core's [J] */
     int8_t *couplings;   /* this core's [J] */
     int8_t *predictions; /* this core's [J][D] when recomputed, else everyone's [I][J][D] */
 } routing_call;
+
+/* int32 values from one core's partial sums to the next core's (not kept in routing_call: GCC keeps
+ * its fields in registers, and the hot loops have none to spare). */
+static int32_t partial_stride(const routing_call *call)
+{
+    const int64_t jd = (int64_t)call->dims->num_outputs * call->dims->output_dim;
+    return (int32_t)(core_stride(jd * (int64_t)sizeof(int32_t), call->split->num_cores) / (int64_t)sizeof(int32_t));
+}
 
 static void wait_for_cores(const capsnet_core_split *split)
 {
@@ -168,7 +198,7 @@ static void accumulate(const routing_call *call, int32_t r)
     const int32_t num_out = dims->num_outputs, d_out = dims->output_dim;
     const int32_t jd = num_out * d_out;
     const int32_t keep = call->params->memory == CAPSNET_ROUTING_KEEP_PREDICTIONS;
-    int32_t *partial = call->partials + (ptrdiff_t)call->split->core_id * jd;
+    int32_t *partial = call->partials + (ptrdiff_t)call->split->core_id * partial_stride(call);
     for (int32_t k = 0; k < jd; k++) {
         partial[k] = 0;
     }
@@ -209,10 +239,11 @@ static void squash_outputs(const routing_call *call, int32_t r)
     if (begin == end) {
         return;
     }
+    const int32_t stride = partial_stride(call);
     for (int32_t k = begin * d_out; k < end * d_out; k++) {
         int32_t s = 0;
         for (int32_t core = 0; core < call->split->num_cores; core++) {
-            s += call->partials[(ptrdiff_t)core * jd + k];
+            s += call->partials[(ptrdiff_t)core * stride + k];
         }
         v[k] = capsnet_requantize_q7(s, call->shifts.sum[r]);
     }
@@ -250,8 +281,8 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
         return CAPSNET_ERROR_BUFFER_SIZE;
     }
 
-    uint8_t *base = (uint8_t *)capsnet_align4_pointer(ctx->buf);
-    int8_t *mine = (int8_t *)(base + at.per_core) + (ptrdiff_t)split->core_id * per_core_bytes(params, dims);
+    uint8_t *base = scratch_base(ctx->buf, split->num_cores);
+    int8_t *mine = (int8_t *)(base + at.per_core + split->core_id * at.per_core_stride);
     call.params = params;
     call.dims = dims;
     call.input = input;

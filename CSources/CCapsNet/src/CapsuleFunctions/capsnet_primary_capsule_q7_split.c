@@ -6,7 +6,18 @@
 #include "capsnet/capsnet.h"
 #include "../capsnet_support.h"
 
-capsnet_status capsnet_primary_capsule_q7_split(const capsnet_primary_capsule_params *params,
+int32_t capsnet_primary_capsule_q7_split_get_buffer_size(const capsnet_primary_capsule_params *params,
+                                                          const capsnet_hwc *input_dims, int32_t num_cores)
+{
+    if (params == NULL) {
+        return CAPSNET_ERROR_NULL_POINTER;
+    }
+    /* The squash works in place and needs no scratch. */
+    return capsnet_conv_hwc_q7_split_get_buffer_size(&params->conv, input_dims, num_cores);
+}
+
+capsnet_status capsnet_primary_capsule_q7_split(const capsnet_context *ctx,
+                                                const capsnet_primary_capsule_params *params,
                                                 const capsnet_hwc *input_dims, const int8_t *input,
                                                 const int8_t *weights, const int8_t *bias,
                                                 const capsnet_hwc *output_dims, int8_t *output,
@@ -29,7 +40,7 @@ capsnet_status capsnet_primary_capsule_q7_split(const capsnet_primary_capsule_pa
     /* The convolution checks the rest (the split included) before it writes, and once it succeeded
      * the squash cannot fail. */
     CAPSNET_RETURN_IF_ERROR(
-        capsnet_conv_hwc_q7_split(&params->conv, input_dims, input, weights, bias, output_dims, output, split));
+        capsnet_conv_hwc_q7_split(ctx, &params->conv, input_dims, input, weights, bias, output_dims, output, split));
     int32_t row_begin;
     int32_t row_end;
     capsnet_split_range(output_dims->h, split, &row_begin, &row_end);

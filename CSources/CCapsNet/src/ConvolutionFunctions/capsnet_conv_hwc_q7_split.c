@@ -1,8 +1,9 @@
 /**
  * @file capsnet_conv_hwc_q7_split.c
- * @brief 2-D convolution, HWC int8. Windows inside the input go two at a time, and filters in
- * pairs, through the dot products of capsnet_simd.h, which have a portable and an Arm DSP
- * implementation; windows that touch the padding go one at a time.
+ * @brief 2-D convolution, HWC int8. Windows whose columns lie inside the input go two at a time,
+ * and filters in pairs, through the dot products of capsnet_simd.h; on the cores with packed int8
+ * SIMD (Arm DSP, CORE-V) the two windows are first gathered into the scratch buffer (im2col).
+ * Windows that reach into the left or right padding go one at a time.
  */
 #include "capsnet/capsnet.h"
 #include "../capsnet_simd.h"
@@ -70,14 +71,116 @@ static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0,
     }
 }
 
-/* Two output positions of one output row whose windows' columns all lie inside the input: two
- * windows against two filters per pass (capsnet_dot2x2_q7). */
-static void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, int32_t out_c,
-                          int8_t *out0, int8_t *out1)
+/*
+ * Scratch per core, used on the im2col path: convolve_pair's two windows, each group of four values
+ * prepared (8 bytes, capsnet_q7x4) and the windows interleaved group by group, then each window's
+ * last window % 4 values as int8, plus up to 3 bytes to align the caller's buffer. The size is the
+ * same on every core, so that one arena serves every target; the other paths leave it untouched.
+ */
+static int64_t scratch_bytes(int32_t window)
 {
+    return 2 * (int64_t)(window / 4) * 8 + 2 * 4 + 3;
+}
+
+#if defined(CAPSNET_CONV_IM2COL)
+/* A prepared group (capsnet_q7x4) is two 32-bit words on both packed-SIMD paths. */
+typedef char capsnet_prepared_group_is_8_bytes[sizeof(capsnet_q7x4) == 8 ? 1 : -1];
+
+/* The window at (y0, x0), whose columns all lie inside the input, into groups[0], groups[2], ...
+ * and its last window % 4 values into tail; rows outside the input are zeros. */
+static void gather_window(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, capsnet_q7x4 *groups, int8_t *tail)
+{
+    const int32_t row_len = g->k_w * g->in_c;
+    /* Values of a group that spans two rows (row_len not a multiple of 4), or of a padding row. */
+    int8_t pending[4];
+    int32_t pending_count = 0;
+    for (int32_t ky = 0; ky < g->k_h; ky++) {
+        const int32_t y = y0 + ky;
+        const int8_t *row = y >= 0 && y < g->in_h ? g->input + ((ptrdiff_t)y * g->in_w + x0) * g->in_c : NULL;
+        int32_t i = 0;
+        if (row != NULL && pending_count == 0) {
+            for (; i + 4 <= row_len; i += 4) {
+                *groups = capsnet_prepare_q7x4(row + i);
+                groups += 2;
+            }
+        }
+        for (; i < row_len; i++) {
+            pending[pending_count++] = row != NULL ? row[i] : 0;
+            if (pending_count == 4) {
+                *groups = capsnet_prepare_q7x4(pending);
+                groups += 2;
+                pending_count = 0;
+            }
+        }
+    }
+    for (int32_t t = 0; t < pending_count; t++) {
+        tail[t] = pending[t];
+    }
+}
+
+/* Both windows of convolve_pair into the scratch. */
+static void gather_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, void *scratch)
+{
+    capsnet_q7x4 *windows = (capsnet_q7x4 *)scratch;
+    int8_t *tails = (int8_t *)(windows + 2 * (ptrdiff_t)(g->window / 4));
+    gather_window(g, y0, x0, windows, tails);
+    gather_window(g, y0, x1, windows + 1, tails + 4);
+}
+
+/* acc[2*r + c] += window r of the gathered pair against filter c. */
+static void dot_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, const int8_t *filter0,
+                     const int8_t *filter1, const void *scratch, int32_t acc[4])
+{
+    (void)y0;
+    (void)x0;
+    (void)x1;
+    const int32_t groups = g->window / 4;
+    const int32_t grouped = 4 * groups;
+    const capsnet_q7x4 *windows = (const capsnet_q7x4 *)scratch;
+    const int8_t *tail0 = (const int8_t *)(windows + 2 * (ptrdiff_t)groups);
+    const int8_t *tail1 = tail0 + 4;
+    capsnet_dot2x2_prepared_q7(windows, filter0, filter1, groups, acc);
+    for (int32_t t = 0; t < g->window - grouped; t++) {
+        acc[0] += (int32_t)tail0[t] * (int32_t)filter0[grouped + t];
+        acc[1] += (int32_t)tail0[t] * (int32_t)filter1[grouped + t];
+        acc[2] += (int32_t)tail1[t] * (int32_t)filter0[grouped + t];
+        acc[3] += (int32_t)tail1[t] * (int32_t)filter1[grouped + t];
+    }
+}
+#else
+/* These paths read the windows where they are. */
+static void gather_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, void *scratch)
+{
+    (void)g;
+    (void)y0;
+    (void)x0;
+    (void)x1;
+    (void)scratch;
+}
+
+/* acc[2*r + c] += the window at (y0, xr) against filter c, row by row (capsnet_dot2x2_q7). */
+static void dot_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, const int8_t *filter0,
+                     const int8_t *filter1, const void *scratch, int32_t acc[4])
+{
+    (void)scratch;
     const int32_t ky_begin = y0 < 0 ? -y0 : 0;
     const int32_t ky_end = min_s32(g->k_h, g->in_h - y0);
     const int32_t row_len = g->k_w * g->in_c;
+    for (int32_t ky = ky_begin; ky < ky_end; ky++) {
+        const ptrdiff_t row = (ptrdiff_t)(y0 + ky) * g->in_w;
+        const ptrdiff_t w_offset = (ptrdiff_t)ky * row_len;
+        capsnet_dot2x2_q7(g->input + (row + x0) * g->in_c, g->input + (row + x1) * g->in_c, filter0 + w_offset,
+                          filter1 + w_offset, row_len, acc);
+    }
+}
+#endif
+
+/* Two output positions of one output row whose windows' columns all lie inside the input: two
+ * windows against two filters at a time, so that every load serves two products. */
+static void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, int32_t out_c,
+                          int8_t *out0, int8_t *out1, void *scratch)
+{
+    gather_pair(g, y0, x0, x1, scratch);
     for (int32_t oc = 0; oc < out_c; oc += 2) {
         const int32_t pair = oc + 1 < out_c;
         const int8_t *filter0 = g->weights + (ptrdiff_t)oc * g->window;
@@ -85,12 +188,7 @@ static void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0
         int32_t acc[4];
         acc[0] = acc[2] = bias_term(g, oc);
         acc[1] = acc[3] = pair ? bias_term(g, oc + 1) : 0;
-        for (int32_t ky = ky_begin; ky < ky_end; ky++) {
-            const ptrdiff_t row = (ptrdiff_t)(y0 + ky) * g->in_w;
-            const ptrdiff_t w_offset = (ptrdiff_t)ky * row_len;
-            capsnet_dot2x2_q7(g->input + (row + x0) * g->in_c, g->input + (row + x1) * g->in_c, filter0 + w_offset,
-                              filter1 + w_offset, row_len, acc);
-        }
+        dot_pair(g, y0, x0, x1, filter0, filter1, scratch, acc);
         out0[oc] = capsnet_requantize_q7(acc[0], g->shift);
         out1[oc] = capsnet_requantize_q7(acc[2], g->shift);
         if (pair) {
@@ -100,14 +198,42 @@ static void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0
     }
 }
 
-capsnet_status capsnet_conv_hwc_q7_split(const capsnet_conv_params *params,
+/* The window size Kh*Kw*Cin, or a negative status if it is invalid or could overflow the accumulator. */
+static int32_t window_size(const capsnet_conv_params *params, const capsnet_hwc *input_dims)
+{
+    if (params == NULL || input_dims == NULL) {
+        return CAPSNET_ERROR_NULL_POINTER;
+    }
+    const int32_t window = capsnet_count3(params->kernel.h, params->kernel.w, input_dims->c);
+    if (window < 0) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    return capsnet_accumulator_fits(window, 0) ? window : CAPSNET_ERROR_OVERFLOW;
+}
+
+int32_t capsnet_conv_hwc_q7_split_get_buffer_size(const capsnet_conv_params *params, const capsnet_hwc *input_dims,
+                                                  int32_t num_cores)
+{
+    const int32_t window = window_size(params, input_dims);
+    if (window < 0) {
+        return window;
+    }
+    if (num_cores < 1 || num_cores > 65536) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    /* Up to 65536 cores of up to 2^19 bytes each could pass INT32_MAX. */
+    const int64_t total = num_cores * scratch_bytes(window);
+    return total <= INT32_MAX ? (int32_t)total : CAPSNET_ERROR_DIMENSION;
+}
+
+capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsnet_conv_params *params,
                                          const capsnet_hwc *input_dims, const int8_t *input,
                                          const int8_t *weights, const int8_t *bias,
                                          const capsnet_hwc *output_dims, int8_t *output,
                                          const capsnet_core_split *split)
 {
-    if (params == NULL || input_dims == NULL || input == NULL || weights == NULL || output_dims == NULL ||
-        output == NULL || split == NULL) {
+    if (ctx == NULL || ctx->buf == NULL || params == NULL || input_dims == NULL || input == NULL ||
+        weights == NULL || output_dims == NULL || output == NULL || split == NULL) {
         return CAPSNET_ERROR_NULL_POINTER;
     }
     if (split->num_cores < 1 || split->core_id < 0 || split->core_id >= split->num_cores) {
@@ -138,6 +264,11 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_conv_params *params,
     if (!capsnet_accumulator_fits(window, bias_shift)) {
         return CAPSNET_ERROR_OVERFLOW;
     }
+    const int64_t core_bytes = scratch_bytes(window);
+    if (ctx->size < split->num_cores * core_bytes) {
+        return CAPSNET_ERROR_BUFFER_SIZE;
+    }
+    void *scratch = capsnet_align4_pointer((uint8_t *)ctx->buf + split->core_id * core_bytes);
 
     const capsnet_conv_geometry g = {input, in_h, in_w, in_c, k_h, k_w, window, weights, bias, bias_shift, shift};
     /* This core's output rows. */
@@ -160,7 +291,7 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_conv_params *params,
                 break;
             }
             int8_t *out = output + ((ptrdiff_t)oy * out_w + ox) * out_c;
-            convolve_pair(&g, y0, x0, x1, out_c, out, out + out_c);
+            convolve_pair(&g, y0, x0, x1, out_c, out, out + out_c, scratch);
         }
         /* The rest, whose windows reach into the right padding, one at a time. */
         for (; ox < out_w; ox++) {
