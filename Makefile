@@ -8,7 +8,7 @@ SWIFT ?= swift
 UBSAN := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined \
          -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
 
-.PHONY: demo test deps check-c test-swift test-asan test-ubsan
+.PHONY: demo test deps fixtures check-c test-swift test-asan test-ubsan
 
 # The main job: quantize the MNIST CapsNet, calibrating on test images 0-999 and scoring 1000-9999.
 MODEL ?= ../shared/data/models/caps_net_mnist.h5
@@ -26,10 +26,15 @@ demo: deps
 	$(SWIFT) build -c release --product capsnet
 	.build/release/capsnet convert $(MODEL) --calibration $(DATA)@0-999 --eval $(DATA)@1000-9999 --out $(OUT)
 
-test: deps check-c test-swift test-asan test-ubsan
+test: deps fixtures check-c test-swift test-asan test-ubsan
 
 deps:
 	@.ci/install-deps
+
+# The Keras models the tests read, written by Keras itself (pinned, in a virtual environment) into
+# .build-fixtures; nothing of them is committed.
+fixtures: deps
+	.ci/make-fixtures
 
 # C99 strict warnings, cross builds for Cortex-M4 and rv32imc, and the no-float/no-libc audit.
 check-c:

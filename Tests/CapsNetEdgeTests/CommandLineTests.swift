@@ -13,7 +13,7 @@ enum CapsNetTool {
 
 @Suite("capsnet command line")
 struct CommandLineTests {
-    @Test("inspect prints the layer table with totals, and JSON with the same figures")
+    @Test("inspect prints the layer table with totals, and JSON with the same figures", .needsFixtures)
     func inspect() throws {
         let model = TestData.fixture("tiny_sequential.keras")
         let table = try CapsNetTool.run(["inspect", model])
@@ -29,7 +29,7 @@ struct CommandLineTests {
         #expect((object?["layers"] as? [Any])?.count == 4)
     }
 
-    @Test("eval scores a dataset; the JSON has float_top1 and images")
+    @Test("eval scores a dataset; the JSON has float_top1 and images", .needsFixtures)
     func evalJSON() throws {
         let result = try CapsNetTool.run([
             "eval", TestData.fixture("tiny_sequential.keras"), "--data", GeneratedData.digits + "@1-4", "--json",
@@ -50,10 +50,10 @@ struct CommandLineTests {
 
     /// Every bad input ends with a message on standard error and a non-zero exit.
     @Test(
-        "bad input: a clear message and a non-zero exit",
+        "bad input: a clear message and a non-zero exit", .needsFixtures,
         arguments: [
             (["eval", "missing.h5", "--data", "digits"], "missing.h5: no such file"),
-            (["eval", "make_fixtures.py", "--data", "digits"], "not a Keras model: neither an HDF5 file"),
+            (["eval", "not-a-model", "--data", "digits"], "not a Keras model: neither an HDF5 file"),
             (["inspect", "truncated"], "the file is truncated or damaged"),
             (["inspect", "weights_only.weights.h5"], "holds weights only"),
             (["inspect", "unsupported_layer.h5"], "is a MaxPooling2D, which is not supported"),
@@ -78,8 +78,9 @@ struct CommandLineTests {
 
         let resolved = arguments.map { argument -> String in
             if argument == "truncated" { return truncated.path }
+            if argument == "not-a-model" { return TestData.notAModel }
             if argument.hasPrefix("digits") { return GeneratedData.digits + argument.dropFirst("digits".count) }
-            if argument.hasSuffix(".h5") || argument.hasSuffix(".keras") || argument.hasSuffix(".py") {
+            if argument.hasSuffix(".h5") || argument.hasSuffix(".keras") {
                 return TestData.fixture(argument)
             }
             return argument

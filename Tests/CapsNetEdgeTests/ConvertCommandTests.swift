@@ -4,7 +4,7 @@ import Testing
 
 @Suite("capsnet convert")
 struct ConvertCommandTests {
-    @Test("convert writes the model and both reports; eval runs the quantized model")
+    @Test("convert writes the model and both reports; eval runs the quantized model", .needsFixtures)
     func convertTiny() throws {
         let folder = try TestData.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -36,7 +36,7 @@ struct ConvertCommandTests {
 
     /// Each bad invocation ends with a message and a non-zero exit, and writes nothing.
     @Test(
-        "bad calibration data and bad options: a clear message, a non-zero exit, nothing written",
+        "bad calibration data and bad options: a clear message, a non-zero exit, nothing written", .needsFixtures,
         arguments: [
             (["--calibration", "digits@4-3"], "the range 4-3 selects no images"),
             (["--calibration", "nan"], "calibration image 1 holds NaN or an infinity"),

@@ -104,7 +104,7 @@ struct DatasetTests {
         }
     }
 
-    @Test("images of another shape than the model's input are refused")
+    @Test("images of another shape than the model's input are refused", .needsFixtures)
     func shapeMismatch() throws {
         let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_functional.keras"))
         let dataset = try Dataset(Self.digits)

@@ -4,7 +4,7 @@ import Testing
 
 @Suite("Firmware export")
 struct ExportTests {
-    @Test("names must be C identifiers; identifier(from:) makes one")
+    @Test("names must be C identifiers; identifier(from:) makes one", .needsFixtures)
     func names() throws {
         let (_, quantized) = try tinyQuantized()
         #expect(throws: ExportError.invalidName("2fast")) { try FirmwareExporter(quantized, name: "2fast") }
@@ -14,7 +14,7 @@ struct ExportTests {
     }
 
     /// The exported C, compiled for this machine with gcc and the kernels, gives the host engine's bytes.
-    @Test("the exported C compiles without warnings and runs bit-exact with the engine on the host")
+    @Test("the exported C compiles without warnings and runs bit-exact with the engine on the host", .needsFixtures)
     func hostBuild() throws {
         let (_, quantized) = try tinyQuantized()
         let engine = try Int8Engine(quantized)
@@ -64,7 +64,7 @@ struct ExportTests {
         #expect(run.output == "5/5\n")
     }
 
-    @Test("export refuses a damaged quantized model with a message and writes nothing")
+    @Test("export refuses a damaged quantized model with a message and writes nothing", .needsFixtures)
     func damagedModel() throws {
         let folder = try TestData.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -17,7 +17,7 @@ func tensor(_ path: String) throws -> Tensor {
 @Suite("Float reference")
 struct FloatReferenceTests {
     @Test(
-        "agrees with Keras 3's own outputs on the fixtures",
+        "agrees with Keras 3's own outputs on the fixtures", .needsFixtures,
         arguments: ["tiny_sequential.keras", "tiny_sequential.h5", "tiny_functional.keras", "tiny_functional.h5"])
     func matchesKeras(file: String) throws {
         let stem = file.split(separator: ".")[0]
@@ -30,7 +30,7 @@ struct FloatReferenceTests {
         #expect(maxAbs <= 1e-4 * range, "max abs difference \(maxAbs), range \(range)")
     }
 
-    @Test("the trace holds every intermediate with its documented shape, consistent with the output")
+    @Test("the trace holds every intermediate with its documented shape, consistent with the output", .needsFixtures)
     func traceShapes() throws {
         let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
         let input = try tensor(TestData.fixture("tiny_sequential_input.npy"))
@@ -67,7 +67,8 @@ struct FloatReferenceTests {
         #expect(routing.iterations[2].output == trace.layers[2].output)
     }
 
-    @Test("an image's output does not depend on the batch it is in or how the batch is split over cores")
+    @Test(
+        "an image's output does not depend on the batch it is in or how the batch is split over cores", .needsFixtures)
     func batchIndependent() throws {
         let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_functional.keras"))
         let input = try tensor(TestData.fixture("tiny_functional_input.npy"))
@@ -78,7 +79,7 @@ struct FloatReferenceTests {
         }
     }
 
-    @Test("a batch of the wrong image shape is refused")
+    @Test("a batch of the wrong image shape is refused", .needsFixtures)
     func wrongShape() throws {
         let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
         #expect(throws: InputShapeError(expected: [12, 12, 1], actual: [12, 11, 1])) {

@@ -28,7 +28,7 @@ struct KerasLoaderTests {
     }
 
     @Test(
-        "Keras 3 writes the same model as .keras and legacy .h5; both load to the same value",
+        "Keras 3 writes the same model as .keras and legacy .h5; both load to the same value", .needsFixtures,
         arguments: ["tiny_sequential", "tiny_functional"])
     func keras3Formats(name: String) throws {
         let archive = try CapsNetModel(contentsOf: TestData.fixture(name + ".keras"))
@@ -37,7 +37,8 @@ struct KerasLoaderTests {
         #expect(archive.inputShape == legacy.inputShape)
     }
 
-    @Test("a re-zipped (deflated) .keras archive loads as the stored one; a flipped byte fails its check")
+    @Test(
+        "a re-zipped (deflated) .keras archive loads as the stored one; a flipped byte fails its check", .needsFixtures)
     func deflatedArchive() throws {
         let stored = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
         let deflatedPath = TestData.fixture("tiny_sequential_deflated.keras")
@@ -57,7 +58,7 @@ struct KerasLoaderTests {
         }
     }
 
-    @Test("a functional chain with same padding, no bias, rectangular strides and no-op layers")
+    @Test("a functional chain with same padding, no bias, rectangular strides and no-op layers", .needsFixtures)
     func functionalChain() throws {
         let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_functional.keras"))
         #expect(
@@ -78,10 +79,10 @@ struct KerasLoaderTests {
 
     /// Each bad file gives its own message, naming the file and the cause.
     @Test(
-        "bad model files are refused with a message naming the cause",
+        "bad model files are refused with a message naming the cause", .needsFixtures,
         arguments: [
             ("missing.h5", "no such file"),
-            ("make_fixtures.py", "not a Keras model: neither an HDF5 file"),
+            ("not-a-model", "not a Keras model: neither an HDF5 file"),
             ("weights_only.weights.h5", "holds weights only"),
             ("unsupported_layer.h5", "layer 'max_pooling2d' is a MaxPooling2D, which is not supported"),
             ("unsupported_activation.h5", "(Conv2D): activation = 'tanh' is not supported"),
@@ -91,7 +92,7 @@ struct KerasLoaderTests {
             ),
         ])
     func badFiles(name: String, message: String) {
-        let path = TestData.fixture(name)
+        let path = name == "not-a-model" ? TestData.notAModel : TestData.fixture(name)
         do {
             _ = try CapsNetModel(contentsOf: path)
             Issue.record("\(name) loaded")
@@ -101,7 +102,7 @@ struct KerasLoaderTests {
         }
     }
 
-    @Test("a truncated HDF5 file and a truncated .keras archive are reported as damaged")
+    @Test("a truncated HDF5 file and a truncated .keras archive are reported as damaged", .needsFixtures)
     func truncated() throws {
         let folder = try TestData.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -22,14 +22,16 @@ struct QuantizationTests {
         #expect(FormatRule.noSaturation(maxAbs: 1.0) == 6)  // 1.0 in Q0.7 would saturate to 127
     }
 
-    @Test("every format the quantizer picks is one the kernels accept", arguments: QuantizationScheme.allCases)
+    @Test(
+        "every format the quantizer picks is one the kernels accept",
+        .needsFixtures, arguments: QuantizationScheme.allCases)
     func formatsAreValid(scheme: QuantizationScheme) throws {
         let (_, quantized) = try tinyQuantized(scheme)
         #expect(quantized.scheme == scheme)
         _ = try Int8Engine(quantized)  // checks every layer's call once
     }
 
-    @Test("the model file round-trips exactly, through bytes and through a file")
+    @Test("the model file round-trips exactly, through bytes and through a file", .needsFixtures)
     func roundTrip() throws {
         let (_, quantized) = try tinyQuantized()
         #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(quantized)) == quantized)
@@ -41,7 +43,9 @@ struct QuantizationTests {
         #expect(QuantizedModelFile.isQuantizedModel(path))
     }
 
-    @Test("a damaged model file is refused: truncated, corrupted, foreign, a future version, inconsistent")
+    @Test(
+        "a damaged model file is refused: truncated, corrupted, foreign, a future version, inconsistent",
+        .needsFixtures)
     func damagedFiles() throws {
         let (_, quantized) = try tinyQuantized()
         let bytes = QuantizedModelFile.encode(quantized)
@@ -74,7 +78,7 @@ struct QuantizationTests {
                 == .malformed("layer 'capsule': the capsule layer's sizes disagree"))
     }
 
-    @Test("the arena plan: each layer's input, scratch and output fit and do not overlap")
+    @Test("the arena plan: each layer's input, scratch and output fit and do not overlap", .needsFixtures)
     func arenaPlan() throws {
         let (_, quantized) = try tinyQuantized()
         let plan = ArenaPlan(quantized)
@@ -95,7 +99,7 @@ struct QuantizationTests {
         #expect(plan.bytes >= largest && plan.bytes < largest + 2 * ArenaPlan.scratchAlignment)
     }
 
-    @Test("the engine follows the float model: the same classes on the fixture digits")
+    @Test("the engine follows the float model: the same classes on the fixture digits", .needsFixtures)
     func engineTracksFloat() throws {
         let (model, quantized) = try tinyQuantized()
         let digits = try Dataset(GeneratedData.digits)
@@ -111,7 +115,7 @@ struct QuantizationTests {
     }
 
     @Test(
-        "bad calibration data is refused: a shape that does not fit, NaN, an empty range",
+        "bad calibration data is refused: a shape that does not fit, NaN, an empty range", .needsFixtures,
         arguments: ["shape", "nan", "empty"])
     func badCalibration(kind: String) throws {
         let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
@@ -191,7 +195,9 @@ func writeNaNImages(to folder: URL) throws -> String {
 
 @Suite("Engine split over cores")
 struct EngineSplitTests {
-    @Test("one image on 1 to 8 threads gives the same bytes as the one-thread engine, both memories (fixture)")
+    @Test(
+        "one image on 1 to 8 threads gives the same bytes as the one-thread engine, both memories (fixture)",
+        .needsFixtures)
     func tinyModel() throws {
         let (model, quantized) = try tinyQuantized()
         let teams = (1...8).map { CoreTeam(cores: $0) }

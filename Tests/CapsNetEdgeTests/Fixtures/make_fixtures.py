@@ -1,23 +1,34 @@
 #!/usr/bin/env python3
-"""Writes the small Keras models and datasets the loader tests read.
+"""Writes the small Keras models the loader, float reference and engine tests read, into FOLDER.
 
-Not run by CI: the files it writes are committed. Regenerate on purpose with
-    pip install keras jax h5py numpy
-    KERAS_BACKEND=jax python3 Tests/CapsNetEdgeTests/Fixtures/make_fixtures.py
-The models are tiny CapsNets with random weights, saved by Keras 3 itself in both of its formats
-(native `.keras` and legacy `.h5`), with Keras's own outputs for a few inputs; the damaged files are
-made from them with h5py. The datasets the readers' tests use are written by the tests themselves
-(Support/GeneratedData.swift), so no data files are committed.
+    make_fixtures.py FOLDER
+
+`make test` runs it (through .ci/make-fixtures) before the tests, with the pinned Keras and JAX of
+requirements.txt in a virtual environment, so the tests read files that Keras itself wrote and none
+is committed. The models are tiny CapsNets with random weights from a fixed seed, saved by Keras 3 in
+both of its formats (native `.keras` and legacy `.h5`), with Keras's own outputs for a few inputs;
+the damaged files are made from them with h5py. The datasets the readers' tests use are written by
+the tests themselves (Support/GeneratedData.swift).
 """
+import logging
 import os
+import sys
 import zipfile
+
+if len(sys.argv) != 2:
+    sys.exit("usage: make_fixtures.py FOLDER")
+os.environ["KERAS_BACKEND"] = "jax"  # the one backend requirements.txt installs
 
 import h5py
 import keras
 import numpy as np
 from keras import ops
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# Saving `.h5` on purpose is what the legacy-format tests need; Keras warns about it every time.
+logging.getLogger("absl").setLevel(logging.ERROR)
+
+OUT = os.path.abspath(sys.argv[1])
+os.makedirs(OUT, exist_ok=True)
 rng = np.random.default_rng(20261126)
 
 
@@ -95,11 +106,11 @@ def randomize(model):
 
 def save(model, name, input_shape):
     randomize(model)
-    model.save(os.path.join(HERE, name + ".keras"))
-    model.save(os.path.join(HERE, name + ".h5"))
+    model.save(os.path.join(OUT, name + ".keras"))
+    model.save(os.path.join(OUT, name + ".h5"))
     x = rng.uniform(0.0, 1.0, size=(3,) + input_shape).astype("float32")
-    np.save(os.path.join(HERE, name + "_input.npy"), x)
-    np.save(os.path.join(HERE, name + "_output.npy"), np.asarray(model.predict(x, verbose=0), dtype="float32"))
+    np.save(os.path.join(OUT, name + "_input.npy"), x)
+    np.save(os.path.join(OUT, name + "_output.npy"), np.asarray(model.predict(x, verbose=0), dtype="float32"))
 
 
 def sequential():
@@ -129,24 +140,24 @@ def functional():
 
 def deflated():
     """Keras stores its archive's entries uncompressed; users who re-zip one get deflate."""
-    with zipfile.ZipFile(os.path.join(HERE, "tiny_sequential.keras")) as source, \
-            zipfile.ZipFile(os.path.join(HERE, "tiny_sequential_deflated.keras"), "w", zipfile.ZIP_DEFLATED) as target:
+    with zipfile.ZipFile(os.path.join(OUT, "tiny_sequential.keras")) as source, \
+            zipfile.ZipFile(os.path.join(OUT, "tiny_sequential_deflated.keras"), "w", zipfile.ZIP_DEFLATED) as target:
         for item in source.infolist():
             target.writestr(item.filename, source.read(item.filename))
 
 
 def damaged(model):
-    model.save_weights(os.path.join(HERE, "weights_only.weights.h5"))
+    model.save_weights(os.path.join(OUT, "weights_only.weights.h5"))
 
     unsupported = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),
                                     keras.layers.MaxPooling2D(), Length()])
-    unsupported.save(os.path.join(HERE, "unsupported_layer.h5"))
+    unsupported.save(os.path.join(OUT, "unsupported_layer.h5"))
 
     tanh = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, activation="tanh")])
-    tanh.save(os.path.join(HERE, "unsupported_activation.h5"))
+    tanh.save(os.path.join(OUT, "unsupported_activation.h5"))
 
-    path = os.path.join(HERE, "shape_mismatch.h5")
-    with open(os.path.join(HERE, "tiny_sequential.h5"), "rb") as source, open(path, "wb") as target:
+    path = os.path.join(OUT, "shape_mismatch.h5")
+    with open(os.path.join(OUT, "tiny_sequential.h5"), "rb") as source, open(path, "wb") as target:
         target.write(source.read())
     with h5py.File(path, "r+") as f:
         group = f["model_weights/conv2d/tiny_sequential/conv2d"]

@@ -1,14 +1,20 @@
 import Foundation
 import Testing
 
-/// The checked-in fixtures (written by Fixtures/make_fixtures.py) and the shared data beside the checkout.
+/// The Keras fixtures that `make fixtures` writes and the shared data beside the checkout.
 enum TestData {
     static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    static func fixture(_ name: String) -> String {
-        packageRoot.appendingPathComponent("Tests/CapsNetEdgeTests/Fixtures").appendingPathComponent(name).path
-    }
+    /// Where `.ci/make-fixtures` writes the Keras models (Fixtures/make_fixtures.py): `.build-fixtures`,
+    /// or the folder CAPSNET_FIXTURES names.
+    static let fixtures = ProcessInfo.processInfo.environment["CAPSNET_FIXTURES"].map { URL(fileURLWithPath: $0) }
+        ?? packageRoot.appendingPathComponent(".build-fixtures")
+
+    static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
+
+    /// A file that is not a model: the script that writes the fixtures.
+    static let notAModel = packageRoot.appendingPathComponent("Tests/CapsNetEdgeTests/Fixtures/make_fixtures.py").path
 
     /// `../shared/data`, read in place and never copied into the repository.
     static let shared = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
@@ -17,11 +23,14 @@ enum TestData {
 
     static var mnistModel: String { shared("models/caps_net_mnist.h5") }
 
-    /// Whether the shared data is here. CI sets CAPSNET_REQUIRE_SHARED_DATA=1, which makes the tests
-    /// that need it run (and fail) when it is missing instead of being skipped.
-    static var sharedDataAvailable: Bool {
-        FileManager.default.fileExists(atPath: mnistModel)
-            || ProcessInfo.processInfo.environment["CAPSNET_REQUIRE_SHARED_DATA"] == "1"
+    /// CI sets CAPSNET_REQUIRE_SHARED_DATA=1, which makes the tests that need the shared data or the
+    /// fixtures run (and fail) when they are missing instead of being skipped.
+    static var required: Bool { ProcessInfo.processInfo.environment["CAPSNET_REQUIRE_SHARED_DATA"] == "1" }
+
+    static var sharedDataAvailable: Bool { FileManager.default.fileExists(atPath: mnistModel) || required }
+
+    static var fixturesAvailable: Bool {
+        FileManager.default.fileExists(atPath: fixture("tiny_sequential.keras")) || required
     }
 
     /// A temporary folder for one test, removed by `cleanUp`.
@@ -37,5 +46,10 @@ extension Trait where Self == ConditionTrait {
     static var needsSharedData: Self {
         .enabled(
             if: TestData.sharedDataAvailable, "needs ../shared/data (the MNIST model, test set and golden outputs)")
+    }
+
+    /// Skips a test when the Keras fixtures have not been written (`make fixtures`), unless CI requires them.
+    static var needsFixtures: Self {
+        .enabled(if: TestData.fixturesAvailable, "needs the Keras fixtures: run `make fixtures` (make test does)")
     }
 }
