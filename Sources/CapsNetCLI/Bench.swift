@@ -10,8 +10,9 @@ struct Bench: ParsableCommand {
             With a quantized model (.capsnet), times the int8 engine on one image at a time, on one thread \
             and on a team of --threads threads that share every image PULP-style (the convolutions by output \
             rows, the capsule layer by input capsules, a barrier after each step), and prints the speed-up, \
-            measured in this one run: the two take turns for 5 rounds over the images, and each keeps its \
-            fastest round.
+            measured in this one run: 10 passes over the images run each image on the two in turn, and each \
+            keeps every image's fastest pass; ms/image is the mean of those over the images. The median of \
+            all runs is printed beside it.
 
             Runs the first --images images of DATASET once as a warm-up, then times them at each batch size \
             (wall clock on this machine). One image runs on one core; a batch is split over all cores. The \
@@ -90,8 +91,8 @@ struct BenchResult: Encodable {
 }
 
 extension Bench {
-    /// Rounds of the int8 timing: every configuration runs all the images once per round.
-    static let int8Rounds = 5
+    /// Passes over the images in the int8 timing: each image runs once per pass on each configuration.
+    static let int8Passes = 10
 
     /// One image at a time through the int8 engine, on one thread and on `threads`.
     func benchInt8() throws {
@@ -101,24 +102,35 @@ extension Bench {
         let batch = try dataset.batch(0..<count, inputShape: engine.model.inputShape).images
         let size = engine.model.inputShape.reduce(1, *)
         let inputs = (0..<count).map { engine.quantizeInput(batch.values[$0 * size..<($0 + 1) * size]) }
-        // The configurations take turns, round after round, and each keeps its fastest round: a
-        // neighbour's burst on this shared machine then slows a round of each rather than all of one.
         let configurations = [1, threads]
-        let teams = configurations.map { CoreTeam(cores: $0) }
-        for team in teams { _ = try engine.run(inputs[0], on: team) }  // warm-up
-        var best = [Double](repeating: .infinity, count: teams.count)
+        let runners = configurations.map { engine.runner(on: CoreTeam(cores: $0)) }
+        for runner in runners { _ = try runner.run(inputs[0]) }  // warm-up
+        // Every image runs once on each configuration in turn, in each pass over the images, and each
+        // configuration keeps each image's fastest run. This shared machine's cores slow down and speed
+        // up for tens of milliseconds at a time, one core at a time: runs seconds apart see a core in
+        // different states, and the two configurations of one pass see it in the same state.
+        var runs = [[Double]](repeating: [], count: runners.count)
+        var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: count), count: runners.count)
         let clock = ContinuousClock()
-        for _ in 0..<Self.int8Rounds {
-            for (index, team) in teams.enumerated() {
-                let start = clock.now
-                for image in inputs { _ = try engine.run(image, on: team) }
-                best[index] = min(best[index], (clock.now - start).seconds)
+        let progress = ProgressBar(total: Self.int8Passes * count, label: "timing 1 and \(threads) threads")
+        for pass in 0..<Self.int8Passes {
+            for (image, input) in inputs.enumerated() {
+                progress.update(pass * count + image)
+                for (index, runner) in runners.enumerated() {
+                    let start = clock.now
+                    _ = try runner.run(input)
+                    let seconds = (clock.now - start).seconds
+                    runs[index].append(seconds)
+                    fastest[index][image] = min(fastest[index][image], seconds)
+                }
             }
         }
-        let timings = zip(configurations, best).map { cores, seconds in
+        progress.finish()
+        let timings = configurations.indices.map { index in
             Int8Timing(
-                threads: cores, msPerImage: 1000 * seconds / Double(count),
-                arenaBytes: engine.arenaBytes(routing: routing, cores: cores))
+                threads: configurations[index], msPerImage: 1000 * fastest[index].reduce(0, +) / Double(count),
+                medianMsPerRun: 1000 * runs[index].sorted()[runs[index].count / 2],
+                arenaBytes: runners[index].plan.bytes)
         }
         let speedUp = timings[0].msPerImage / timings[1].msPerImage
         if input.json {
@@ -130,12 +142,14 @@ extension Bench {
         }
         print(
             "int8 engine, one image at a time, \(count.grouped) images of \(input.data), "
-                + "routing predictions: \(routing.rawValue), the fastest of \(Self.int8Rounds) interleaved rounds\n")
-        var table = TextTable(header: ["threads", "ms/image", "speed-up", "arena (B)"])
+                + "routing predictions: \(routing.rawValue); each image's fastest of \(Self.int8Passes) passes, "
+                + "the configurations taking turns image by image\n")
+        var table = TextTable(header: ["threads", "ms/image", "speed-up", "median run (ms)", "arena (B)"])
         for timing in timings {
             table.rows.append([
                 String(timing.threads), String(format: "%.3f", timing.msPerImage),
-                String(format: "%.2fx", timings[0].msPerImage / timing.msPerImage), timing.arenaBytes.grouped,
+                String(format: "%.2fx", timings[0].msPerImage / timing.msPerImage),
+                String(format: "%.3f", timing.medianMsPerRun), timing.arenaBytes.grouped,
             ])
         }
         print(table.render())
@@ -144,7 +158,10 @@ extension Bench {
 
 struct Int8Timing: Encodable {
     var threads: Int
+    /// The mean over the images of each image's fastest run.
     var msPerImage: Double
+    /// The median of all runs, every image's included.
+    var medianMsPerRun: Double
     var arenaBytes: Int
 }
 

@@ -32,6 +32,20 @@ struct ConvertCommandTests {
         #expect(eval.status == 0, "\(eval.error)")
         let scores = try JSONSerialization.jsonObject(with: Data(eval.output.utf8)) as? [String: Any]
         #expect(scores?["int8_top1"] as? Double == report["int8_top1"] as? Double)
+
+        let bench = try CapsNetTool.run([
+            "bench", out + "/model.capsnet", "--data", digits, "--images", "3", "--threads", "3", "--json",
+        ])
+        #expect(bench.status == 0, "\(bench.error)")
+        let timing = try #require(try JSONSerialization.jsonObject(with: Data(bench.output.utf8)) as? [String: Any])
+        #expect(timing["images"] as? Int == 3)
+        let int8 = try #require(timing["int8"] as? [[String: Any]])
+        #expect(int8.map { $0["threads"] as? Int } == [1, 3])
+        for configuration in int8 {
+            #expect((configuration["ms_per_image"] as? Double ?? 0) > 0)
+            #expect((configuration["median_ms_per_run"] as? Double ?? 0) > 0)
+        }
+        #expect(int8.map { $0["arena_bytes"] as? Int }.allSatisfy { ($0 ?? 0) > 0 })
     }
 
     /// Each bad invocation ends with a message and a non-zero exit, and writes nothing.

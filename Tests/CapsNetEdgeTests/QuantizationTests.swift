@@ -200,18 +200,24 @@ struct EngineSplitTests {
         .needsFixtures)
     func tinyModel() throws {
         let (model, quantized) = try tinyQuantized()
-        let teams = (1...8).map { CoreTeam(cores: $0) }
         let images = try Dataset(GeneratedData.digits).images(for: model)
         let size = quantized.inputShape.reduce(1, *)
         let engine = try Int8Engine(quantized)
         let lean = try Int8Engine(quantized, routing: .recomputePredictions)
+        let teams = (1...8).map { CoreTeam(cores: $0) }
+        let runners = teams.map { engine.runner(on: $0) } + teams.map { lean.runner(on: $0) }
+        let short = [Int8](repeating: 0, count: size - 1)
+        #expect(throws: EngineError.inputLength(expected: size, actual: size - 1)) { try engine.run(short) }
+        for runner in runners {
+            #expect(throws: EngineError.inputLength(expected: size, actual: size - 1)) { try runner.run(short) }
+        }
         for image in 0..<images.shape[0] {
             let input = engine.quantizeInput(images.values[image * size..<(image + 1) * size])
             let expected = try engine.run(input)
             #expect(try lean.run(input) == expected)
-            for team in teams {
-                #expect(try engine.run(input, on: team) == expected, "\(team.cores) cores")
-                #expect(try lean.run(input, on: team) == expected, "\(team.cores) cores, lean")
+            // Each runner keeps its arena from image to image.
+            for runner in runners {
+                #expect(try runner.run(input) == expected, "\(runner.team.cores) cores, \(runner.engine.routing.rawValue)")
             }
         }
     }
@@ -223,14 +229,15 @@ struct EngineSplitTests {
         let engine = try Int8Engine(quantized)
         let lean = try Int8Engine(quantized, routing: .recomputePredictions)
         let teams = (1...8).map { CoreTeam(cores: $0) }
+        let runners = teams.map { engine.runner(on: $0) } + teams.map { lean.runner(on: $0) }
         let images = try Dataset(TestData.shared("mnist") + "@0-9").images(for: model)
         for image in 0..<10 {
             let input = engine.quantizeInput(images.values[image * 784..<(image + 1) * 784])
             let expected = try engine.run(input)
             #expect(try lean.run(input) == expected)
-            for team in teams {
-                #expect(try engine.run(input, on: team) == expected, "\(team.cores) cores")
-                #expect(try lean.run(input, on: team) == expected, "\(team.cores) cores, lean")
+            // Each runner keeps its arena from image to image.
+            for runner in runners {
+                #expect(try runner.run(input) == expected, "\(runner.team.cores) cores, \(runner.engine.routing.rawValue)")
             }
         }
         #expect(lean.ramBytes <= 20 * 1024, "lean-memory routing arena \(lean.ramBytes) B")

@@ -35,9 +35,9 @@ public struct Int8Engine: Sendable {
     /// The arena size in bytes: the RAM peak of one inference on one core.
     public var ramBytes: Int { plan.bytes }
 
-    /// The arena one inference needs with either routing memory, on `cores` cores together.
-    public func arenaBytes(routing: RoutingMemory, cores: Int = 1) -> Int {
-        ArenaPlan(model, routing: routing, cores: max(cores, 1)).bytes
+    /// The arena one inference needs on one core with either routing memory.
+    public func arenaBytes(routing: RoutingMemory) -> Int {
+        ArenaPlan(model, routing: routing).bytes
     }
 
     /// The input image in the model's input format.
@@ -55,44 +55,9 @@ public struct Int8Engine: Sendable {
         return try result.get().output
     }
 
-    /// The int8 output of one int8 image computed by every core of `team`, PULP-cluster style:
-    /// the convolutions split their output rows, the capsule layer its input capsules (and its
-    /// output capsules after each routing iteration), and the cores meet at a barrier after every
-    /// layer. The bytes are the same for every team size.
-    public func run(_ input: [Int8], on team: CoreTeam) throws(EngineError) -> [Int8] {
-        try checkLength(input)
-        let teamPlan = team.cores == 1 ? plan : ArenaPlan(model, routing: routing, cores: team.cores)
-        var arena = [UInt8](repeating: 0, count: teamPlan.bytes)
-        let failure = Mutex<(layer: Int, status: capsnet_status)?>(nil)
-        arena.withUnsafeMutableBytes { buffer in
-            nonisolated(unsafe) let base = buffer.baseAddress!
-            load(input, into: base, plan: teamPlan)
-            team.perform { core in
-                let split = team.barrier.split(core: core)
-                for index in model.layers.indices {
-                    let layer = model.layers[index]
-                    if layer.splitsOverCores || core == 0 {
-                        let status = step(index, base: base, plan: teamPlan, split: split)
-                        if status != CAPSNET_OK { failure.withLock { $0 = $0 ?? (index, status) } }
-                    }
-                    team.barrier.wait()
-                    if failure.withLock({ $0 != nil }) { return }
-                    if team.cores > 1, case .convolution(let convolution) = layer.operation, convolution.appliesReLU {
-                        if core == 0 {
-                            let memory = teamPlan.layers[index]
-                            let output = base.assumingMemoryBound(to: Int8.self) + memory.outputOffset
-                            _ = capsnet_relu_q7(output, Int32(memory.outputBytes))
-                        }
-                        team.barrier.wait()
-                    }
-                }
-            }
-        }
-        if let (index, status) = failure.withLock({ $0 }) {
-            throw layerError(index, status)
-        }
-        return arena.withUnsafeBytes { output(in: $0.baseAddress!, plan: teamPlan) }
-    }
+    /// Runs the engine on every core of `team`, one image at a time, in an arena planned for the
+    /// team and allocated once.
+    public func runner(on team: CoreTeam) -> TeamRunner { TeamRunner(self, on: team) }
 
     /// One inference in `arena` (at least `plan.bytes`) on one core; with `recording`, every
     /// layer's output too.
@@ -117,21 +82,21 @@ public struct Int8Engine: Sendable {
         return (output(in: UnsafeRawPointer(base), plan: plan), recorded)
     }
 
-    private func checkLength(_ input: [Int8]) throws(EngineError) {
+    func checkLength(_ input: [Int8]) throws(EngineError) {
         let inputCount = model.inputShape.reduce(1, *)
         guard input.count == inputCount else { throw .inputLength(expected: inputCount, actual: input.count) }
     }
 
-    private func load(_ input: [Int8], into base: UnsafeMutableRawPointer, plan: ArenaPlan) {
+    func load(_ input: [Int8], into base: UnsafeMutableRawPointer, plan: ArenaPlan) {
         input.withUnsafeBytes { UnsafeMutableRawBufferPointer(start: base + plan.inputOffset, count: $0.count).copyMemory(from: $0) }
     }
 
-    private func output(in base: UnsafeRawPointer, plan: ArenaPlan) -> [Int8] {
+    func output(in base: UnsafeRawPointer, plan: ArenaPlan) -> [Int8] {
         let count = model.outputShape.reduce(1, *)
         return Array(UnsafeRawBufferPointer(start: base + plan.outputOffset, count: count).bindMemory(to: Int8.self))
     }
 
-    private func layerError(_ index: Int, _ status: capsnet_status) -> EngineError {
+    func layerError(_ index: Int, _ status: capsnet_status) -> EngineError {
         let layer = model.layers[index]
         let error = KernelError(kernel: layer.kernelName, status: status) ?? KernelError(kernel: layer.kernelName, reason: .dimension)
         return .kernel(layer: layer.name, error)
@@ -139,7 +104,7 @@ public struct Int8Engine: Sendable {
 
     /// Layer `index`'s kernel (this core's share of it, for the kernels that split), then its
     /// fused ReLU, which only core 0 applies since it follows the whole convolution.
-    private func step(
+    func step(
         _ index: Int, base: UnsafeMutableRawPointer, plan: ArenaPlan, split: capsnet_core_split
     ) -> capsnet_status {
         let layer = model.layers[index]
