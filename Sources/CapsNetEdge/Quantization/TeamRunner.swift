@@ -20,7 +20,7 @@ extension Int8Engine {
         init(_ engine: Int8Engine, on team: CoreTeam) {
             self.engine = engine
             self.team = team
-            plan = team.cores == 1 ? engine.plan : ArenaPlan(engine.model, routing: engine.routing, cores: team.cores)
+            plan = ArenaPlan(engine.model, routing: engine.routing, cores: team.cores)
             arena = .allocate(byteCount: max(plan.bytes, 1), alignment: 64)
             arena.initializeMemory(as: UInt8.self, repeating: 0)
         }
