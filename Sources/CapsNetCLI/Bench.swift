@@ -106,9 +106,9 @@ extension Bench {
         let runners = configurations.map { engine.runner(on: CoreTeam(cores: $0)) }
         for runner in runners { _ = try runner.run(inputs[0]) }  // warm-up
         // Every image runs once on each configuration in turn, in each pass over the images, and each
-        // configuration keeps each image's fastest run. This shared machine's cores slow down and speed
-        // up for tens of milliseconds at a time, one core at a time: runs seconds apart see a core in
-        // different states, and the two configurations of one pass see it in the same state.
+        // configuration keeps each image's fastest run. This shared machine's cores slow down for
+        // stretches at a time: runs seconds apart see a core in different states, and the two
+        // configurations of one image in one pass see it in the same state.
         var runs = [[Double]](repeating: [], count: runners.count)
         var fastest = [[Double]](repeating: [Double](repeating: .infinity, count: count), count: runners.count)
         let clock = ContinuousClock()
