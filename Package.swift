@@ -4,11 +4,20 @@ import PackageDescription
 let package = Package(
     name: "CapsNetEdge",
     products: [
+        // Everything: the runtime and the converter, as one import.
         .library(name: "CapsNetEdge", targets: ["CapsNetEdge"]),
+        // What an app that runs converted models links: the C kernels and nothing else (no HDF5,
+        // OpenBLAS or zlib).
+        .library(name: "CapsNetRuntime", targets: ["CapsNetRuntime"]),
+        // The Keras loader, the float reference, the datasets, the quantizer and the reports.
+        .library(name: "CapsNetConverter", targets: ["CapsNetConverter"]),
         .executable(name: "capsnet", targets: ["CapsNetCLI"]),
+        // Runs a .capsnet model on one image, linked against the runtime alone.
+        .executable(name: "capsnet-run", targets: ["CapsNetRun"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // Portable C99 int8 kernels; the same folder is copied into MCU firmware.
@@ -31,18 +40,18 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
-        .target(
-            name: "CapsNetEdge",
-            dependencies: ["CCapsNet", "COpenBLAS", "CHDF5", "CZlibShim"]
-        ),
+        .target(name: "CapsNetRuntime", dependencies: ["CCapsNet"]),
+        .target(name: "CapsNetConverter", dependencies: ["CapsNetRuntime", "COpenBLAS", "CHDF5", "CZlibShim"]),
+        .target(name: "CapsNetEdge", dependencies: ["CapsNetRuntime", "CapsNetConverter"]),
         .executableTarget(
             name: "CapsNetCLI",
             dependencies: ["CapsNetEdge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        .testTarget(name: "KernelTests", dependencies: ["CCapsNet", "CapsNetEdge"]),
+        .executableTarget(name: "CapsNetRun", dependencies: ["CapsNetRuntime"]),
+        .testTarget(name: "KernelTests", dependencies: ["CCapsNet", "CapsNetRuntime"]),
         .testTarget(
             name: "CapsNetEdgeTests",
-            dependencies: ["CapsNetEdge", "COpenBLAS", "CZlibShim"],
+            dependencies: ["CapsNetEdge", "CapsNetConverter", "CapsNetRuntime", "COpenBLAS", "CZlibShim"],
             exclude: ["Fixtures"]
         ),
     ]

@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 
-@testable import CapsNetEdge
+@testable import CapsNetConverter
+@testable import CapsNetRuntime
+import CapsNetEdge
 
 @Suite("Keras model loader")
 struct KerasLoaderTests {
@@ -13,13 +15,13 @@ struct KerasLoaderTests {
         #expect(model.layers.map(\.outputShape) == [[22, 22, 16], [22, 22, 16], [1024, 4], [10, 6], [10]])
         #expect(model.layers.map(\.parameterCount).reduce(0, +) == 296_800)
         #expect(model.layers.map(\.macs).reduce(0, +) == 4_143_680)
-        guard case .capsule(let capsule) = model.layers[3].operation else {
+        guard let capsule = model.layers[3].kind as? Capsule else {
             Issue.record("layer 3 is not a capsule layer")
             return
         }
         #expect(capsule.routings == 3)
         #expect(capsule.weightShape == [10, 1024, 6, 4])
-        guard case .primaryCapsule(let primary) = model.layers[2].operation else {
+        guard let primary = model.layers[2].kind as? PrimaryCapsule else {
             Issue.record("layer 2 is not a primary capsule layer")
             return
         }
@@ -33,7 +35,7 @@ struct KerasLoaderTests {
     func keras3Formats(name: String) throws {
         let archive = try CapsNetModel(contentsOf: TestData.fixture(name + ".keras"))
         let legacy = try CapsNetModel(contentsOf: TestData.fixture(name + ".h5"))
-        #expect(archive.layers.map(\.operation) == legacy.layers.map(\.operation))
+        #expect(archive.layers == legacy.layers)
         #expect(archive.inputShape == legacy.inputShape)
     }
 
@@ -65,7 +67,7 @@ struct KerasLoaderTests {
             model.layers.map(\.className) == [
                 "Conv2D", "Dropout", "Activation", "PrimaryCapsule", "Reshape", "Capsule", "Length", "Flatten",
             ])
-        guard case .convolution(let convolution) = model.layers[0].operation else {
+        guard let convolution = model.layers[0].kind as? Convolution else {
             Issue.record("layer 0 is not a convolution")
             return
         }

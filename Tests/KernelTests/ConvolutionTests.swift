@@ -1,4 +1,4 @@
-import CapsNetEdge
+import CapsNetRuntime
 import Testing
 
 @Suite("Convolution")
@@ -9,7 +9,8 @@ struct ConvolutionTests {
             kernel: capsnet_hw(h: Int32(c.kH), w: Int32(c.kW)),
             stride: capsnet_hw(h: Int32(c.strideH), w: Int32(c.strideW)),
             padding: capsnet_hw(h: Int32(c.padH), w: Int32(c.padW)), input_frac: Int32(c.inFrac),
-            weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac))
+            weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac),
+            activation: c.activation)
         let actual = try Kernels.convolution(
             input, shape: capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC)), weights: weights, bias: bias,
             parameters: params, outputShape: capsnet_hwc(h: Int32(c.outH), w: Int32(c.outW), c: Int32(c.outC)))
@@ -36,7 +37,18 @@ struct ConvolutionTests {
         c.biasFrac = g.int(max(-8, sum - 16)...min(15, sum))
     }
 
-    @Test("bit-exact on random shapes, strides, paddings and formats")
+    /// None, a ReLU, or any other clamp, applied as each output value is requantized.
+    static func randomActivation(_ c: inout Reference.Conv, _ g: inout SeededGenerator) {
+        switch g.int(0...2) {
+        case 0: (c.activationMin, c.activationMax) = (-128, 127)
+        case 1: (c.activationMin, c.activationMax) = (0, 127)
+        default:
+            c.activationMin = g.int(-128...126)
+            c.activationMax = g.int(c.activationMin + 1...127)
+        }
+    }
+
+    @Test("bit-exact on random shapes, strides, paddings, formats and activations")
     func randomCases() throws {
         var g = SeededGenerator(seed: 0xC0DE)
         for _ in 0..<400 {
@@ -52,6 +64,7 @@ struct ConvolutionTests {
             c.outH = g.chance(0.8) ? maxH : g.int(1...maxH)
             c.outW = g.chance(0.8) ? maxW : g.int(1...maxW)
             Self.randomFormats(&c, &g)
+            Self.randomActivation(&c, &g)
             let input = g.int8s(c.inH * c.inW * c.inC)
             let weights = g.int8s(c.outC * c.kH * c.kW * c.inC)
             let bias = g.chance(0.75) ? g.int8s(c.outC) : nil
@@ -119,7 +132,7 @@ struct ConvolutionTests {
             low, shape: capsnet_hwc(h: 1, w: 1, c: Int32(k)), weights: low, bias: nil,
             parameters: capsnet_conv_params(
                 kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-                input_frac: 15, weight_frac: 8, bias_frac: 0, output_frac: -8),
+                input_frac: 15, weight_frac: 8, bias_frac: 0, output_frac: -8, activation: Activation.none.clamp),
             outputShape: capsnet_hwc(h: 1, w: 1, c: 1))
         #expect(positive == [1])
     }

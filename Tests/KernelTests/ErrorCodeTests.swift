@@ -1,4 +1,4 @@
-import CapsNetEdge
+import CapsNetRuntime
 import Testing
 
 /// Every error code of every kernel, reached through the C interface, and nothing written when a
@@ -35,13 +35,14 @@ struct ErrorCodeTests {
 
     static let ok = CAPSNET_OK, null = CAPSNET_ERROR_NULL_POINTER, dimension = CAPSNET_ERROR_DIMENSION
     static let shift = CAPSNET_ERROR_SHIFT, overflow = CAPSNET_ERROR_OVERFLOW, bufferSize = CAPSNET_ERROR_BUFFER_SIZE
+    static let argument = CAPSNET_ERROR_ARGUMENT
 
     // MARK: Convolution and primary capsules
 
     struct ConvCall {
         var params = capsnet_conv_params(
             kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 5)
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 5, activation: Activation.none.clamp)
         var inDims = capsnet_hwc(h: 4, w: 4, c: 2)
         var outDims = capsnet_hwc(h: 2, w: 2, c: 4)
         var capsuleDim: Int32 = 2
@@ -118,6 +119,15 @@ struct ErrorCodeTests {
                 }
             ),
             ("bias finer than the accumulator", shift, { $0.params.bias_frac = 15 }),
+            ("valid with a ReLU", ok, { $0.params.activation = capsnet_activation(min: 0, max: 127) }),
+            ("valid with the narrowest clamp", ok, { $0.params.activation = capsnet_activation(min: 5, max: 6) }),
+            (
+                "an activation left zero-initialized", argument,
+                { $0.params.activation = capsnet_activation(min: 0, max: 0) }
+            ),
+            ("an activation with min above max", argument, { $0.params.activation = capsnet_activation(min: 9, max: 3) }),
+            ("an activation below -128", argument, { $0.params.activation.min = -129 }),
+            ("an activation above 127", argument, { $0.params.activation.max = 128 }),
             (
                 "a window of 131072 products", overflow,
                 {

@@ -1,4 +1,4 @@
-import CapsNetEdge
+import CapsNetRuntime
 import Testing
 
 @Suite("Matrix functions")

@@ -1,4 +1,4 @@
-import CapsNetEdge
+import CapsNetRuntime
 import Testing
 
 /// The split kernels: every core count writes exactly what the one-core kernel writes.
@@ -15,6 +15,7 @@ struct SplitTests {
         c.outH = (c.inH - 1 + c.padH) / c.strideH + 1
         c.outW = (c.inW - 1 + c.padW) / c.strideW + 1
         ConvolutionTests.randomFormats(&c, &g)
+        ConvolutionTests.randomActivation(&c, &g)
         return c
     }
 
@@ -23,7 +24,8 @@ struct SplitTests {
             kernel: capsnet_hw(h: Int32(c.kH), w: Int32(c.kW)),
             stride: capsnet_hw(h: Int32(c.strideH), w: Int32(c.strideW)),
             padding: capsnet_hw(h: Int32(c.padH), w: Int32(c.padW)), input_frac: Int32(c.inFrac),
-            weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac))
+            weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac),
+            activation: c.activation)
     }
 
     @Test("convolution: 1 to 8 cores write the one-core output, each core only its rows")
@@ -130,7 +132,7 @@ struct SplitTests {
     func invalidSplits() {
         var params = capsnet_conv_params(
             kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7)
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.clamp)
         var dims = capsnet_hwc(h: 2, w: 2, c: 1)
         let input: [Int8] = [1, 2, 3, 4]
         let weights: [Int8] = [64]

@@ -1,3 +1,4 @@
+import CapsNetRuntime
 import Foundation
 
 /// Independent implementations of the kernels, written from the float definitions in DESIGN.md
@@ -33,6 +34,12 @@ enum Reference {
     struct Conv {
         var inH, inW, inC, outH, outW, outC, kH, kW, strideH, strideW, padH, padW: Int
         var inFrac, weightFrac, biasFrac, outFrac: Int
+        /// The activation's clamp of each output value; none by default.
+        var activationMin = -128, activationMax = 127
+
+        var activation: capsnet_activation {
+            capsnet_activation(min: Int32(activationMin), max: Int32(activationMax))
+        }
     }
 
     /// The float convolution of the dequantized operands, rounded once into the output format.
@@ -58,7 +65,8 @@ enum Reference {
                             }
                         }
                     }
-                    out.append(roundHalfUp(sum * pow2(c.outFrac)))
+                    let value = Int(roundHalfUp(sum * pow2(c.outFrac)))
+                    out.append(Int8(min(max(value, c.activationMin), c.activationMax)))
                 }
             }
         }

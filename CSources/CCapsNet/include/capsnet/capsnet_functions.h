@@ -39,12 +39,12 @@ int32_t capsnet_conv_hwc_q7_get_buffer_size(const capsnet_conv_params *params, c
 /**
  * @brief 2-D convolution, HWC int8, exact.
  *
- * out[y][x][o] = requantize(bias[o] << bias_shift + sum_{ky,kx,i} in[y*sh-ph+ky][x*sw-pw+kx][i] * w[o][ky][kx][i])
+ * out[y][x][o] = clamp(requantize(bias[o] << bias_shift + sum_{ky,kx,i} in[y*sh-ph+ky][x*sw-pw+kx][i] * w[o][ky][kx][i]))
  * with bias_shift = input_frac + weight_frac - bias_frac, shift = input_frac + weight_frac - output_frac,
- * and zeros outside the input.
+ * zeros outside the input, and clamp to [activation.min, activation.max] (params->activation).
  *
  * @param[in]  ctx          scratch of capsnet_conv_hwc_q7_get_buffer_size(params, input_dims) bytes
- * @param[in]  params       kernel size, stride, padding (0 <= padding < kernel), formats
+ * @param[in]  params       kernel size, stride, padding (0 <= padding < kernel), formats, activation
  * @param[in]  input_dims   input shape [H, W, Cin]
  * @param[in]  input        input tensor, H*W*Cin values
  * @param[in]  weights      filters in [Cout][Kh][Kw][Cin] order (OHWI)

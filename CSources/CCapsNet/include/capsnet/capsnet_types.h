@@ -35,6 +35,9 @@ extern "C" {
 #define CAPSNET_ROUTINGS_MAX 16
 /** Largest right shift a requantization may use. */
 #define CAPSNET_SHIFT_MAX 31
+/** The int8 range every requantized value saturates to. */
+#define CAPSNET_Q7_MIN (-128)
+#define CAPSNET_Q7_MAX 127
 
 /** Result of every public kernel. Nothing is written when a kernel returns an error. */
 typedef enum {
@@ -48,7 +51,10 @@ typedef enum {
     /** The shape could overflow a 32-bit accumulator in the worst case. */
     CAPSNET_ERROR_OVERFLOW = -4,
     /** The scratch buffer in the context is smaller than the `_get_buffer_size` companion asks. */
-    CAPSNET_ERROR_BUFFER_SIZE = -5
+    CAPSNET_ERROR_BUFFER_SIZE = -5,
+    /** A parameter lies outside its documented range (an activation clamp that is not
+     * CAPSNET_Q7_MIN <= min < max <= CAPSNET_Q7_MAX). */
+    CAPSNET_ERROR_ARGUMENT = -6
 } capsnet_status;
 
 /** Caller-owned scratch memory. The buffer needs no particular alignment. */
@@ -70,6 +76,20 @@ typedef struct {
     int32_t c;
 } capsnet_hwc;
 
+/**
+ * What a convolution applies to each output value as it requantizes it: a clamp of the rounded,
+ * saturated value to [min, max], as CMSIS-NN's activation range. No activation is
+ * {CAPSNET_Q7_MIN, CAPSNET_Q7_MAX}, a ReLU {0, CAPSNET_Q7_MAX}. Each core applies it to its own
+ * share of the output, so an activation costs no pass and no barrier of its own. A clamp with
+ * min >= max (a zero-initialized struct among them) is refused: it would make the output constant.
+ * Activations that are not clamps (a leaky ReLU) will add their fields here, applied at the same
+ * step, with the clamp kept as the last stage.
+ */
+typedef struct {
+    int32_t min; /**< smallest output value, CAPSNET_Q7_MIN .. max - 1 */
+    int32_t max; /**< largest output value, min + 1 .. CAPSNET_Q7_MAX */
+} capsnet_activation;
+
 /** Parameters of a 2-D convolution. */
 typedef struct {
     capsnet_hw kernel;  /**< kernel height and width */
@@ -80,6 +100,7 @@ typedef struct {
     int32_t weight_frac;
     int32_t bias_frac;   /**< ignored when the kernel gets no bias */
     int32_t output_frac;
+    capsnet_activation activation; /**< applied to every output value as it is requantized */
 } capsnet_conv_params;
 
 /**

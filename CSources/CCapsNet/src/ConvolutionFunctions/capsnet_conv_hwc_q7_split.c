@@ -31,7 +31,22 @@ typedef struct {
     const int8_t *weights;
     const int8_t *bias;
     int32_t bias_shift, shift;
+    capsnet_activation activation;
 } capsnet_conv_geometry;
+
+/* The output value of an accumulator: rounded, then saturated straight to the activation's clamp,
+ * which lies inside the int8 range, so that it costs no more than the plain saturation. */
+static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
+{
+    const int32_t value = capsnet_round_shift_s32(acc, g->shift);
+    if (value > g->activation.max) {
+        return (int8_t)g->activation.max;
+    }
+    if (value < g->activation.min) {
+        return (int8_t)g->activation.min;
+    }
+    return (int8_t)value;
+}
 
 static int32_t bias_term(const capsnet_conv_geometry *g, int32_t oc)
 {
@@ -64,9 +79,9 @@ static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0,
                 acc0 += capsnet_dot1_q7(in_row, filter0 + w_offset, row_len);
             }
         }
-        out[oc] = capsnet_requantize_q7(acc0, g->shift);
+        out[oc] = activate(g, acc0);
         if (pair) {
-            out[oc + 1] = capsnet_requantize_q7(acc1, g->shift);
+            out[oc + 1] = activate(g, acc1);
         }
     }
 }
@@ -189,11 +204,11 @@ static void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0
         acc[0] = acc[2] = bias_term(g, oc);
         acc[1] = acc[3] = pair ? bias_term(g, oc + 1) : 0;
         dot_pair(g, y0, x0, x1, filter0, filter1, scratch, acc);
-        out0[oc] = capsnet_requantize_q7(acc[0], g->shift);
-        out1[oc] = capsnet_requantize_q7(acc[2], g->shift);
+        out0[oc] = activate(g, acc[0]);
+        out1[oc] = activate(g, acc[2]);
         if (pair) {
-            out0[oc + 1] = capsnet_requantize_q7(acc[1], g->shift);
-            out1[oc + 1] = capsnet_requantize_q7(acc[3], g->shift);
+            out0[oc + 1] = activate(g, acc[1]);
+            out1[oc + 1] = activate(g, acc[3]);
         }
     }
 }
@@ -252,6 +267,10 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         return CAPSNET_ERROR_DIMENSION;
     }
 
+    const capsnet_activation activation = params->activation;
+    if (activation.min < CAPSNET_Q7_MIN || activation.min >= activation.max || activation.max > CAPSNET_Q7_MAX) {
+        return CAPSNET_ERROR_ARGUMENT;
+    }
     int32_t shift;
     CAPSNET_RETURN_IF_ERROR(
         capsnet_product_shift(params->input_frac, params->weight_frac, params->output_frac, &shift));
@@ -270,7 +289,8 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
     }
     void *scratch = capsnet_align4_pointer((uint8_t *)ctx->buf + split->core_id * core_bytes);
 
-    const capsnet_conv_geometry g = {input, in_h, in_w, in_c, k_h, k_w, window, weights, bias, bias_shift, shift};
+    const capsnet_conv_geometry g = {input,   in_h, in_w,       in_c,  k_h,       k_w, window,
+                                     weights, bias, bias_shift, shift, activation};
     /* This core's output rows. */
     int32_t row_begin;
     int32_t row_end;

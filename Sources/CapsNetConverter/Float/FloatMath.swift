@@ -1,0 +1,32 @@
+/// The element-wise float32 functions several layer kinds share.
+enum FloatMath {
+    static func relu(_ input: Tensor) -> Tensor {
+        Tensor(shape: input.shape, values: input.values.map { max($0, 0) })
+    }
+
+    /// `s·‖s‖ / (1 + ‖s‖²)` over the last axis, with no epsilon, as the reference defines it.
+    static func squash(_ input: Tensor) -> Tensor {
+        let dimension = input.shape.last ?? 1
+        var values = input.values
+        values.withUnsafeMutableBufferPointer { vectors in
+            for start in stride(from: 0, to: vectors.count, by: dimension) {
+                var norm2: Float = 0
+                for d in 0..<dimension { norm2 += vectors[start + d] * vectors[start + d] }
+                let scale = norm2.squareRoot() / (1 + norm2)
+                for d in 0..<dimension { vectors[start + d] *= scale }
+            }
+        }
+        return Tensor(shape: input.shape, values: values)
+    }
+
+    /// The Euclidean length over the last axis.
+    static func lengths(_ input: Tensor) -> Tensor {
+        let dimension = input.shape.last ?? 1
+        let values = stride(from: 0, to: input.count, by: dimension).map { start in
+            var norm2: Float = 0
+            for d in 0..<dimension { norm2 += input.values[start + d] * input.values[start + d] }
+            return norm2.squareRoot()
+        }
+        return Tensor(shape: Array(input.shape.dropLast()), values: values)
+    }
+}

@@ -1,0 +1,104 @@
+/// A weight array as stored in the file.
+struct StoredWeight {
+    /// Its name or path in the file, for messages.
+    var name: String
+    var shape: [Int]
+    var values: [Float]
+}
+
+/// One Keras layer configuration with its input shape and stored weights, and the checks its
+/// kind's `LayerKind.load` reads it with: every attribute and every weight shape.
+public struct KerasLayerBuilder {
+    let layer: KerasLayerConfig
+    let inputShape: [Int]
+    let weights: [StoredWeight]
+
+    /// The layer as its registered kind loads it.
+    func build() throws(ModelError.Reason) -> Layer {
+        guard let kind = LayerKinds.kind(kerasClass: layer.className) else {
+            throw .unsupportedLayer(layer: layer.name, className: layer.className)
+        }
+        let (loaded, outputShape) = try kind.load(self)
+        return Layer(
+            name: layer.name, className: layer.className, kind: loaded, inputShape: inputShape,
+            outputShape: outputShape)
+    }
+
+    /// The layer's activation: `relu`, or `linear` (or none) for the identity.
+    func activation() throws(ModelError.Reason) -> Activation {
+        let value = layer.config["activation"] ?? .null
+        if value == .null { return .none }
+        switch value.string {
+        case "relu": return .relu
+        case "linear": return .none
+        default: throw unsupported("activation", value)
+        }
+    }
+
+    // MARK: - Weights
+
+    /// The stored arrays, checked against the names and shapes the configuration implies.
+    @discardableResult
+    func expectWeights(_ expected: [(name: String, shape: [Int])]) throws(ModelError.Reason) -> [StoredWeight] {
+        guard weights.count == expected.count else {
+            throw .missingWeights(
+                layer: layer.name, className: layer.className, expected: expected.map(\.name), found: weights.count)
+        }
+        for (stored, wanted) in zip(weights, expected) where stored.shape != wanted.shape {
+            throw .weightShape(
+                layer: layer.name, className: layer.className, weight: stored.name, expected: wanted.shape,
+                actual: stored.shape)
+        }
+        return weights
+    }
+
+    // MARK: - Attributes
+
+    func positive(_ key: String, default fallback: Int? = nil) throws(ModelError.Reason) -> Int {
+        guard let value = layer.config[key] else {
+            if let fallback { return fallback }
+            throw .invalidConfig(detail: "layer '\(layer.name)' (\(layer.className)) has no '\(key)'")
+        }
+        guard let number = value.int, number > 0 else { throw unsupported(key, value) }
+        return number
+    }
+
+    func flag(_ key: String, default fallback: Bool) throws(ModelError.Reason) -> Bool {
+        guard let value = layer.config[key] else { return fallback }
+        guard let flag = value.bool else { throw unsupported(key, value) }
+        return flag
+    }
+
+    func text(_ key: String, default fallback: String) throws(ModelError.Reason) -> String {
+        guard let value = layer.config[key] else { return fallback }
+        guard let text = value.string else { throw unsupported(key, value) }
+        return text
+    }
+
+    /// A size written as one integer or as `[rows, columns]`.
+    func pair(_ key: String, default fallback: Int? = nil) throws(ModelError.Reason) -> (Int, Int) {
+        guard let value = layer.config[key] else {
+            if let fallback { return (fallback, fallback) }
+            throw .invalidConfig(detail: "layer '\(layer.name)' (\(layer.className)) has no '\(key)'")
+        }
+        return try pair(value, key)
+    }
+
+    func pair(_ value: JSONValue, _ key: String) throws(ModelError.Reason) -> (Int, Int) {
+        if let number = value.int, number > 0 { return (number, number) }
+        if let items = value.array, items.count == 2, let rows = items[0].int, let columns = items[1].int,
+            rows > 0, columns > 0
+        {
+            return (rows, columns)
+        }
+        throw unsupported(key, value)
+    }
+
+    func unsupported(_ attribute: String, _ value: JSONValue) -> ModelError.Reason {
+        .unsupportedAttribute(layer: layer.name, className: layer.className, attribute: attribute, value: value.text)
+    }
+
+    func inputError(_ expected: String) -> ModelError.Reason {
+        .inputShape(layer: layer.name, className: layer.className, shape: inputShape, expected: expected)
+    }
+}

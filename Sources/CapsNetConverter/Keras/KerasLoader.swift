@@ -1,0 +1,209 @@
+import Foundation
+import Synchronization
+
+/// Debian's libhdf5 is the serial build, which must not be entered from two threads at once.
+private let hdf5Lock = Mutex(())
+
+extension CapsNetModel {
+    /// Loads a trained Keras CapsNet: an HDF5 file as Keras 2 and Keras 3's legacy `model.save("x.h5")`
+    /// write it, or a Keras 3 `.keras` archive. Optimizer state is ignored.
+    ///
+    /// - Throws: `ModelError` naming the file and, where there is one, the layer and attribute at fault.
+    public init(contentsOf path: String) throws(ModelError) {
+        do {
+            // Every HDF5 handle is opened and closed inside `load`, so inside the lock.
+            self = try hdf5Lock.withLock { _ throws(ModelError.Reason) in try Self.load(path) }
+        } catch {
+            throw ModelError(path: path, reason: error)
+        }
+    }
+
+    private static func load(_ path: String) throws(ModelError.Reason) -> CapsNetModel {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw .fileNotFound
+        }
+        switch ModelContainer(path: path) {
+        case .hdf5: return try loadHDF5(path)
+        case .zip: return try loadArchive(path)
+        case nil: throw .unrecognizedFormat
+        }
+    }
+
+    private static func loadHDF5(_ path: String) throws(ModelError.Reason) -> CapsNetModel {
+        let file: HDF5File
+        do { file = try HDF5File(path: path) } catch { throw .damaged(detail: error.message) }
+        let root = file.root
+        guard root.hasAttribute("model_config") else {
+            if root.hasAttribute("layer_names") || root.member("layers") != nil || root.member("model_weights") != nil {
+                throw .weightsOnly
+            }
+            throw .invalidConfig(detail: "the HDF5 file has no 'model_config' attribute: it is not a Keras model")
+        }
+        let json: String
+        do { json = try root.strings(attribute: "model_config").joined() } catch {
+            throw .damaged(detail: error.message)
+        }
+        guard let weights = root.member("model_weights") else {
+            throw .damaged(detail: "the file has a model configuration but no 'model_weights' group")
+        }
+        return try build(KerasModelConfig(json: json), weights: HDF5LayerWeights(weights))
+    }
+
+    private static func loadArchive(_ path: String) throws(ModelError.Reason) -> CapsNetModel {
+        guard let contents = FileManager.default.contents(atPath: path) else {
+            throw .damaged(detail: "the file cannot be read")
+        }
+        let config: [UInt8]?
+        let weights: [UInt8]?
+        do throws(ZipArchive.Failure) {
+            let archive = try ZipArchive([UInt8](contents))
+            config = try archive.contents(of: "config.json")
+            weights = try archive.contents(of: "model.weights.h5")
+        } catch {
+            throw .damaged(detail: error.message)
+        }
+        guard let config, let weights else {
+            throw .damaged(
+                detail: "a Keras 3 .keras archive holds config.json and model.weights.h5; this one lacks one")
+        }
+        let file: HDF5File
+        do { file = try HDF5File(image: weights, name: "model.weights.h5") } catch {
+            throw .damaged(detail: error.message)
+        }
+        return try build(
+            KerasModelConfig(json: String(decoding: config, as: UTF8.self)), weights: KerasArchiveWeights(file.root))
+    }
+
+    /// Builds each layer on the shape the one before it produces.
+    private static func build(
+        _ config: KerasModelConfig, weights: any LayerWeights
+    ) throws(ModelError.Reason)
+        -> CapsNetModel
+    {
+        var layers: [Layer] = []
+        var shape = config.inputShape
+        for layer in config.layers {
+            let built = try KerasLayerBuilder(layer: layer, inputShape: shape, weights: weights.weights(of: layer.name))
+                .build()
+            layers.append(built)
+            shape = built.outputShape
+        }
+        return CapsNetModel(name: config.name, inputShape: config.inputShape, layers: layers)
+    }
+}
+
+/// The container a model file is in, told by its first bytes.
+enum ModelContainer {
+    case hdf5
+    case zip
+
+    init?(path: String) {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        // HDF5's signature sits at 0 or, after a user block, at 512, 1024, 2048, ...
+        let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
+        var offset: UInt64 = 0
+        while offset <= 1 << 20 {
+            guard (try? handle.seek(toOffset: offset)) != nil,
+                let bytes = try? handle.read(upToCount: 8), bytes.count == 8
+            else { return nil }
+            if offset == 0 && bytes.starts(with: [0x50, 0x4b]) {
+                self = .zip
+                return
+            }
+            if Array(bytes) == signature {
+                self = .hdf5
+                return
+            }
+            offset = offset == 0 ? 512 : offset * 2
+        }
+        return nil
+    }
+}
+
+/// Where a loader finds each layer's weight arrays.
+protocol LayerWeights {
+    /// The arrays of the layer named `layer`, in the order Keras lists them (kernel before bias).
+    func weights(of layer: String) throws(ModelError.Reason) -> [StoredWeight]
+}
+
+/// Keras 2 and legacy Keras 3 HDF5: `model_weights/<layer>` lists its arrays in the `weight_names`
+/// attribute (split into `weight_names0`, `weight_names1`, ... when long), as paths in the group.
+struct HDF5LayerWeights: LayerWeights {
+    let group: HDF5Object
+
+    init(_ group: HDF5Object) { self.group = group }
+
+    func weights(of layer: String) throws(ModelError.Reason) -> [StoredWeight] {
+        guard let layerGroup = group.member(layer) else { return [] }
+        var weights: [StoredWeight] = []
+        do throws(HDF5Error) {
+            for name in try Self.weightNames(layerGroup) {
+                guard let dataset = layerGroup.member(name) else {
+                    throw HDF5Error(message: "weight '\(name)' of layer '\(layer)' is listed but missing")
+                }
+                let (shape, values) = try dataset.floats()
+                weights.append(StoredWeight(name: name, shape: shape, values: values))
+            }
+        } catch { throw .damaged(detail: error.message) }
+        return weights
+    }
+
+    private static func weightNames(_ group: HDF5Object) throws(HDF5Error) -> [String] {
+        if group.hasAttribute("weight_names") { return try group.strings(attribute: "weight_names") }
+        var names: [String] = []
+        var chunk = 0
+        while group.hasAttribute("weight_names\(chunk)") {
+            names += try group.strings(attribute: "weight_names\(chunk)")
+            chunk += 1
+        }
+        return names
+    }
+}
+
+/// Keras 3 `model.weights.h5`: `layers/<group>/vars/0, 1, ...` and the same under nested layers'
+/// groups; the `vars` group's `name` attribute is the layer's name.
+struct KerasArchiveWeights: LayerWeights {
+    let groups: [String: HDF5Object]
+
+    init(_ root: HDF5Object) throws(ModelError.Reason) {
+        var groups: [String: HDF5Object] = [:]
+        if let layers = root.member("layers") {
+            do {
+                for member in try layers.memberNames() {
+                    guard let group = layers.member(member) else { continue }
+                    groups[member] = group
+                    if let vars = group.member("vars"), vars.hasAttribute("name"),
+                        let name = try vars.strings(attribute: "name").first
+                    {
+                        groups[name] = group
+                    }
+                }
+            } catch { throw .damaged(detail: error.message) }
+        }
+        self.groups = groups
+    }
+
+    func weights(of layer: String) throws(ModelError.Reason) -> [StoredWeight] {
+        guard let group = groups[layer] else { return [] }
+        do { return try Self.collect(group) } catch { throw .damaged(detail: error.message) }
+    }
+
+    /// A layer's own variables in index order, then its nested layers' in name order.
+    private static func collect(_ group: HDF5Object) throws(HDF5Error) -> [StoredWeight] {
+        var weights: [StoredWeight] = []
+        if let vars = group.member("vars") {
+            let indices = try vars.memberNames().compactMap(Int.init).sorted()
+            for index in indices {
+                guard let dataset = vars.member(String(index)) else { continue }
+                let (shape, values) = try dataset.floats()
+                weights.append(StoredWeight(name: dataset.path, shape: shape, values: values))
+            }
+        }
+        for member in try group.memberNames() where member != "vars" {
+            if let child = group.member(member), child.isGroup { weights += try collect(child) }
+        }
+        return weights
+    }
+}

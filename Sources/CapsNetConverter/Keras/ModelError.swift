@@ -1,0 +1,63 @@
+/// Why a model file could not be loaded. The description names the file and, where there is one,
+/// the layer, its Keras class and the attribute or weight at fault.
+public struct ModelError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The cause; also thrown on its own inside the loader, which adds the path at the top.
+    public enum Reason: Error, Equatable, Sendable {
+        case fileNotFound
+        /// Neither an HDF5 file (Keras `.h5`) nor a zip archive (Keras 3 `.keras`).
+        case unrecognizedFormat
+        /// The container is damaged or cut short; `detail` is what the reader found.
+        case damaged(detail: String)
+        /// An HDF5 file with weights but no `model_config`, as `save_weights` writes.
+        case weightsOnly
+        /// The configuration is not a chain of layers this tool knows how to read.
+        case invalidConfig(detail: String)
+        case unsupportedLayer(layer: String, className: String)
+        case unsupportedAttribute(layer: String, className: String, attribute: String, value: String)
+        /// A layer's input has a shape the layer cannot take.
+        case inputShape(layer: String, className: String, shape: [Int], expected: String)
+        case missingWeights(layer: String, className: String, expected: [String], found: Int)
+        case weightShape(layer: String, className: String, weight: String, expected: [Int], actual: [Int])
+    }
+
+    /// The model file.
+    public let path: String
+    public let reason: Reason
+
+    public init(path: String, reason: Reason) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String {
+        let detail: String
+        switch reason {
+        case .fileNotFound: detail = "no such file"
+        case .unrecognizedFormat:
+            detail = "not a Keras model: neither an HDF5 file (.h5) nor a zip archive (.keras)"
+        case .damaged(let reader): detail = "the file is truncated or damaged (\(reader))"
+        case .weightsOnly:
+            detail =
+                "holds weights only, without the model configuration ('model_config'); "
+                + "save the whole model with model.save(...)"
+        case .invalidConfig(let reader): detail = "invalid model configuration: \(reader)"
+        case .unsupportedLayer(let layer, let className):
+            detail =
+                "layer '\(layer)' is a \(className), which is not supported; supported layers: "
+                + LayerKinds.supportedClassNames.joined(separator: ", ")
+        case .unsupportedAttribute(let layer, let className, let attribute, let value):
+            detail = "layer '\(layer)' (\(className)): \(attribute) = \(value) is not supported"
+        case .inputShape(let layer, let className, let shape, let expected):
+            detail = "layer '\(layer)' (\(className)) takes \(expected), but its input is \(shape.shapeDescription)"
+        case .missingWeights(let layer, let className, let expected, let found):
+            detail =
+                "layer '\(layer)' (\(className)) needs \(expected.count) weight arrays "
+                + "(\(expected.joined(separator: ", "))), the file has \(found)"
+        case .weightShape(let layer, let className, let weight, let expected, let actual):
+            detail =
+                "layer '\(layer)' (\(className)): weight '\(weight)' is \(actual.shapeDescription), "
+                + "but the configuration needs \(expected.shapeDescription)"
+        }
+        return "\(path): \(detail)"
+    }
+}

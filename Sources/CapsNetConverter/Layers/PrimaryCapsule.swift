@@ -1,0 +1,62 @@
+/// A convolution whose output channels are read as capsules, then squashed (`PrimaryCapsule`).
+public struct PrimaryCapsule: LayerKind {
+    /// The convolution, with `capsulesPerPosition × dimension` filters.
+    public var convolution: Convolution
+    /// Capsules at each output position.
+    public var capsulesPerPosition: Int
+    /// Values per capsule.
+    public var dimension: Int
+
+    public init(convolution: Convolution, capsulesPerPosition: Int, dimension: Int) {
+        self.convolution = convolution
+        self.capsulesPerPosition = capsulesPerPosition
+        self.dimension = dimension
+    }
+
+    public var parameterCount: Int { convolution.parameterCount }
+
+    public func macs(_ layer: Layer) -> Int { convolution.macs(layer) }
+
+    // MARK: - Keras
+
+    public static let kerasClassNames = ["PrimaryCapsule"]
+
+    public static func load(
+        _ keras: KerasLayerBuilder
+    ) throws(ModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
+        let capsules = try keras.positive("num_capsule")
+        let dimension = try keras.positive("dim_capsule")
+        let convolution = try Convolution.load(
+            keras, filters: capsules * dimension, activation: .none, useBias: keras.weights.count != 1)
+        let grid = try convolution.outputShape(keras)
+        return (
+            PrimaryCapsule(convolution: convolution, capsulesPerPosition: capsules, dimension: dimension),
+            [grid[0] * grid[1] * capsules, dimension]
+        )
+    }
+
+    // MARK: - Float
+
+    public func forward(_ input: Tensor, _ layer: Layer, recording: Bool) -> LayerTrace {
+        let grid = convolution.outputShape(height: input.shape[1], width: input.shape[2]) ?? []
+        var capsules = convolution.convolve(input, outputShape: [input.shape[0]] + grid)
+        capsules.shape = [input.shape[0]] + layer.outputShape
+        return LayerTrace(name: layer.name, output: FloatMath.squash(capsules), preActivation: recording ? capsules : nil)
+    }
+
+    /// The capsules before squash feed squash.
+    public func calibrationTensors(_ trace: LayerTrace) -> [CalibrationTensor] {
+        [CalibrationTensor(.output, trace.output)]
+            + (trace.preActivation.map { [CalibrationTensor(.preActivation, $0, feedsSquash: true)] } ?? [])
+    }
+
+    // MARK: - Quantization
+
+    /// The convolution into the squash input's format; the squashed capsules in a format of at
+    /// least 0 fractional bits (their values lie in [-1, 1]).
+    public func quantize(_ context: QuantizationContext) -> (kind: any QuantizedLayerKind, outputFrac: Int) {
+        let quantized = convolution.quantize(context, outputFrac: context.squashInputFormat(.preActivation))
+        let outputFrac = min(max(context.activationFormat(.output), 0), QFormat.supportedFractionalBits.upperBound)
+        return (QuantizedPrimaryCapsule(convolution: quantized, capsuleDimension: dimension), outputFrac)
+    }
+}

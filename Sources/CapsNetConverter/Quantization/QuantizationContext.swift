@@ -1,0 +1,115 @@
+/// A tensor a layer kind exposes for calibration, by its role in the layer.
+public enum LayerTensor: Hashable, Sendable, CustomStringConvertible {
+    /// The layer's output.
+    case output
+    /// A convolution's output before its activation; primary capsules before squash.
+    case preActivation
+    /// A capsule layer's prediction vectors `u_hat`.
+    case predictions
+    /// The logits entering routing iteration `iteration`.
+    case logits(iteration: Int)
+    /// The weighted sums of an iteration, before squash.
+    case sums(iteration: Int)
+    /// The squashed outputs of an iteration.
+    case routedOutput(iteration: Int)
+    /// The agreements an iteration adds to the logits.
+    case agreement(iteration: Int)
+
+    public var description: String {
+        switch self {
+        case .output: "output"
+        case .preActivation: "output before its activation"
+        case .predictions: "predictions"
+        case .logits(let r): "logits of iteration \(r)"
+        case .sums(let r): "weighted sums of iteration \(r)"
+        case .routedOutput(let r): "outputs of iteration \(r)"
+        case .agreement(let r): "agreements of iteration \(r)"
+        }
+    }
+}
+
+/// One tensor of a trace to calibrate on.
+public struct CalibrationTensor: Sendable {
+    public var role: LayerTensor
+    public var tensor: Tensor
+    /// Whether squash follows it: the default scheme then measures each format's error after squash.
+    public var feedsSquash: Bool
+
+    public init(_ role: LayerTensor, _ tensor: Tensor, feedsSquash: Bool = false) {
+        self.role = role
+        self.tensor = tensor
+        self.feedsSquash = feedsSquash
+    }
+}
+
+/// Where a calibrated tensor is: the model's input, or a tensor of one layer.
+enum CalibrationKey: Hashable {
+    case input
+    case layer(Int, LayerTensor)
+}
+
+/// What calibration recorded.
+struct Statistics {
+    /// Ranges of every stored tensor.
+    var tensors: [CalibrationKey: TensorStatistics] = [:]
+    /// For the default scheme, the squash inputs' error after squash per format.
+    var squashInputs: [CalibrationKey: SquashStatistics] = [:]
+}
+
+/// What a layer kind's `quantize` sees: its layer, its input's format, the calibration statistics
+/// of its tensors, and the scheme's rules for turning them into formats.
+public struct QuantizationContext {
+    public let scheme: QuantizationScheme
+    let model: CapsNetModel
+    /// The layer's position in the model.
+    public let index: Int
+    /// The fractional bits of the layer's input.
+    public let inputFrac: Int
+    let statistics: Statistics
+
+    /// The layer being quantized.
+    public var layer: Layer { model.layers[index] }
+    /// The layer after it, if any.
+    public var nextLayer: Layer? { index + 1 < model.layers.count ? model.layers[index + 1] : nil }
+
+    /// The statistics of one of this layer's tensors, or of the next layer's output.
+    func statistics(_ tensor: LayerTensor, ofNextLayer next: Bool = false) -> TensorStatistics? {
+        statistics.tensors[.layer(index + (next ? 1 : 0), tensor)]
+    }
+
+    /// The format of an activation: least mean squared error (default scheme) or the reference rule.
+    func activationFormat(_ statistics: TensorStatistics?) -> Int {
+        guard let statistics else { return QFormat.supportedFractionalBits.upperBound }
+        return scheme == .reference
+            ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
+    }
+
+    func activationFormat(_ tensor: LayerTensor) -> Int { activationFormat(statistics(tensor)) }
+
+    /// The format of a routing tensor: large predictions and agreements decide the routing, so the
+    /// default scheme never clips them.
+    func routingFormat(_ tensor: LayerTensor) -> Int {
+        guard let statistics = statistics(tensor) else { return QFormat.supportedFractionalBits.upperBound }
+        return scheme == .reference
+            ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.noSaturation(maxAbs: statistics.maxAbs)
+    }
+
+    /// The format of a tensor that feeds squash: the least error after squash (default scheme).
+    func squashInputFormat(_ tensor: LayerTensor) -> Int {
+        if let squash = statistics.squashInputs[.layer(index, tensor)] { return squash.bestFormat }
+        return activationFormat(tensor)
+    }
+
+    /// The format of trained weights, from their exact values.
+    func weightFormat(_ values: [Float]) -> Int {
+        var statistics = TensorStatistics()
+        statistics.add(values)
+        return scheme == .reference
+            ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
+    }
+
+    /// A format for bias values that joins an accumulator in `accumulatorFrac` by a left shift.
+    func biasFormat(_ values: [Float], accumulatorFrac: Int) -> Int {
+        min(FormatRule.reference(maxAbs: values.map(abs).max() ?? 0), accumulatorFrac)
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+
+/// What quantization cost, measured on an evaluation set: accuracy of both models, their
+/// agreement, the signal-to-quantization-noise ratio of every layer's output, flash and RAM.
+public struct QuantizationReport: Sendable, Codable, Equatable {
+    public struct LayerFigures: Sendable, Codable, Equatable {
+        public var name: String
+        public var className: String
+        /// The output's format, `Qm.n`.
+        public var format: String
+        /// `10·log10(Σ float² / Σ (float − int8)²)` over the evaluation set, the int8 output
+        /// dequantized; nil where the output is all zeros in float.
+        public var sqnrDb: Double?
+        /// Bytes of the arena in use while the layer runs: input, output and scratch.
+        public var ramBytes: Int
+        /// Weights, biases and parameters in flash.
+        public var flashBytes: Int
+    }
+
+    public var model: String
+    public var scheme: QuantizationScheme
+    public var calibration: String
+    public var calibrationImages: Int
+    public var evaluation: String
+    public var images: Int
+    /// Top-1 accuracy in percent.
+    public var floatTop1: Double
+    public var int8Top1: Double
+    /// `floatTop1 − int8Top1`, in percentage points.
+    public var lossPoints: Double
+    /// Images on which both models predict the same class, in percent.
+    public var agreement: Double
+    public var flashBytes: Int
+    /// The float model's weights and biases as float32.
+    public var float32WeightBytes: Int
+    /// The arena of one inference with the engine's routing memory.
+    public var ramBytes: Int
+    /// The arena with the capsule layers' predictions kept, and with them recomputed (lean-memory routing).
+    public var ramBytesKeepingPredictions: Int
+    public var ramBytesRecomputingPredictions: Int
+    public var layers: [LayerFigures]
+
+    /// Runs both models over `dataset` in batches of `batchSize` (the int8 one on all cores) and
+    /// measures; `progress` is told how many images are done.
+    public static func measure(
+        float model: CapsNetModel, int8 engine: Int8Engine, modelName: String, calibration: Dataset,
+        evaluation dataset: Dataset, batchSize: Int = 100, progress: @Sendable (Int) -> Void = { _ in }
+    ) throws -> QuantizationReport {
+        let quantized = engine.model
+        let reference = FloatReference(model)
+        let images = try dataset.images(for: model)
+        var signal = [Double](repeating: 0, count: quantized.layers.count)
+        var noise = [Double](repeating: 0, count: quantized.layers.count)
+        var floatPredictions: [Int] = []
+        var int8Predictions: [Int] = []
+        for start in stride(from: 0, to: dataset.count, by: batchSize) {
+            let range = start..<min(start + batchSize, dataset.count)
+            let batch = images.batch(range)
+            let trace = try reference.trace(batch)
+            let int8 = try engine.layerOutputs(batch) { progress(start + $0) }
+            floatPredictions += Evaluation.classes(of: trace.output)
+            for (image, layers) in int8.enumerated() {
+                int8Predictions.append(Int8Engine.predictedClass(layers.last ?? []))
+                for (index, values) in layers.enumerated() {
+                    let floats = trace.layers[index].output
+                    let size = floats.count / range.count
+                    let step = pow(2, -Double(quantized.layers[index].outputFrac))
+                    for (offset, value) in values.enumerated() {
+                        let exact = Double(floats.values[image * size + offset])
+                        signal[index] += exact * exact
+                        let difference = exact - Double(value) * step
+                        noise[index] += difference * difference
+                    }
+                }
+            }
+        }
+        let float = Evaluation(predictions: floatPredictions, labels: dataset.labels)
+        let int8 = Evaluation(predictions: int8Predictions, labels: dataset.labels)
+        let agreeing = zip(floatPredictions, int8Predictions).filter { $0 == $1 }.count
+        let layers = quantized.layers.enumerated().map { index, layer in
+            LayerFigures(
+                name: layer.name, className: layer.className,
+                format: QFormat(fractionalBits: layer.outputFrac).description,
+                sqnrDb: signal[index] > 0 ? 10 * log10(signal[index] / max(noise[index], .leastNonzeroMagnitude)) : nil,
+                ramBytes: engine.plan.layers[index].peakBytes, flashBytes: quantized.flashBytes(ofLayer: index))
+        }
+        return QuantizationReport(
+            model: modelName, scheme: quantized.scheme, calibration: calibration.name,
+            calibrationImages: calibration.count, evaluation: dataset.name, images: dataset.count,
+            floatTop1: float.top1, int8Top1: int8.top1, lossPoints: float.top1 - int8.top1,
+            agreement: dataset.count == 0 ? 0 : 100 * Double(agreeing) / Double(dataset.count),
+            flashBytes: quantized.flashBytes, float32WeightBytes: 4 * model.layers.map(\.parameterCount).reduce(0, +),
+            ramBytes: engine.ramBytes, ramBytesKeepingPredictions: engine.arenaBytes(routing: .keepPredictions),
+            ramBytesRecomputingPredictions: engine.arenaBytes(routing: .recomputePredictions), layers: layers)
+    }
+
+    /// The report as Markdown.
+    public var markdown: String {
+        func percent(_ value: Double) -> String { String(format: "%.2f%%", value) }
+        var lines = [
+            "# Quantization report: \(model)", "",
+            "Scheme `\(scheme.rawValue)`, calibrated on `\(calibration)` (\(calibrationImages) images), "
+                + "scored on `\(evaluation)` (\(images) images).", "",
+            "| | float32 | int8 |", "|---|---|---|",
+            "| top-1 | \(percent(floatTop1)) | \(percent(int8Top1)) |",
+            "| loss | | \(String(format: "%.2f", lossPoints)) percentage points |",
+            "| agreement with float | | \(percent(agreement)) |",
+            "| weights (flash) | \(float32WeightBytes) B | \(flashBytes) B "
+                + "(\(String(format: "%.1f", 100 * Double(flashBytes) / Double(max(float32WeightBytes, 1))))%) |",
+            "| RAM peak (arena) | | \(ramBytes) B |",
+            "| RAM peak, lean-memory routing (`--routing recompute`) | | \(ramBytesRecomputingPredictions) B |", "",
+            "| layer | class | format | SQNR (dB) | RAM while running (B) | flash (B) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for layer in layers {
+            let sqnr = layer.sqnrDb.map { String(format: "%.1f", $0) } ?? "n/a"
+            lines.append(
+                "| \(layer.name) | \(layer.className) | \(layer.format) | \(sqnr) | \(layer.ramBytes) | \(layer.flashBytes) |"
+            )
+        }
+        if scheme == .default {
+            lines += [
+                "",
+                "Under the default scheme a convolution followed by a ReLU is stored in the ReLU's range: its "
+                    + "negative outputs saturate, and the ReLU would zero them anyway. The ReLU's row is what reaches "
+                    + "the next layer.",
+            ]
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

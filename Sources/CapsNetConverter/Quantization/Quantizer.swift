@@ -1,0 +1,110 @@
+/// Why a model could not be quantized.
+public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The calibration set cannot be used with the model.
+    case calibrationData(DatasetError)
+    /// A calibration image holds NaN or an infinity.
+    case nonFiniteCalibration(dataset: String, image: Int)
+    /// The float model produced NaN or an infinity in a tensor on the calibration set.
+    case nonFiniteTensor(layer: String, tensor: String)
+
+    public var description: String {
+        switch self {
+        case .calibrationData(let error): "calibration: \(error)"
+        case .nonFiniteCalibration(let dataset, let image):
+            "\(dataset): calibration image \(image) holds NaN or an infinity"
+        case .nonFiniteTensor(let layer, let tensor):
+            "layer '\(layer)': the float model's \(tensor) holds NaN or an infinity on the calibration set"
+        }
+    }
+}
+
+/// Post-training quantization: runs the float reference over a calibration set, records the range
+/// of every tensor the int8 pipeline stores, chooses a format per tensor, and quantizes the
+/// weights and biases (round half up, saturate).
+///
+/// The `default` scheme differs from `reference` in three ways:
+/// - an activation's format minimizes the mean squared error over the calibration set, estimated
+///   from a histogram of magnitudes, among the format that saturates nothing and up to three bits
+///   finer; the rare largest values are clipped when that costs less than coarser steps for all;
+/// - weights get the format with the least squared error the same way, on their exact values;
+/// - a convolution followed by a ReLU is calibrated on the rectified output: its negative values
+///   become zeros anyway, so they need not widen the range.
+public struct Quantizer: Sendable {
+    public var scheme: QuantizationScheme
+
+    public init(scheme: QuantizationScheme = .default) {
+        self.scheme = scheme
+    }
+
+    /// Quantizes `model`, calibrating on `calibration` in batches of `batchSize`; `progress` is
+    /// told how many images are done after each batch.
+    public func quantize(
+        _ model: CapsNetModel, calibration: Dataset, batchSize: Int = 100, progress: (Int) -> Void = { _ in }
+    ) throws(QuantizationError) -> QuantizedModel {
+        let statistics = try calibrate(model, calibration, batchSize: max(batchSize, 1), progress: progress)
+        return build(model, statistics)
+    }
+
+    // MARK: - Calibration
+
+    /// Statistics of every tensor the layer kinds expose for calibration.
+    private func calibrate(
+        _ model: CapsNetModel, _ dataset: Dataset, batchSize: Int, progress: (Int) -> Void
+    ) throws(QuantizationError) -> Statistics {
+        let images: Tensor
+        do { images = try dataset.images(for: model) } catch { throw .calibrationData(error) }
+        let imageSize = model.inputShape.reduce(1, *)
+        if let index = images.values.firstIndex(where: { !$0.isFinite }) {
+            throw .nonFiniteCalibration(dataset: dataset.name, image: index / imageSize)
+        }
+        let reference = FloatReference(model)
+        var statistics = Statistics()
+        for start in stride(from: 0, to: dataset.count, by: batchSize) {
+            let batch = images.batch(start..<min(start + batchSize, dataset.count))
+            // The batch has the model's shape, checked above.
+            guard let trace = try? reference.trace(batch) else { break }
+            statistics.tensors[.input, default: TensorStatistics()].add(trace.input.values)
+            for (index, layer) in trace.layers.enumerated() {
+                for calibrated in model.layers[index].kind.calibrationTensors(layer) {
+                    let key = CalibrationKey.layer(index, calibrated.role)
+                    statistics.tensors[key, default: TensorStatistics()].add(calibrated.tensor.values)
+                    // Only the default scheme looks at what squash makes of its inputs.
+                    if scheme == .default, calibrated.feedsSquash, let dimension = calibrated.tensor.shape.last {
+                        statistics.squashInputs[key, default: SquashStatistics(dimension: dimension)]
+                            .add(calibrated.tensor.values)
+                    }
+                }
+            }
+            progress(min(start + batchSize, dataset.count))
+        }
+        for (key, tensor) in statistics.tensors where tensor.hasNaN {
+            switch key {
+            case .input: throw .nonFiniteTensor(layer: "input", tensor: "input")
+            case .layer(let index, let role): throw .nonFiniteTensor(layer: model.layers[index].name, tensor: "\(role)")
+            }
+        }
+        return statistics
+    }
+
+    // MARK: - Formats
+
+    /// Each layer quantized by its kind, on the format of the layer before it.
+    private func build(_ model: CapsNetModel, _ statistics: Statistics) -> QuantizedModel {
+        let input = QuantizationContext(scheme: scheme, model: model, index: -1, inputFrac: 0, statistics: statistics)
+        let inputFrac = input.activationFormat(statistics.tensors[.input])
+        var frac = inputFrac
+        var layers: [QuantizedLayer] = []
+        for (index, layer) in model.layers.enumerated() {
+            let context = QuantizationContext(
+                scheme: scheme, model: model, index: index, inputFrac: frac, statistics: statistics)
+            let (kind, outputFrac) = layer.kind.quantize(context)
+            frac = outputFrac
+            layers.append(
+                QuantizedLayer(
+                    name: layer.name, className: layer.className, kind: kind, inputShape: layer.inputShape,
+                    outputShape: layer.outputShape, outputFrac: outputFrac))
+        }
+        return QuantizedModel(
+            name: model.name, scheme: scheme, inputShape: model.inputShape, inputFrac: inputFrac, layers: layers)
+    }
+}

@@ -1,0 +1,174 @@
+/// A capsule layer with dynamic routing in int8 (`capsnet_capsule_layer_q7`): prediction vectors
+/// `u_hat = W u`, then one routing iteration per entry of `iterations`, each in its own formats.
+public struct QuantizedCapsule: QuantizedLayerKind {
+    public static let fileTag: UInt8 = 3
+    public static let kernelName = "capsnet_capsule_layer_q7"
+
+    /// Output capsules, J.
+    public var outputs: Int
+    /// Values per output capsule, D.
+    public var dimension: Int
+    /// Input capsules, I.
+    public var inputs: Int
+    /// Values per input capsule, Din.
+    public var inputDimension: Int
+    /// `W[J][I][D][Din]`.
+    public var weights: [Int8]
+    public var inputFrac: Int
+    public var weightFrac: Int
+    public var predictionFrac: Int
+    /// One entry per routing iteration.
+    public var iterations: [RoutingFormats]
+
+    public init(
+        outputs: Int, dimension: Int, inputs: Int, inputDimension: Int, weights: [Int8], inputFrac: Int,
+        weightFrac: Int, predictionFrac: Int, iterations: [RoutingFormats]
+    ) {
+        self.outputs = outputs
+        self.dimension = dimension
+        self.inputs = inputs
+        self.inputDimension = inputDimension
+        self.weights = weights
+        self.inputFrac = inputFrac
+        self.weightFrac = weightFrac
+        self.predictionFrac = predictionFrac
+        self.iterations = iterations
+    }
+
+    // MARK: - Model file
+
+    public static func decode(
+        from reader: inout ModelFileReader, layer: QuantizedLayer.Header
+    ) throws(QuantizedModelFileError.Reason) -> QuantizedCapsule {
+        let sizes = try reader.ints(expected: 4)
+        let formats = try reader.ints(expected: 3)
+        var iterations: [RoutingFormats] = []
+        for _ in 0..<(try reader.count()) {
+            let fracs = try reader.ints(expected: 4)
+            iterations.append(
+                RoutingFormats(logitFrac: fracs[0], sumFrac: fracs[1], outputFrac: fracs[2], agreementFrac: fracs[3]))
+        }
+        let capsule = QuantizedCapsule(
+            outputs: sizes[0], dimension: sizes[1], inputs: sizes[2], inputDimension: sizes[3],
+            weights: try reader.int8s(), inputFrac: formats[0], weightFrac: formats[1], predictionFrac: formats[2],
+            iterations: iterations)
+        guard layer.inputShape == [capsule.inputs, capsule.inputDimension],
+            layer.outputShape == [capsule.outputs, capsule.dimension], !capsule.iterations.isEmpty,
+            capsule.weights.count == capsule.outputs * capsule.inputs * capsule.dimension * capsule.inputDimension
+        else { throw .malformed("layer '\(layer.name)': the capsule layer's sizes disagree") }
+        return capsule
+    }
+
+    public func encode(to writer: inout ModelFileWriter) {
+        writer.ints([outputs, dimension, inputs, inputDimension])
+        writer.ints([inputFrac, weightFrac, predictionFrac])
+        writer.count(iterations.count)
+        for iteration in iterations {
+            writer.ints([iteration.logitFrac, iteration.sumFrac, iteration.outputFrac, iteration.agreementFrac])
+        }
+        writer.int8s(weights)
+    }
+
+    // MARK: - Engine
+
+    /// The predictions, the weighted sums of every iteration and the agreements of all but the last.
+    public func macs(_ layer: QuantizedLayer) -> Int {
+        weights.count + (2 * iterations.count - 1) * outputs * inputs * dimension
+    }
+
+    public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
+        var dims = cDims
+        let formats = iterations.map(\.cFormats)
+        let bytes = formats.withUnsafeBufferPointer { formats in
+            var params = parameters(iterations: formats.baseAddress, routing: routing)
+            return Int(max(capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, Int32(cores)), 0))
+        }
+        return ArenaNeed(scratchBytes: bytes)
+    }
+
+    public var splitsOverCores: Bool { true }
+
+    public func run(_ call: KernelCall) -> capsnet_status {
+        var dims = cDims
+        var context = call.context
+        var split = call.split
+        return iterations.map(\.cFormats).withUnsafeBufferPointer { formats in
+            var params = parameters(iterations: formats.baseAddress, routing: call.routing)
+            return weights.withUnsafeBufferPointer { weights in
+                capsnet_capsule_layer_q7_split(&context, &params, &dims, call.input, weights.baseAddress, call.output, &split)
+            }
+        }
+    }
+
+    /// The kernel's parameters, with `iterations` pointing at this layer's formats.
+    func parameters(
+        iterations: UnsafePointer<capsnet_routing_formats>?, routing: RoutingMemory
+    ) -> capsnet_capsule_params {
+        capsnet_capsule_params(
+            input_frac: Int32(inputFrac), weight_frac: Int32(weightFrac), prediction_frac: Int32(predictionFrac),
+            routings: Int32(self.iterations.count), iterations: iterations, memory: routing.cValue)
+    }
+
+    var cDims: capsnet_capsule_dims {
+        capsnet_capsule_dims(
+            num_inputs: Int32(inputs), input_dim: Int32(inputDimension), num_outputs: Int32(outputs),
+            output_dim: Int32(dimension))
+    }
+
+    // MARK: - Export
+
+    public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
+        let formats = iterations.map { iteration in
+            CStruct([
+                ("logit_frac", .int(iteration.logitFrac)), ("sum_frac", .int(iteration.sumFrac)),
+                ("output_frac", .int(iteration.outputFrac)), ("agreement_frac", .int(iteration.agreementFrac)),
+            ])
+        }
+        let params = CStruct([
+            ("input_frac", .int(inputFrac)), ("weight_frac", .int(weightFrac)),
+            ("prediction_frac", .int(predictionFrac)), ("routings", .int(iterations.count)),
+            ("iterations", .symbol(context.name("iterations"))), ("memory", .symbol(context.routing.cName)),
+        ])
+        let dims = CStruct([
+            ("num_inputs", .int(inputs)), ("input_dim", .int(inputDimension)), ("num_outputs", .int(outputs)),
+            ("output_dim", .int(dimension)),
+        ])
+        return LoweredLayer(
+            constants: [
+                CConstant(
+                    name: context.name("weights"), type: "int8_t", value: .int8s(weights),
+                    comment: "\(layer.name) (\(layer.className)): W [\(outputs)][\(inputs)][\(dimension)]"
+                        + "[\(inputDimension)] in \(QFormat(fractionalBits: weightFrac))"),
+                CConstant(name: context.name("iterations"), type: "capsnet_routing_formats", value: .structures(formats)),
+                CConstant(name: context.name("params"), type: "capsnet_capsule_params", value: .structure(params)),
+                CConstant(name: context.name("dims"), type: "capsnet_capsule_dims", value: .structure(dims)),
+            ],
+            call: CCall(
+                Self.kernelName,
+                [
+                    .context, .address(context.name("params")), .address(context.name("dims")), .input,
+                    .symbol(context.name("weights")), .output,
+                ]))
+    }
+}
+
+/// The formats of one routing iteration (see `capsnet_routing_formats`).
+public struct RoutingFormats: Sendable, Equatable {
+    public var logitFrac: Int
+    public var sumFrac: Int
+    public var outputFrac: Int
+    public var agreementFrac: Int
+
+    public init(logitFrac: Int, sumFrac: Int, outputFrac: Int, agreementFrac: Int) {
+        self.logitFrac = logitFrac
+        self.sumFrac = sumFrac
+        self.outputFrac = outputFrac
+        self.agreementFrac = agreementFrac
+    }
+
+    var cFormats: capsnet_routing_formats {
+        capsnet_routing_formats(
+            logit_frac: Int32(logitFrac), sum_frac: Int32(sumFrac), output_frac: Int32(outputFrac),
+            agreement_frac: Int32(agreementFrac))
+    }
+}

@@ -1,0 +1,215 @@
+/// A 2-D convolution in int8 (`capsnet_conv_hwc_q7`), HWC, with its activation applied as each
+/// output value is requantized.
+public struct QuantizedConvolution: QuantizedLayerKind {
+    public static let fileTag: UInt8 = 0
+    public static let kernelName = "capsnet_conv_hwc_q7"
+
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideY: Int
+    public var strideX: Int
+    public var padTop: Int
+    public var padLeft: Int
+    public var outputHeight: Int
+    public var outputWidth: Int
+    public var inputChannels: Int
+    public var filters: Int
+    /// Filters in OHWI order, `[filters][kernelHeight][kernelWidth][inputChannels]`.
+    public var weights: [Int8]
+    public var bias: [Int8]?
+    public var inputFrac: Int
+    public var weightFrac: Int
+    public var biasFrac: Int
+    /// The convolution's own output format (before squash, for primary capsules).
+    public var outputFrac: Int
+    public var activation: Activation
+
+    public init(
+        kernelHeight: Int, kernelWidth: Int, strideY: Int, strideX: Int, padTop: Int, padLeft: Int,
+        outputHeight: Int, outputWidth: Int, inputChannels: Int, filters: Int, weights: [Int8], bias: [Int8]?,
+        inputFrac: Int, weightFrac: Int, biasFrac: Int, outputFrac: Int, activation: Activation
+    ) {
+        self.kernelHeight = kernelHeight
+        self.kernelWidth = kernelWidth
+        self.strideY = strideY
+        self.strideX = strideX
+        self.padTop = padTop
+        self.padLeft = padLeft
+        self.outputHeight = outputHeight
+        self.outputWidth = outputWidth
+        self.inputChannels = inputChannels
+        self.filters = filters
+        self.weights = weights
+        self.bias = bias
+        self.inputFrac = inputFrac
+        self.weightFrac = weightFrac
+        self.biasFrac = biasFrac
+        self.outputFrac = outputFrac
+        self.activation = activation
+    }
+
+    /// The output `[Ho, Wo, filters]`.
+    public var outputShape: [Int] { [outputHeight, outputWidth, filters] }
+
+    // MARK: - Model file
+
+    public static func decode(
+        from reader: inout ModelFileReader, layer: QuantizedLayer.Header
+    ) throws(QuantizedModelFileError.Reason) -> QuantizedConvolution {
+        let convolution = try read(&reader, layer: layer)
+        guard layer.outputShape == convolution.outputShape else {
+            throw .malformed("layer '\(layer.name)': the convolution's sizes disagree")
+        }
+        return convolution
+    }
+
+    public func encode(to writer: inout ModelFileWriter) {
+        writer.ints([kernelHeight, kernelWidth, strideY, strideX, padTop, padLeft, outputHeight, outputWidth])
+        writer.ints([inputChannels, filters, inputFrac, weightFrac, biasFrac, outputFrac])
+        writer.byte(activation.fileCode)
+        writer.int8s(weights)
+        writer.flag(bias != nil)
+        if let bias { writer.int8s(bias) }
+    }
+
+    /// The fields `encode` writes, checked against the layer's input; the primary capsule layer,
+    /// which holds a convolution, reads them the same way.
+    static func read(
+        _ reader: inout ModelFileReader, layer: QuantizedLayer.Header
+    ) throws(QuantizedModelFileError.Reason) -> QuantizedConvolution {
+        let geometry = try reader.ints(expected: 8)
+        let sizes = try reader.ints(expected: 6)
+        let code = try reader.byte()
+        guard let activation = Activation(fileCode: code) else {
+            throw .malformed("layer '\(layer.name)' has unknown activation \(code)")
+        }
+        let weights = try reader.int8s()
+        let bias = try reader.flag() ? try reader.int8s() : nil
+        let convolution = QuantizedConvolution(
+            kernelHeight: geometry[0], kernelWidth: geometry[1], strideY: geometry[2], strideX: geometry[3],
+            padTop: geometry[4], padLeft: geometry[5], outputHeight: geometry[6], outputWidth: geometry[7],
+            inputChannels: sizes[0], filters: sizes[1], weights: weights, bias: bias, inputFrac: sizes[2],
+            weightFrac: sizes[3], biasFrac: sizes[4], outputFrac: sizes[5], activation: activation)
+        let taps = convolution.kernelHeight * convolution.kernelWidth * convolution.inputChannels
+        guard layer.inputShape.count == 3, convolution.inputChannels == layer.inputShape[2], taps > 0,
+            convolution.filters > 0, convolution.outputHeight > 0, convolution.outputWidth > 0,
+            convolution.weights.count == convolution.filters * taps,
+            convolution.bias.map({ $0.count == convolution.filters }) ?? true
+        else { throw .malformed("layer '\(layer.name)': the convolution's sizes disagree") }
+        return convolution
+    }
+
+    // MARK: - Engine
+
+    public func macs(_ layer: QuantizedLayer) -> Int {
+        outputHeight * outputWidth * filters * kernelHeight * kernelWidth * inputChannels
+    }
+
+    public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
+        ArenaNeed(scratchBytes: scratchBytes(inputShape: layer.inputShape, cores: cores))
+    }
+
+    public var splitsOverCores: Bool { true }
+
+    public func run(_ call: KernelCall) -> capsnet_status {
+        var params = parameters
+        var inputDims = capsnet_hwc(call.layer.inputShape)
+        var outputDims = capsnet_hwc(outputShape)
+        var context = call.context
+        var split = call.split
+        return weights.withUnsafeBufferPointer { weights in
+            withOptionalPointer(bias) { bias in
+                capsnet_conv_hwc_q7_split(
+                    &context, &params, &inputDims, call.input, weights.baseAddress, bias, &outputDims, call.output,
+                    &split)
+            }
+        }
+    }
+
+    /// The kernel's parameters.
+    var parameters: capsnet_conv_params {
+        capsnet_conv_params(
+            kernel: capsnet_hw(h: Int32(kernelHeight), w: Int32(kernelWidth)),
+            stride: capsnet_hw(h: Int32(strideY), w: Int32(strideX)),
+            padding: capsnet_hw(h: Int32(padTop), w: Int32(padLeft)), input_frac: Int32(inputFrac),
+            weight_frac: Int32(weightFrac), bias_frac: Int32(biasFrac), output_frac: Int32(outputFrac),
+            activation: activation.clamp)
+    }
+
+    /// `capsnet_conv_hwc_q7_split_get_buffer_size` for this convolution on `cores` cores; the
+    /// primary capsule layer around it needs the same.
+    func scratchBytes(inputShape: [Int], cores: Int) -> Int {
+        var params = parameters
+        var inputDims = capsnet_hwc(inputShape)
+        return Int(max(capsnet_conv_hwc_q7_split_get_buffer_size(&params, &inputDims, Int32(cores)), 0))
+    }
+
+    // MARK: - Export
+
+    public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
+        var constants = weightConstants(layer, context)
+        constants.append(
+            CConstant(name: context.name("params"), type: "capsnet_conv_params", value: .structure(cParameters)))
+        constants += shapeConstants(layer, context)
+        return LoweredLayer(constants: constants, call: call(Self.kernelName, context))
+    }
+
+    /// The weights and the bias, in flash.
+    func weightConstants(_ layer: QuantizedLayer, _ context: LoweringContext) -> [CConstant] {
+        var constants = [
+            CConstant(
+                name: context.name("weights"), type: "int8_t", value: .int8s(weights),
+                comment: "\(layer.name) (\(layer.className)): weights OHWI [\(filters)][\(kernelHeight)]"
+                    + "[\(kernelWidth)][\(inputChannels)] in \(QFormat(fractionalBits: weightFrac))")
+        ]
+        if let bias {
+            constants.append(CConstant(name: context.name("bias"), type: "int8_t", value: .int8s(bias)))
+        }
+        return constants
+    }
+
+    /// The input and output shapes.
+    func shapeConstants(_ layer: QuantizedLayer, _ context: LoweringContext) -> [CConstant] {
+        [
+            CConstant(name: context.name("in"), type: "capsnet_hwc", value: .structure(.hwc(layer.inputShape))),
+            CConstant(name: context.name("out"), type: "capsnet_hwc", value: .structure(.hwc(outputShape))),
+        ]
+    }
+
+    /// `function(&ctx, &params, &in, input, weights, bias, &out, output)`.
+    func call(_ function: String, _ context: LoweringContext) -> CCall {
+        CCall(
+            function,
+            [
+                .context, .address(context.name("params")), .address(context.name("in")), .input,
+                .symbol(context.name("weights")), .symbol(bias == nil ? "NULL" : context.name("bias")),
+                .address(context.name("out")), .output,
+            ])
+    }
+
+    /// `capsnet_conv_params` as a C initializer.
+    var cParameters: CStruct {
+        let clamp = activation.clamp
+        return CStruct([
+            ("kernel", .structure(.hw(kernelHeight, kernelWidth))), ("stride", .structure(.hw(strideY, strideX))),
+            ("padding", .structure(.hw(padTop, padLeft))), ("input_frac", .int(inputFrac)),
+            ("weight_frac", .int(weightFrac)), ("bias_frac", .int(biasFrac)), ("output_frac", .int(outputFrac)),
+            ("activation", .structure(CStruct([("min", .int(Int(clamp.min))), ("max", .int(Int(clamp.max)))]))),
+        ])
+    }
+}
+
+extension Activation {
+    /// Its byte in the `.capsnet` file: 0 none, 1 ReLU (version 1 stored a ReLU flag there).
+    var fileCode: UInt8 {
+        switch self {
+        case .none: 0
+        case .relu: 1
+        }
+    }
+
+    init?(fileCode: UInt8) {
+        guard let activation = Activation.allCases.first(where: { $0.fileCode == fileCode }) else { return nil }
+        self = activation
+    }
+}

@@ -1,0 +1,82 @@
+/// A primary capsule layer in int8 (`capsnet_primary_capsule_q7`): a convolution into the
+/// pre-squash format, whose output channels are cut into capsules and squashed.
+public struct QuantizedPrimaryCapsule: QuantizedLayerKind {
+    public static let fileTag: UInt8 = 2
+    public static let kernelName = "capsnet_primary_capsule_q7"
+
+    public var convolution: QuantizedConvolution
+    /// Values per capsule, D.
+    public var capsuleDimension: Int
+
+    public init(convolution: QuantizedConvolution, capsuleDimension: Int) {
+        self.convolution = convolution
+        self.capsuleDimension = capsuleDimension
+    }
+
+    // MARK: - Model file
+
+    public static func decode(
+        from reader: inout ModelFileReader, layer: QuantizedLayer.Header
+    ) throws(QuantizedModelFileError.Reason) -> QuantizedPrimaryCapsule {
+        let convolution = try QuantizedConvolution.read(&reader, layer: layer)
+        let dimension = try reader.int()
+        let positions = convolution.outputHeight * convolution.outputWidth
+        guard dimension > 0, convolution.filters % dimension == 0 else {
+            throw .malformed("layer '\(layer.name)': \(convolution.filters) filters are not whole capsules")
+        }
+        guard layer.outputShape == [positions * convolution.filters / dimension, dimension] else {
+            throw .malformed("layer '\(layer.name)': the convolution's sizes disagree")
+        }
+        return QuantizedPrimaryCapsule(convolution: convolution, capsuleDimension: dimension)
+    }
+
+    public func encode(to writer: inout ModelFileWriter) {
+        convolution.encode(to: &writer)
+        writer.int(capsuleDimension)
+    }
+
+    // MARK: - Engine
+
+    public func macs(_ layer: QuantizedLayer) -> Int { convolution.macs(layer) }
+
+    /// The convolution's scratch: the squash works in place.
+    public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
+        convolution.arenaNeed(layer, routing: routing, cores: cores)
+    }
+
+    public var splitsOverCores: Bool { true }
+
+    public func run(_ call: KernelCall) -> capsnet_status {
+        var params = parameters(outputFrac: call.layer.outputFrac)
+        var inputDims = capsnet_hwc(call.layer.inputShape)
+        var outputDims = capsnet_hwc(convolution.outputShape)
+        var context = call.context
+        var split = call.split
+        return convolution.weights.withUnsafeBufferPointer { weights in
+            withOptionalPointer(convolution.bias) { bias in
+                capsnet_primary_capsule_q7_split(
+                    &context, &params, &inputDims, call.input, weights.baseAddress, bias, &outputDims, call.output,
+                    &split)
+            }
+        }
+    }
+
+    func parameters(outputFrac: Int) -> capsnet_primary_capsule_params {
+        capsnet_primary_capsule_params(
+            conv: convolution.parameters, capsule_dim: Int32(capsuleDimension), output_frac: Int32(outputFrac))
+    }
+
+    // MARK: - Export
+
+    public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
+        var constants = convolution.weightConstants(layer, context)
+        let params = CStruct([
+            ("conv", .structure(convolution.cParameters)), ("capsule_dim", .int(capsuleDimension)),
+            ("output_frac", .int(layer.outputFrac)),
+        ])
+        constants.append(
+            CConstant(name: context.name("params"), type: "capsnet_primary_capsule_params", value: .structure(params)))
+        constants += convolution.shapeConstants(layer, context)
+        return LoweredLayer(constants: constants, call: convolution.call(Self.kernelName, context))
+    }
+}
