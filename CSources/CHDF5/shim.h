@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef CAPSNET_CHDF5_SHIM_H
 #define CAPSNET_CHDF5_SHIM_H
 

@@ -15,9 +15,8 @@ struct Bench: ParsableCommand {
             all runs is printed beside it.
 
             Runs the first --images images of DATASET once as a warm-up, then times them at each batch size \
-            (wall clock on this machine). One image runs on one core; a batch is split over all cores. The \
-            anchor is TensorFlow's 1.88 ms per image at batch 1 on this 2-core machine (DESIGN section 8), \
-            measured there, not in this run.
+            (wall clock on this machine). One image runs on one core; a batch is split over all cores. It \
+            prints only what it measured in this run.
             """
     )
 
@@ -58,18 +57,17 @@ struct Bench: ParsableCommand {
             let seconds = (clock.now - start).seconds
             results.append(.init(batchSize: batchSize, msPerImage: 1000 * seconds / Double(count)))
         }
-        let result = BenchResult(model: input.model, images: count, float32: results, tensorflowMsPerImageBatch1: 1.88)
+        let result = BenchResult(model: input.model, images: count, float32: results)
         if input.json {
             print(try result.jsonString())
             return
         }
         print("float32 reference, \(count.grouped) images of \(input.data)\n")
-        var table = TextTable(header: ["batch", "ms/image", "images/s", "vs TensorFlow at batch 1 (1.88 ms)"])
+        var table = TextTable(header: ["batch", "ms/image", "images/s"])
         for timing in results {
             table.rows.append([
                 String(timing.batchSize), String(format: "%.3f", timing.msPerImage),
                 Int((1000 / timing.msPerImage).rounded()).grouped,
-                String(format: "%.2fx faster", result.tensorflowMsPerImageBatch1 / timing.msPerImage),
             ])
         }
         print(table.render())
@@ -86,8 +84,6 @@ struct BenchResult: Encodable {
     var model: String
     var images: Int
     var float32: [Timing]
-    /// DESIGN section 8's anchor, measured there, not in this run.
-    var tensorflowMsPerImageBatch1: Double
 }
 
 extension Bench {

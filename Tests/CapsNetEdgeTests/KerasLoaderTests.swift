@@ -7,7 +7,7 @@ import CapsNetEdge
 
 @Suite("Keras model loader")
 struct KerasLoaderTests {
-    @Test("the MNIST CapsNet loads with the shapes and parameters of DESIGN section 7", .needsSharedData)
+    @Test("the MNIST CapsNet loads with the paper's shapes and its 296,800 parameters", .needsSharedData)
     func mnistModel() throws {
         let model = try CapsNetModel(contentsOf: TestData.mnistModel)
         #expect(model.inputShape == [28, 28, 1])
@@ -55,7 +55,7 @@ struct KerasLoaderTests {
         #expect {
             _ = try CapsNetModel(contentsOf: corrupted.path)
         } throws: { error in
-            guard let error = error as? ModelError, case .damaged(let detail) = error.reason else { return false }
+            guard let error = error as? KerasModelError, case .damaged(let detail) = error.reason else { return false }
             return detail.contains("model.weights.h5")
         }
     }
@@ -115,7 +115,7 @@ struct KerasLoaderTests {
             #expect {
                 _ = try CapsNetModel(contentsOf: path)
             } throws: { error in
-                guard let error = error as? ModelError, case .damaged = error.reason else { return false }
+                guard let error = error as? KerasModelError, case .damaged = error.reason else { return false }
                 return error.description.contains("truncated or damaged")
             }
         }
@@ -134,7 +134,7 @@ struct KerasLoaderTests {
         #expect(try KerasModelConfig(json: keras3).inputShape == [7, 6, 2])
         let undeclared = #"{"class_name": "Sequential", "config": {"name": "s", "layers": ["# + conv + "}}]}}"
         #expect(
-            throws: ModelError.Reason.invalidConfig(
+            throws: KerasModelError.Reason.invalidConfig(
                 detail: "the input shape is not declared (no InputLayer with 'batch_shape')")
         ) { try KerasModelConfig(json: undeclared) }
     }
@@ -152,7 +152,7 @@ struct KerasLoaderTests {
                "inbound_nodes": [[["in", 0, 0, {}]]]}]}}
             """
         #expect(
-            throws: ModelError.Reason.invalidConfig(
+            throws: KerasModelError.Reason.invalidConfig(
                 detail: "layer 'b' reads 'in', not the layer before it ('a'); only a chain of layers is supported")
         ) {
             try KerasModelConfig(json: config)

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_simd.h
  * @brief Internal: the dot products the heavy kernels are made of, with one implementation per

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One inference of an exported model on its first test image, with layer markers, for the QEMU
  * instruction-counting plugin. Prints the output bytes; exits with 0 if they equal the host's.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Kernel test vectors, the same on every target: each case draws its shapes, formats and int8 data
  * from a fixed pseudo-random sequence, runs one kernel, and folds the status and every output byte
@@ -72,6 +73,21 @@ static void convolution_case(void)
     params.weight_frac = between(3, 7);
     params.bias_frac = between(3, 7);
     params.output_frac = params.input_frac + params.weight_frac - between(2, 9);
+    /* No activation, a ReLU, or another clamp. */
+    switch (between(0, 2)) {
+    case 0:
+        params.activation.min = CAPSNET_Q7_MIN;
+        params.activation.max = CAPSNET_Q7_MAX;
+        break;
+    case 1:
+        params.activation.min = 0;
+        params.activation.max = CAPSNET_Q7_MAX;
+        break;
+    default:
+        params.activation.min = between(CAPSNET_Q7_MIN, CAPSNET_Q7_MAX - 1);
+        params.activation.max = between(params.activation.min + 1, CAPSNET_Q7_MAX);
+        break;
+    }
     const int32_t span_h = in.h + params.padding.h - params.kernel.h;
     const int32_t span_w = in.w + params.padding.w - params.kernel.w;
     out.h = span_h < 0 ? 1 : span_h / params.stride.h + 1;
@@ -183,7 +199,12 @@ static void primary_case(void)
 {
     capsnet_hwc in;
     capsnet_hwc out;
-    capsnet_primary_capsule_params params = {{{3, 3}, {1, 1}, {0, 0}, 7, 6, 6, 3}, 1, 7};
+    capsnet_primary_capsule_params params = {
+        .conv = {.kernel = {.h = 3, .w = 3}, .stride = {.h = 1, .w = 1}, .padding = {.h = 0, .w = 0},
+                 .input_frac = 7, .weight_frac = 6, .bias_frac = 6, .output_frac = 3,
+                 .activation = {.min = CAPSNET_Q7_MIN, .max = CAPSNET_Q7_MAX}},
+        .capsule_dim = 1,
+        .output_frac = 7};
     in.h = between(3, 8);
     in.w = between(3, 8);
     in.c = between(1, 3);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #ifndef CAPSNET_KERNEL_VECTORS_H
 #define CAPSNET_KERNEL_VECTORS_H
 

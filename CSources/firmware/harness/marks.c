@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 #include "marks.h"
 
 volatile int32_t capsnet_current_mark;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Layer markers for instruction counting: the exported model calls capsnet_mark(k) before layer k
  * (and after the last) when built with -DCAPSNET_PROFILE_MARKS. Each k
  * enters its own function, capsnet_mark_<k>, whose address the QEMU counting plugin watches. */

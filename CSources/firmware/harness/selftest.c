@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Self-test of an exported model on a bare-metal target: runs every embedded test image, prints each
  * output's bytes ("output <image>: <v0> <v1> ..."), compares them with the host int8 engine's, and

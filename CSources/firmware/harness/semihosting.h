@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Semihosting, the debugger channel QEMU implements: text to the host's console and an exit code
  * back to the shell, with no C library and no UART driver.

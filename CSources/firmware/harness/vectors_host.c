@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kernel test vectors on the host: the lines every target must print too. */
 #include <stdio.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /* Kernel test vectors on an emulated target: one line per kernel over semihosting. */
 #include "kernel_vectors.h"
 #include "semihosting.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * A QEMU TCG plugin that counts executed guest instructions per region of a program. The regions
  * are delimited by marker functions: the plugin is given their entry addresses in order

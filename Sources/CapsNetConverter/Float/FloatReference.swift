@@ -19,7 +19,7 @@ public struct InputShapeError: Error, Equatable, Sendable, CustomStringConvertib
     }
 }
 
-/// The model in float32, computed as Keras computes it (DESIGN section 2), layer by layer through
+/// The model in float32, computed as Keras computes it (the FloatModel article of the catalog), layer by layer through
 /// each kind's `forward`: convolutions as im2col products on OpenBLAS (`cblas_sgemm`), prediction
 /// vectors as one small product per input capsule, and the routing loop with `cblas_sgemv`.
 public struct FloatReference: Sendable {

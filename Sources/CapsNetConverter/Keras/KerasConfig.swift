@@ -17,8 +17,8 @@ struct KerasModelConfig {
     /// The shape of one input, without the batch axis.
     var inputShape: [Int]
 
-    /// Parses `json`; the error is a sentence for `ModelError.Reason.invalidConfig`.
-    init(json: String) throws(ModelError.Reason) {
+    /// Parses `json`; the error is a sentence for `KerasModelError.Reason.invalidConfig`.
+    init(json: String) throws(KerasModelError.Reason) {
         guard let root = JSONValue(parsing: json) else { throw .invalidConfig(detail: "the configuration is not JSON") }
         guard let className = root["class_name"]?.string, let config = root["config"] else {
             throw .invalidConfig(detail: "no 'class_name' and 'config' at the top level")
@@ -30,7 +30,7 @@ struct KerasModelConfig {
             throw .invalidConfig(detail: "the model has no layers")
         }
         name = config["name"]?.string ?? "model"
-        layers = try entries.enumerated().map { (index, entry) throws(ModelError.Reason) in
+        layers = try entries.enumerated().map { (index, entry) throws(KerasModelError.Reason) in
             try KerasLayerConfig(entry, index: index)
         }
         inputShape = try Self.inputShape(layers, built: config["build_input_shape"])
@@ -42,7 +42,7 @@ struct KerasModelConfig {
     /// (Keras 2 Sequential) or the model's `build_input_shape` (Keras 3 Sequential built by hand).
     private static func inputShape(
         _ layers: [KerasLayerConfig], built: JSONValue?
-    ) throws(ModelError.Reason)
+    ) throws(KerasModelError.Reason)
         -> [Int]
     {
         let inputs = layers.filter { $0.className == LayerKinds.inputLayerClassName }
@@ -63,7 +63,7 @@ struct KerasModelConfig {
     }
 
     /// A Functional model must be a chain: each layer called once, on the output of the one before.
-    private func checkChain() throws(ModelError.Reason) {
+    private func checkChain() throws(KerasModelError.Reason) {
         var previous: String?
         for layer in layers {
             guard layer.callCount == 1 else {
@@ -88,7 +88,7 @@ struct KerasModelConfig {
 }
 
 extension KerasLayerConfig {
-    init(_ entry: JSONValue, index: Int) throws(ModelError.Reason) {
+    init(_ entry: JSONValue, index: Int) throws(KerasModelError.Reason) {
         guard let registeredName = entry["class_name"]?.string, let config = entry["config"] else {
             throw .invalidConfig(detail: "layer \(index) has no 'class_name' or 'config'")
         }

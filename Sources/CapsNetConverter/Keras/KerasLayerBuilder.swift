@@ -14,7 +14,7 @@ public struct KerasLayerBuilder {
     let weights: [StoredWeight]
 
     /// The layer as its registered kind loads it.
-    func build() throws(ModelError.Reason) -> Layer {
+    func build() throws(KerasModelError.Reason) -> Layer {
         guard let kind = LayerKinds.kind(kerasClass: layer.className) else {
             throw .unsupportedLayer(layer: layer.name, className: layer.className)
         }
@@ -25,7 +25,7 @@ public struct KerasLayerBuilder {
     }
 
     /// The layer's activation: `relu`, or `linear` (or none) for the identity.
-    func activation() throws(ModelError.Reason) -> Activation {
+    func activation() throws(KerasModelError.Reason) -> Activation {
         let value = layer.config["activation"] ?? .null
         if value == .null { return .none }
         switch value.string {
@@ -39,7 +39,7 @@ public struct KerasLayerBuilder {
 
     /// The stored arrays, checked against the names and shapes the configuration implies.
     @discardableResult
-    func expectWeights(_ expected: [(name: String, shape: [Int])]) throws(ModelError.Reason) -> [StoredWeight] {
+    func expectWeights(_ expected: [(name: String, shape: [Int])]) throws(KerasModelError.Reason) -> [StoredWeight] {
         guard weights.count == expected.count else {
             throw .missingWeights(
                 layer: layer.name, className: layer.className, expected: expected.map(\.name), found: weights.count)
@@ -54,7 +54,7 @@ public struct KerasLayerBuilder {
 
     // MARK: - Attributes
 
-    func positive(_ key: String, default fallback: Int? = nil) throws(ModelError.Reason) -> Int {
+    func positive(_ key: String, default fallback: Int? = nil) throws(KerasModelError.Reason) -> Int {
         guard let value = layer.config[key] else {
             if let fallback { return fallback }
             throw .invalidConfig(detail: "layer '\(layer.name)' (\(layer.className)) has no '\(key)'")
@@ -63,20 +63,20 @@ public struct KerasLayerBuilder {
         return number
     }
 
-    func flag(_ key: String, default fallback: Bool) throws(ModelError.Reason) -> Bool {
+    func flag(_ key: String, default fallback: Bool) throws(KerasModelError.Reason) -> Bool {
         guard let value = layer.config[key] else { return fallback }
         guard let flag = value.bool else { throw unsupported(key, value) }
         return flag
     }
 
-    func text(_ key: String, default fallback: String) throws(ModelError.Reason) -> String {
+    func text(_ key: String, default fallback: String) throws(KerasModelError.Reason) -> String {
         guard let value = layer.config[key] else { return fallback }
         guard let text = value.string else { throw unsupported(key, value) }
         return text
     }
 
     /// A size written as one integer or as `[rows, columns]`.
-    func pair(_ key: String, default fallback: Int? = nil) throws(ModelError.Reason) -> (Int, Int) {
+    func pair(_ key: String, default fallback: Int? = nil) throws(KerasModelError.Reason) -> (Int, Int) {
         guard let value = layer.config[key] else {
             if let fallback { return (fallback, fallback) }
             throw .invalidConfig(detail: "layer '\(layer.name)' (\(layer.className)) has no '\(key)'")
@@ -84,7 +84,7 @@ public struct KerasLayerBuilder {
         return try pair(value, key)
     }
 
-    func pair(_ value: JSONValue, _ key: String) throws(ModelError.Reason) -> (Int, Int) {
+    func pair(_ value: JSONValue, _ key: String) throws(KerasModelError.Reason) -> (Int, Int) {
         if let number = value.int, number > 0 { return (number, number) }
         if let items = value.array, items.count == 2, let rows = items[0].int, let columns = items[1].int,
             rows > 0, columns > 0
@@ -94,11 +94,11 @@ public struct KerasLayerBuilder {
         throw unsupported(key, value)
     }
 
-    func unsupported(_ attribute: String, _ value: JSONValue) -> ModelError.Reason {
+    func unsupported(_ attribute: String, _ value: JSONValue) -> KerasModelError.Reason {
         .unsupportedAttribute(layer: layer.name, className: layer.className, attribute: attribute, value: value.text)
     }
 
-    func inputError(_ expected: String) -> ModelError.Reason {
+    func inputError(_ expected: String) -> KerasModelError.Reason {
         .inputShape(layer: layer.name, className: layer.className, shape: inputShape, expected: expected)
     }
 }

@@ -8,17 +8,17 @@ extension CapsNetModel {
     /// Loads a trained Keras CapsNet: an HDF5 file as Keras 2 and Keras 3's legacy `model.save("x.h5")`
     /// write it, or a Keras 3 `.keras` archive. Optimizer state is ignored.
     ///
-    /// - Throws: `ModelError` naming the file and, where there is one, the layer and attribute at fault.
-    public init(contentsOf path: String) throws(ModelError) {
+    /// - Throws: `KerasModelError` naming the file and, where there is one, the layer and attribute at fault.
+    public init(contentsOf path: String) throws(KerasModelError) {
         do {
             // Every HDF5 handle is opened and closed inside `load`, so inside the lock.
-            self = try hdf5Lock.withLock { _ throws(ModelError.Reason) in try Self.load(path) }
+            self = try hdf5Lock.withLock { _ throws(KerasModelError.Reason) in try Self.load(path) }
         } catch {
-            throw ModelError(path: path, reason: error)
+            throw KerasModelError(path: path, reason: error)
         }
     }
 
-    private static func load(_ path: String) throws(ModelError.Reason) -> CapsNetModel {
+    private static func load(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
             throw .fileNotFound
@@ -30,7 +30,7 @@ extension CapsNetModel {
         }
     }
 
-    private static func loadHDF5(_ path: String) throws(ModelError.Reason) -> CapsNetModel {
+    private static func loadHDF5(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
         let file: HDF5File
         do { file = try HDF5File(path: path) } catch { throw .damaged(detail: error.message) }
         let root = file.root
@@ -50,7 +50,7 @@ extension CapsNetModel {
         return try build(KerasModelConfig(json: json), weights: HDF5LayerWeights(weights))
     }
 
-    private static func loadArchive(_ path: String) throws(ModelError.Reason) -> CapsNetModel {
+    private static func loadArchive(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
         guard let contents = FileManager.default.contents(atPath: path) else {
             throw .damaged(detail: "the file cannot be read")
         }
@@ -78,7 +78,7 @@ extension CapsNetModel {
     /// Builds each layer on the shape the one before it produces.
     private static func build(
         _ config: KerasModelConfig, weights: any LayerWeights
-    ) throws(ModelError.Reason)
+    ) throws(KerasModelError.Reason)
         -> CapsNetModel
     {
         var layers: [Layer] = []
@@ -125,7 +125,7 @@ enum ModelContainer {
 /// Where a loader finds each layer's weight arrays.
 protocol LayerWeights {
     /// The arrays of the layer named `layer`, in the order Keras lists them (kernel before bias).
-    func weights(of layer: String) throws(ModelError.Reason) -> [StoredWeight]
+    func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight]
 }
 
 /// Keras 2 and legacy Keras 3 HDF5: `model_weights/<layer>` lists its arrays in the `weight_names`
@@ -135,7 +135,7 @@ struct HDF5LayerWeights: LayerWeights {
 
     init(_ group: HDF5Object) { self.group = group }
 
-    func weights(of layer: String) throws(ModelError.Reason) -> [StoredWeight] {
+    func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight] {
         guard let layerGroup = group.member(layer) else { return [] }
         var weights: [StoredWeight] = []
         do throws(HDF5Error) {
@@ -167,7 +167,7 @@ struct HDF5LayerWeights: LayerWeights {
 struct KerasArchiveWeights: LayerWeights {
     let groups: [String: HDF5Object]
 
-    init(_ root: HDF5Object) throws(ModelError.Reason) {
+    init(_ root: HDF5Object) throws(KerasModelError.Reason) {
         var groups: [String: HDF5Object] = [:]
         if let layers = root.member("layers") {
             do {
@@ -185,7 +185,7 @@ struct KerasArchiveWeights: LayerWeights {
         self.groups = groups
     }
 
-    func weights(of layer: String) throws(ModelError.Reason) -> [StoredWeight] {
+    func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight] {
         guard let group = groups[layer] else { return [] }
         do { return try Self.collect(group) } catch { throw .damaged(detail: error.message) }
     }

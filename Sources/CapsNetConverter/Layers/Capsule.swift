@@ -1,7 +1,7 @@
 import COpenBLAS
 import Foundation
 
-/// A capsule layer with dynamic routing (`Capsule`, DESIGN section 2): prediction vectors
+/// A capsule layer with dynamic routing (`Capsule`; the FloatModel article of the catalog): prediction vectors
 /// `u_hat = W u`, then `routings` iterations of softmax over the output capsules, weighted sums,
 /// squash and agreement.
 public struct Capsule: LayerKind {
@@ -41,7 +41,7 @@ public struct Capsule: LayerKind {
 
     public static func load(
         _ keras: KerasLayerBuilder
-    ) throws(ModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
+    ) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
         guard keras.inputShape.count == 2 else { throw keras.inputError("capsules [count, dimension]") }
         let outputs = try keras.positive("num_capsule")
         let dimension = try keras.positive("dim_capsule")

@@ -72,7 +72,7 @@ public struct Convolution: LayerKind {
 
     public static func load(
         _ keras: KerasLayerBuilder
-    ) throws(ModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
+    ) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
         let convolution = try load(
             keras, filters: try keras.positive("filters"), activation: try keras.activation(),
             useBias: try keras.flag("use_bias", default: true))
@@ -83,7 +83,7 @@ public struct Convolution: LayerKind {
     /// `data_format`, `dilation_rate` and `groups`, checked against its stored kernel and bias.
     static func load(
         _ keras: KerasLayerBuilder, filters: Int, activation: Activation, useBias: Bool
-    ) throws(ModelError.Reason) -> Convolution {
+    ) throws(KerasModelError.Reason) -> Convolution {
         let kernel = try keras.pair("kernel_size")
         let strides = try keras.pair("strides", default: 1)
         guard keras.inputShape.count == 3 else { throw keras.inputError("an image [height, width, channels]") }
@@ -110,7 +110,7 @@ public struct Convolution: LayerKind {
     }
 
     /// The output on the Keras layer's input, or the error of a kernel larger than the input.
-    func outputShape(_ keras: KerasLayerBuilder) throws(ModelError.Reason) -> [Int] {
+    func outputShape(_ keras: KerasLayerBuilder) throws(KerasModelError.Reason) -> [Int] {
         guard let shape = outputShape(height: keras.inputShape[0], width: keras.inputShape[1]) else {
             throw keras.inputError("an image at least \(kernelHeight)×\(kernelWidth)")
         }

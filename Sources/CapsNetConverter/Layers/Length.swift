@@ -6,7 +6,7 @@ public struct Length: LayerKind {
 
     public static func load(
         _ keras: KerasLayerBuilder
-    ) throws(ModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
+    ) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
         guard keras.inputShape.count == 2 else { throw keras.inputError("capsules [count, dimension]") }
         try keras.expectWeights([])
         return (Length(), [keras.inputShape[0]])

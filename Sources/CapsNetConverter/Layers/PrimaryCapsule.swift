@@ -23,7 +23,7 @@ public struct PrimaryCapsule: LayerKind {
 
     public static func load(
         _ keras: KerasLayerBuilder
-    ) throws(ModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
+    ) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
         let capsules = try keras.positive("num_capsule")
         let dimension = try keras.positive("dim_capsule")
         let convolution = try Convolution.load(

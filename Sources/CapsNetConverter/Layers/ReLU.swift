@@ -8,7 +8,7 @@ public struct ReLU: LayerKind {
     /// `relu` is this kind; `linear` does nothing, a reshape to the same shape.
     public static func load(
         _ keras: KerasLayerBuilder
-    ) throws(ModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
+    ) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
         let kind: any LayerKind = try keras.activation() == .relu ? ReLU() : Reshape()
         try keras.expectWeights([])
         return (kind, keras.inputShape)

@@ -7,7 +7,7 @@ public struct Reshape: LayerKind {
 
     public static func load(
         _ keras: KerasLayerBuilder
-    ) throws(ModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
+    ) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
         let outputShape: [Int]
         switch keras.layer.className {
         case "Reshape": outputShape = try target(keras)
@@ -19,7 +19,7 @@ public struct Reshape: LayerKind {
     }
 
     /// `Reshape`'s target, with its one `-1` resolved.
-    private static func target(_ keras: KerasLayerBuilder) throws(ModelError.Reason) -> [Int] {
+    private static func target(_ keras: KerasLayerBuilder) throws(KerasModelError.Reason) -> [Int] {
         guard let target = keras.layer.config["target_shape"], let items = target.array else {
             throw .invalidConfig(detail: "layer '\(keras.layer.name)' (Reshape) has no 'target_shape'")
         }

@@ -62,7 +62,7 @@ public protocol LayerKind: Sendable, Equatable {
     /// The kind of a Keras layer of one of those classes, checked attribute by attribute and
     /// weight by weight, and its output shape. It may be another kind: a linear `Activation` is a
     /// reshape.
-    static func load(_ keras: KerasLayerBuilder) throws(ModelError.Reason) -> (kind: any LayerKind, outputShape: [Int])
+    static func load(_ keras: KerasLayerBuilder) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int])
 
     /// Trained values: weights and biases.
     var parameterCount: Int { get }

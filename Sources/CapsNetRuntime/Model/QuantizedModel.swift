@@ -39,7 +39,7 @@ public struct QuantizedModel: Sendable, Equatable {
 
 /// How formats are chosen from calibration data.
 public enum QuantizationScheme: String, Sendable, CaseIterable, Codable {
-    /// The published reference's rule (DESIGN section 3): `frac = 7 - ceil(log2 max|x|)`, raised
+    /// The published reference's rule (the QuantizationSchemes article): `frac = 7 - ceil(log2 max|x|)`, raised
     /// while `round(max|x| * 2^frac) <= 128`, on min/max ranges, every layer output as Keras stores it.
     case reference
     /// This project's scheme: see `Quantizer`.

@@ -65,7 +65,7 @@ class PrimaryCapsule(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable()
 class Capsule(keras.layers.Layer):
-    """Dynamic routing as in DESIGN.md section 2; W is [J, I, D, Din]."""
+    """Dynamic routing as the FloatModel article defines it; W is [J, I, D, Din]."""
 
     def __init__(self, num_capsule, dim_capsule, routings=3, **kwargs):
         super().__init__(**kwargs)

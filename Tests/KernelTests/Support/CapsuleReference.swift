@@ -14,7 +14,7 @@ extension Reference {
         }
     }
 
-    /// Dynamic routing as DESIGN.md section 2 defines it, with each tensor rounded into its format
+    /// Dynamic routing as the FloatModel article of the catalog defines it, with each tensor rounded into its format
     /// by the documented rules: b starts at 0; per iteration c[:, i] = softmax_j b[:, i],
     /// s[j] = sum_i c[j, i] u_hat[j, i], v = squash(s), b += u_hat . v except after the last.
     static func capsuleLayer(_ l: CapsuleLayer, input u: [Int8], weights w: [Int8]) -> [Int8] {

@@ -1,8 +1,8 @@
 import CapsNetRuntime
 import Foundation
 
-/// Independent implementations of the kernels, written from the float definitions in DESIGN.md
-/// section 2 and the integer rules documented in `capsnet_functions.h`. They share no code with the
+/// Independent implementations of the kernels, written from the float definitions of the FloatModel
+/// article and the integer rules documented in `capsnet_functions.h` and the NumberFormat article. They share no code with the
 /// C kernels and use different arithmetic (exact Double where it is provably exact, 128-bit
 /// integers, floor division) so that agreement is evidence, not tautology.
 enum Reference {

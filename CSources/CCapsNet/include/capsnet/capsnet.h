@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet.h
  * @brief Umbrella header of the CapsNet int8 kernels: include this one header.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_functions.h
  * @brief The CapsNet int8 kernels, portable C99.
@@ -134,7 +135,7 @@ int32_t capsnet_softmax_q7_get_buffer_size(void);
  *
  * @param[in]  ctx         scratch of capsnet_softmax_q7_get_buffer_size() bytes
  * @param[in]  logits      num_rows * row_len values in logit_frac
- * @param[in]  row_len     values per row, 1 to 65535
+ * @param[in]  row_len     values per row, 1 to CAPSNET_SOFTMAX_ROW_MAX
  * @param[in]  logit_frac  in [CAPSNET_FRAC_MIN, CAPSNET_FRAC_MAX]
  * @param[out] output      num_rows * row_len coefficients in Q0.7; may be the logits themselves
  */

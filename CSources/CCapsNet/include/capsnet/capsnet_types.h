@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_types.h
  * @brief Status codes, shapes, parameter structs and the scratch context of the CapsNet kernels.
@@ -35,6 +36,12 @@ extern "C" {
 #define CAPSNET_ROUTINGS_MAX 16
 /** Largest right shift a requantization may use. */
 #define CAPSNET_SHIFT_MAX 31
+/** Most cores a core split may name (capsnet_core_split.num_cores); the split kernels and their
+ * `_get_buffer_size` companions refuse more with CAPSNET_ERROR_DIMENSION. */
+#define CAPSNET_CORES_MAX 65536
+/** Longest softmax row (and most output capsules of a capsule layer): the sum of a row's Q15
+ * exponentials, doubled for rounding, stays below 2^32. */
+#define CAPSNET_SOFTMAX_ROW_MAX 65535
 /** The int8 range every requantized value saturates to. */
 #define CAPSNET_Q7_MIN (-128)
 #define CAPSNET_Q7_MAX 127

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_relu_q7.c
  * @brief ReLU in place, int8.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_squash_q7.c
  * @brief Squash of consecutive capsule vectors, int8 to int8.
@@ -58,7 +59,7 @@ capsnet_status capsnet_squash_q7(const int8_t *input, int32_t num_capsules, int3
     for (int32_t n = 0; n < num_capsules; n++) {
         const int8_t *in = input + (ptrdiff_t)n * capsule_dim;
         int8_t *out = output + (ptrdiff_t)n * capsule_dim;
-        const int32_t sum_sq = capsnet_dot_q7(in, in, capsule_dim, 1);
+        const int32_t sum_sq = capsnet_dot_strided_q7(in, in, capsule_dim, 1);
         const int64_t m = squash_multiplier((uint32_t)sum_sq, input_frac, output_frac);
         for (int32_t k = 0; k < capsule_dim; k++) {
             const int64_t scaled = (int64_t)in[k] * m;

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_capsule_layer_q7.c
  * @brief Capsule layer with dynamic routing on one core: capsnet_capsule_layer_q7_split with one share.

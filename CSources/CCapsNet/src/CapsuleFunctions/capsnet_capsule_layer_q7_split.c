@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_capsule_layer_q7_split.c
  * @brief Capsule layer with dynamic routing, int8, on one or more cores, one input capsule at a time.
@@ -75,7 +76,7 @@ static capsnet_status check_shape(const capsnet_capsule_params *params, const ca
     const int32_t routes = capsnet_count2(dims->num_outputs, dims->num_inputs);
     if (routes < 0 || params->routings < 1 || num_cores < 1 || capsnet_count2(dims->num_inputs, dims->input_dim) < 0 ||
         capsnet_count3(routes, dims->output_dim, dims->input_dim) < 0 ||
-        capsnet_count2(dims->num_outputs, dims->output_dim) < 0 || num_cores > 65536) {
+        capsnet_count2(dims->num_outputs, dims->output_dim) < 0 || num_cores > CAPSNET_CORES_MAX) {
         return CAPSNET_ERROR_DIMENSION;
     }
     if (params->memory != CAPSNET_ROUTING_KEEP_PREDICTIONS && params->memory != CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS) {
@@ -273,7 +274,7 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
     /* Accumulators: u_hat sums Din products, s sums I, the agreement and squash sum D; the softmax
      * normalises rows of J. */
     if (!capsnet_accumulator_fits(dims->input_dim, 0) || !capsnet_accumulator_fits(dims->num_inputs, 0) ||
-        !capsnet_accumulator_fits(dims->output_dim, 0) || dims->num_outputs > 65535) {
+        !capsnet_accumulator_fits(dims->output_dim, 0) || dims->num_outputs > CAPSNET_SOFTMAX_ROW_MAX) {
         return CAPSNET_ERROR_OVERFLOW;
     }
     const scratch_offsets at = layout(params, dims, split->num_cores);
@@ -298,7 +299,7 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
                                                                           : mine + 2 * dims->num_outputs;
 
     /* Iteration 0 softmaxes all-zero logits, which only needs exp(0). */
-    const uint32_t exp_zero = (uint32_t)1 << 30;
+    const uint32_t exp_zero = CAPSNET_Q30_ONE;
     for (int32_t j = 0; j < dims->num_outputs; j++) {
         call.logits[j] = 0;
     }

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_capsule_length_q7.c
  * @brief Euclidean length of each capsule, int8.
@@ -44,7 +45,7 @@ capsnet_status capsnet_capsule_length_q7(const int8_t *capsules, int32_t num_cap
     }
     for (int32_t n = 0; n < num_capsules; n++) {
         const int8_t *v = capsules + (ptrdiff_t)n * capsule_dim;
-        lengths[n] = rounded_length((uint32_t)capsnet_dot_q7(v, v, capsule_dim, 1), output_frac - input_frac);
+        lengths[n] = rounded_length((uint32_t)capsnet_dot_strided_q7(v, v, capsule_dim, 1), output_frac - input_frac);
     }
     return CAPSNET_OK;
 }

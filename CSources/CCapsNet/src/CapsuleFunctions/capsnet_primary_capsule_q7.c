@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_primary_capsule_q7.c
  * @brief Primary capsule layer on one core: capsnet_primary_capsule_q7_split with the whole output.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_primary_capsule_q7_split.c
  * @brief Primary capsule layer on a share of the output rows: convolution, then squash of each group

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_conv_hwc_q7.c
  * @brief 2-D convolution, HWC int8, on one core: capsnet_conv_hwc_q7_split with the whole output.

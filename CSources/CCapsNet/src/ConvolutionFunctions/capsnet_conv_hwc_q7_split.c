@@ -1,9 +1,11 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_conv_hwc_q7_split.c
  * @brief 2-D convolution, HWC int8. Windows whose columns lie inside the input go two at a time,
  * and filters in pairs, through the dot products of capsnet_simd.h; on the cores with packed int8
  * SIMD (Arm DSP, CORE-V) the two windows are first gathered into the scratch buffer (im2col).
- * Windows that reach into the left or right padding go one at a time.
+ * Windows that reach into the left or right padding go one at a time. The activation's clamp is
+ * part of each output value's requantization, on the core that computes it.
  */
 #include "capsnet/capsnet.h"
 #include "../capsnet_simd.h"
@@ -31,19 +33,19 @@ typedef struct {
     const int8_t *weights;
     const int8_t *bias;
     int32_t bias_shift, shift;
-    capsnet_activation activation;
+    int32_t activation_min, activation_max;
 } capsnet_conv_geometry;
 
 /* The output value of an accumulator: rounded, then saturated straight to the activation's clamp,
- * which lies inside the int8 range, so that it costs no more than the plain saturation. */
+ * which lies inside the int8 range, so that the activation costs no more than the plain saturation. */
 static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
 {
     const int32_t value = capsnet_round_shift_s32(acc, g->shift);
-    if (value > g->activation.max) {
-        return (int8_t)g->activation.max;
+    if (value > g->activation_max) {
+        return (int8_t)g->activation_max;
     }
-    if (value < g->activation.min) {
-        return (int8_t)g->activation.min;
+    if (value < g->activation_min) {
+        return (int8_t)g->activation_min;
     }
     return (int8_t)value;
 }
@@ -92,14 +94,26 @@ static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0,
  * last window % 4 values as int8, plus up to 3 bytes to align the caller's buffer. The size is the
  * same on every core, so that one arena serves every target; the other paths leave it untouched.
  */
+enum {
+    /* Windows gathered at once: convolve_pair's two. */
+    CONV_GATHERED_WINDOWS = 2,
+    /* A prepared group of four values (capsnet_q7x4). */
+    CONV_PREPARED_GROUP_BYTES = 8,
+    /* A window's last window % 4 values, as int8. */
+    CONV_TAIL_BYTES = 4,
+    /* What aligning the caller's buffer to 4 bytes may skip. */
+    CONV_ALIGNMENT_SLACK = 3
+};
+
 static int64_t scratch_bytes(int32_t window)
 {
-    return 2 * (int64_t)(window / 4) * 8 + 2 * 4 + 3;
+    return CONV_GATHERED_WINDOWS * (int64_t)(window / 4) * CONV_PREPARED_GROUP_BYTES +
+           CONV_GATHERED_WINDOWS * CONV_TAIL_BYTES + CONV_ALIGNMENT_SLACK;
 }
 
 #if defined(CAPSNET_CONV_IM2COL)
-/* A prepared group (capsnet_q7x4) is two 32-bit words on both packed-SIMD paths. */
-typedef char capsnet_prepared_group_is_8_bytes[sizeof(capsnet_q7x4) == 8 ? 1 : -1];
+/* A prepared group (capsnet_q7x4) is two 32-bit words on both packed-SIMD paths, as the scratch size assumes. */
+typedef char capsnet_prepared_group_fits[sizeof(capsnet_q7x4) == CONV_PREPARED_GROUP_BYTES ? 1 : -1];
 
 /* The window at (y0, x0), whose columns all lie inside the input, into groups[0], groups[2], ...
  * and its last window % 4 values into tail; rows outside the input are zeros. */
@@ -192,7 +206,7 @@ static void dot_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int
 
 /* Two output positions of one output row whose windows' columns all lie inside the input: two
  * windows against two filters at a time, so that every load serves two products. */
-static void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, int32_t out_c,
+static CAPSNET_INLINE_HOT void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, int32_t out_c,
                           int8_t *out0, int8_t *out1, void *scratch)
 {
     gather_pair(g, y0, x0, x1, scratch);
@@ -233,10 +247,10 @@ int32_t capsnet_conv_hwc_q7_split_get_buffer_size(const capsnet_conv_params *par
     if (window < 0) {
         return window;
     }
-    if (num_cores < 1 || num_cores > 65536) {
+    if (num_cores < 1 || num_cores > CAPSNET_CORES_MAX) {
         return CAPSNET_ERROR_DIMENSION;
     }
-    /* Up to 65536 cores of up to 2^19 bytes each could pass INT32_MAX. */
+    /* CAPSNET_CORES_MAX cores of up to 2^19 bytes each could pass INT32_MAX. */
     const int64_t total = num_cores * scratch_bytes(window);
     return total <= INT32_MAX ? (int32_t)total : CAPSNET_ERROR_DIMENSION;
 }
@@ -267,8 +281,8 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         return CAPSNET_ERROR_DIMENSION;
     }
 
-    const capsnet_activation activation = params->activation;
-    if (activation.min < CAPSNET_Q7_MIN || activation.min >= activation.max || activation.max > CAPSNET_Q7_MAX) {
+    if (params->activation.min < CAPSNET_Q7_MIN || params->activation.min >= params->activation.max ||
+        params->activation.max > CAPSNET_Q7_MAX) {
         return CAPSNET_ERROR_ARGUMENT;
     }
     int32_t shift;
@@ -289,8 +303,9 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
     }
     void *scratch = capsnet_align4_pointer((uint8_t *)ctx->buf + split->core_id * core_bytes);
 
-    const capsnet_conv_geometry g = {input,   in_h, in_w,       in_c,  k_h,       k_w, window,
-                                     weights, bias, bias_shift, shift, activation};
+    const capsnet_conv_geometry g = {input,   in_h, in_w,       in_c,  k_h,
+                                     k_w,     window, weights,  bias,  bias_shift,
+                                     shift,   params->activation.min, params->activation.max};
     /* This core's output rows. */
     int32_t row_begin;
     int32_t row_end;

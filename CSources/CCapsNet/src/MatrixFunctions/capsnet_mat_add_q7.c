@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_mat_add_q7.c
  * @brief Element-wise sum of two int8 tensors in different formats.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_mat_mult_trans_b_q7.c
  * @brief Matrix product A * B^T, int8: every row of A dotted with every row of B.
@@ -15,7 +16,7 @@ capsnet_status capsnet_mat_mult_trans_b_q7(const int8_t *a, const int8_t *b, int
         const int8_t *a_row = a + (ptrdiff_t)row * k;
         for (int32_t col = 0; col < n; col++) {
             const int8_t *b_row = b + (ptrdiff_t)col * k;
-            out[(ptrdiff_t)row * n + col] = capsnet_requantize_q7(capsnet_dot_q7(a_row, b_row, k, 1), shift);
+            out[(ptrdiff_t)row * n + col] = capsnet_requantize_q7(capsnet_dot_strided_q7(a_row, b_row, k, 1), shift);
         }
     }
     return CAPSNET_OK;

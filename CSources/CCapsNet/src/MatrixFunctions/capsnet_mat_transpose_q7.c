@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_mat_transpose_q7.c
  * @brief Matrix transpose, int8.

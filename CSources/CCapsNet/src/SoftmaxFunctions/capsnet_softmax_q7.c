@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_softmax_q7.c
  * @brief Natural-base softmax of Qm.n logits into Q0.7 coupling coefficients.
@@ -24,7 +25,7 @@ capsnet_status capsnet_softmax_q7(const capsnet_context *ctx, const int8_t *logi
         return CAPSNET_ERROR_SHIFT;
     }
     /* The sum of a row's Q15 exponentials, doubled for rounding, must stay below 2^32. */
-    if (row_len > 65535) {
+    if (row_len > CAPSNET_SOFTMAX_ROW_MAX) {
         return CAPSNET_ERROR_OVERFLOW;
     }
     if (ctx->size < capsnet_softmax_q7_get_buffer_size()) {

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_isqrt_u64.c
  * @brief Integer square root used by squash and capsule length.

@@ -1,11 +1,10 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_softmax_row_q7.c
  * @brief Internal: the softmax of one row and its table of exponentials, shared by
  * capsnet_softmax_q7 and the capsule layer.
  */
 #include "../capsnet_support.h"
-
-#define Q30_ONE ((uint32_t)1 << 30)
 
 /* round(exp(-2^-f) * 2^30) for f = CAPSNET_FRAC_MIN .. CAPSNET_FRAC_MAX: the factor by which the
  * exponential falls per step of one logit LSB. */
@@ -19,9 +18,9 @@ static const uint32_t exp_step_q30[CAPSNET_FRAC_MAX - CAPSNET_FRAC_MIN + 1] = {
 void capsnet_exp_table_fill(uint32_t *exp_q30, int32_t logit_frac, int32_t filled, int32_t count)
 {
     const uint64_t step = exp_step_q30[logit_frac - CAPSNET_FRAC_MIN];
-    exp_q30[0] = Q30_ONE;
+    exp_q30[0] = CAPSNET_Q30_ONE;
     for (int32_t d = filled < 1 ? 1 : filled; d < count; d++) {
-        exp_q30[d] = (uint32_t)((exp_q30[d - 1] * step + (Q30_ONE >> 1)) >> 30);
+        exp_q30[d] = (uint32_t)((exp_q30[d - 1] * step + (CAPSNET_Q30_ONE >> 1)) >> 30);
     }
 }
 
@@ -37,7 +36,7 @@ void capsnet_softmax_row_q7(const uint32_t *exp_q30, const int8_t *logits, int32
     for (int32_t j = 1; j < length; j++) {
         max = logits[j] > max ? logits[j] : max;
     }
-    /* At most 65535 Q15 values of at most 2^15: the doubled sum below stays under 2^32. */
+    /* At most CAPSNET_SOFTMAX_ROW_MAX Q15 values of at most 2^15: the doubled sum below stays under 2^32. */
     uint32_t sum = 0;
     for (int32_t j = 0; j < length; j++) {
         sum += q15(exp_q30[max - logits[j]]);

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Minimal Cortex-M startup for QEMU's MPS2/MPS3 boards: the vector table (initial stack and reset
  * handler), .data copied from flash, .bss zeroed, the FPU/MVE coprocessors enabled where the core

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Minimal start for QEMU's RISC-V virt board (no firmware, -bios none): stack and global pointer,
  * .bss zeroed, the vector unit enabled where the core has one, then main(); its return value

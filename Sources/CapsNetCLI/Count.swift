@@ -3,7 +3,7 @@ import CapsNetEdge
 import Foundation
 
 /// Counts the instructions an exported model executes on emulated microcontrollers.
-struct FirmwareBench: ParsableCommand {
+struct Count: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "count",
         abstract: "Count the instructions a quantized model executes on emulated Cortex-M and RISC-V cores.",

@@ -1,6 +1,6 @@
 /// Why a model file could not be loaded. The description names the file and, where there is one,
 /// the layer, its Keras class and the attribute or weight at fault.
-public struct ModelError: Error, Equatable, Sendable, CustomStringConvertible {
+public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The cause; also thrown on its own inside the loader, which adds the path at the top.
     public enum Reason: Error, Equatable, Sendable {
         case fileNotFound

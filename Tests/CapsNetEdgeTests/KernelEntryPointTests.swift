@@ -2,7 +2,7 @@ import CapsNetEdge
 import Testing
 
 @Suite("Swift kernel entry points")
-struct KernelsTests {
+struct KernelEntryPointTests {
     static let conv = capsnet_conv_params(
         kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 1, w: 1),
         input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 5, activation: Activation.none.clamp)
