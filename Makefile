@@ -8,7 +8,7 @@ SWIFT ?= swift
 UBSAN := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined \
          -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
 
-.PHONY: demo test deps fixtures check-c test-swift test-asan test-ubsan
+.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan
 
 # The main job: quantize the MNIST CapsNet, calibrating on test images 0-999 and scoring 1000-9999.
 MODEL ?= ../shared/data/models/caps_net_mnist.h5
@@ -26,7 +26,7 @@ demo: deps
 	$(SWIFT) build -c release --product capsnet
 	.build/release/capsnet convert $(MODEL) --calibration $(DATA)@0-999 --eval $(DATA)@1000-9999 --out $(OUT)
 
-test: deps fixtures check-c test-swift test-asan test-ubsan
+test: deps fixtures check-c docs test-swift test-asan test-ubsan
 
 deps:
 	@.ci/install-deps
@@ -40,12 +40,20 @@ fixtures: deps
 check-c:
 	.ci/check-c
 
-test-swift:
-	$(SWIFT) test
+# Every test in a release build (optimized, with assertions of @testable internals): the checks over
+# thousands of MNIST images take seconds here instead of minutes.
+# The DocC catalog (the design articles), built by swift-docc-plugin; a broken link fails it.
+docs:
+	$(SWIFT) package generate-documentation --target CapsNetEdge --warnings-as-errors
 
+test-swift:
+	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-release-tests
+
+# The sanitizer runs: the tests that exercise memory (kernels, parsers, engine, a few MNIST images);
+# the dataset-scale checks stay in the release run (CAPSNET_SANITIZER_RUN, see Tests/.../TestData.swift).
 test-asan:
-	LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan-suppressions.txt \
+	CAPSNET_SANITIZER_RUN=1 LSAN_OPTIONS=suppressions=$(CURDIR)/.ci/lsan-suppressions.txt \
 		$(SWIFT) test --sanitize=address --scratch-path .build-asan
 
 test-ubsan:
-	$(SWIFT) test --scratch-path .build-ubsan $(UBSAN)
+	CAPSNET_SANITIZER_RUN=1 $(SWIFT) test --scratch-path .build-ubsan $(UBSAN)

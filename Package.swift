@@ -41,7 +41,14 @@ let package = Package(
             providers: [.apt(["zlib1g-dev"])]
         ),
         .target(name: "CapsNetRuntime", dependencies: ["CCapsNet"]),
-        .target(name: "CapsNetConverter", dependencies: ["CapsNetRuntime", "COpenBLAS", "CHDF5", "CZlibShim"]),
+        // BLAS is OpenBLAS on Linux and Accelerate on Apple platforms.
+        .target(
+            name: "CapsNetConverter",
+            dependencies: [
+                "CapsNetRuntime", .target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CHDF5",
+                "CZlibShim",
+            ]
+        ),
         .target(name: "CapsNetEdge", dependencies: ["CapsNetRuntime", "CapsNetConverter"]),
         .executableTarget(
             name: "CapsNetCLI",
@@ -51,7 +58,10 @@ let package = Package(
         .testTarget(name: "KernelTests", dependencies: ["CCapsNet", "CapsNetRuntime"]),
         .testTarget(
             name: "CapsNetEdgeTests",
-            dependencies: ["CapsNetEdge", "CapsNetConverter", "CapsNetRuntime", "COpenBLAS", "CZlibShim"],
+            dependencies: [
+                "CapsNetEdge", "CapsNetConverter", "CapsNetRuntime",
+                .target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CZlibShim",
+            ],
             exclude: ["Fixtures"]
         ),
     ]

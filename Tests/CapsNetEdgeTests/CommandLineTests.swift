@@ -41,7 +41,7 @@ struct CommandLineTests {
         #expect(top1 >= 0 && top1 <= 100)
     }
 
-    @Test("eval on the MNIST test set prints 99.01%", .needsSharedData)
+    @Test("eval on the MNIST test set prints 99.01%", .needsSharedData, .datasetScale)
     func mnist() throws {
         let result = try CapsNetTool.run(["eval", TestData.mnistModel, "--data", TestData.shared("mnist")])
         #expect(result.status == 0, "\(result.error)")

@@ -125,7 +125,7 @@ struct GoldenTests {
         #expect(dataset.labels == labels.values.map { Int($0) })
     }
 
-    @Test("all 10,000 test images: the same class as TensorFlow, 99.01% top-1")
+    @Test("all 10,000 test images: the same class as TensorFlow, 99.01% top-1", .datasetScale)
     func allLengths() throws {
         let model = try CapsNetModel(contentsOf: TestData.mnistModel)
         let dataset = try Dataset(TestData.shared("mnist"))
@@ -148,7 +148,7 @@ struct GoldenTests {
     }
 
     /// The float example of the README's "Using the library from Swift", with the values it shows.
-    @Test("the README's float reference example prints what the README says")
+    @Test("the README's float reference example prints what the README says", .datasetScale)
     func readmeExample() throws {
         let model = try CapsNetModel(contentsOf: TestData.mnistModel)
         let reference = FloatReference(model)

@@ -1,3 +1,4 @@
+#if canImport(COpenBLAS)
 import COpenBLAS
 import Testing
 
@@ -10,3 +11,4 @@ func openBLASLinks() {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, 2, 2, 2, 1, a, 2, b, 2, 0, &c, 2)
     #expect(c == [19, 22, 43, 50])
 }
+#endif

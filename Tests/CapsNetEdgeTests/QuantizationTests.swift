@@ -143,7 +143,7 @@ struct QuantizationTests {
         }
     }
 
-    @Test("the MNIST int8 outputs of the first 100 test images are stable", .needsSharedData)
+    @Test("the MNIST int8 outputs of the first 100 test images are stable", .needsSharedData, .datasetScale)
     func mnistDigest() throws {
         let model = try CapsNetModel(contentsOf: TestData.mnistModel)
         let quantized = try Quantizer().quantize(model, calibration: Dataset(TestData.shared("mnist") + "@0-999"))
@@ -158,7 +158,7 @@ struct QuantizationTests {
     static let mnistDigest = "760692d5"
 
     /// The README's "Quantize and run one image" example, with what it prints.
-    @Test("the README's quantization example prints what the README says", .needsSharedData)
+    @Test("the README's quantization example prints what the README says", .needsSharedData, .datasetScale)
     func readmeExample() throws {
         let folder = try TestData.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }

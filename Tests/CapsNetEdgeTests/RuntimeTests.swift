@@ -11,13 +11,19 @@ struct RuntimeTests {
         CapsNetTool.executable.deletingLastPathComponent().appendingPathComponent("capsnet-run")
     }
 
-    @Test("capsnet-run gives the int8 engine's class lengths for a converted model", .needsFixtures)
-    func runsAConvertedModel() throws {
+    /// The tiny fixture quantized and written to a temporary folder.
+    static func convertedModel() throws -> (QuantizedModel, folder: URL, path: String) {
         let (_, quantized) = try tinyQuantized()
         let folder = try TestData.temporaryFolder()
+        let path = folder.appendingPathComponent("tiny.capsnet").path
+        try QuantizedModelFile.write(quantized, to: path)
+        return (quantized, folder, path)
+    }
+
+    @Test("capsnet-run gives the int8 engine's class lengths for a converted model", .needsFixtures)
+    func runsAConvertedModel() throws {
+        let (quantized, folder, modelPath) = try Self.convertedModel()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let modelPath = folder.appendingPathComponent("tiny.capsnet").path
-        try QuantizedModelFile.write(quantized, to: modelPath)
         let digits = try Dataset(GeneratedData.digits + "@2-2")
         let (images, _) = try digits.batch(0..<1, inputShape: quantized.inputShape)
         let imagePath = folder.appendingPathComponent("digit.f32")
@@ -37,11 +43,8 @@ struct RuntimeTests {
 
     @Test("capsnet-run refuses a missing model and an image of the wrong size, in one line each", .needsFixtures)
     func refusesBadInput() throws {
-        let (_, quantized) = try tinyQuantized()
-        let folder = try TestData.temporaryFolder()
+        let (quantized, folder, modelPath) = try Self.convertedModel()
         defer { try? FileManager.default.removeItem(at: folder) }
-        let modelPath = folder.appendingPathComponent("tiny.capsnet").path
-        try QuantizedModelFile.write(quantized, to: modelPath)
         let missing = try runProcess(Self.executable.path, [folder.appendingPathComponent("none.capsnet").path, modelPath])
         #expect(missing.status == 1)
         #expect(missing.error.contains("none.capsnet: no such file"), "\(missing.error)")

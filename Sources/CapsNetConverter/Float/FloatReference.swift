@@ -1,4 +1,9 @@
+// BLAS: Accelerate on Apple platforms, OpenBLAS elsewhere (the same CBLAS interface).
+#if canImport(Accelerate)
+import Accelerate
+#else
 import COpenBLAS
+#endif
 import Foundation
 import Synchronization
 
@@ -83,7 +88,12 @@ public struct FloatReference: Sendable {
 /// OpenBLAS's own threads would compete with the per-core chunks for the same cores (and spin
 /// while they wait), so the reference runs OpenBLAS single-threaded and parallelizes over images.
 enum OpenBLASThreads {
+    #if canImport(Accelerate)
+    // Accelerate sizes its own threads to the work; a call per image is small enough to stay on one.
+    private static let once: Void = ()
+    #else
     private static let once: Void = openblas_set_num_threads(1)
+    #endif
 
     static func useOne() { once }
 }

@@ -1,4 +1,9 @@
+// BLAS: Accelerate on Apple platforms, OpenBLAS elsewhere (the same CBLAS interface).
+#if canImport(Accelerate)
+import Accelerate
+#else
 import COpenBLAS
+#endif
 import Foundation
 
 /// A capsule layer with dynamic routing (`Capsule`; the FloatModel article of the catalog): prediction vectors

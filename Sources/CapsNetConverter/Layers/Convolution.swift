@@ -1,4 +1,9 @@
+// BLAS: Accelerate on Apple platforms, OpenBLAS elsewhere (the same CBLAS interface).
+#if canImport(Accelerate)
+import Accelerate
+#else
 import COpenBLAS
+#endif
 
 /// A 2-D convolution over an HWC input (`Conv2D`), with its activation.
 public struct Convolution: LayerKind {

@@ -9,9 +9,7 @@ public struct QuantizedReshape: QuantizedLayerKind {
     public static func decode(
         from reader: inout ModelFileReader, layer: QuantizedLayer.Header
     ) throws(QuantizedModelFileError.Reason) -> QuantizedReshape {
-        guard layer.outputShape.reduce(1, *) == layer.inputShape.reduce(1, *) else {
-            throw .malformed("layer '\(layer.name)' changes the number of values")
-        }
+        try layer.checkSameCount()
         return QuantizedReshape()
     }
 

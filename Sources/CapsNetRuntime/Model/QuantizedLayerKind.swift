@@ -95,6 +95,13 @@ extension QuantizedLayer {
         public var inputShape: [Int]
         public var outputShape: [Int]
         public var outputFrac: Int
+
+        /// The check of a kind that keeps its input's values: as many out as in.
+        func checkSameCount() throws(QuantizedModelFileError.Reason) {
+            guard outputShape.reduce(1, *) == inputShape.reduce(1, *) else {
+                throw .malformed("layer '\(name)' changes the number of values")
+            }
+        }
     }
 }
 

@@ -27,6 +27,10 @@ enum TestData {
     /// fixtures run (and fail) when they are missing instead of being skipped.
     static var required: Bool { ProcessInfo.processInfo.environment["CAPSNET_REQUIRE_SHARED_DATA"] == "1" }
 
+    /// The sanitizer runs of `make test` set CAPSNET_SANITIZER_RUN=1: they run the tests that exercise
+    /// memory and leave the dataset-scale checks to the release run.
+    static var sanitizerRun: Bool { ProcessInfo.processInfo.environment["CAPSNET_SANITIZER_RUN"] == "1" }
+
     static var sharedDataAvailable: Bool { FileManager.default.fileExists(atPath: mnistModel) || required }
 
     static var fixturesAvailable: Bool {
@@ -46,6 +50,12 @@ extension Trait where Self == ConditionTrait {
     static var needsSharedData: Self {
         .enabled(
             if: TestData.sharedDataAvailable, "needs ../shared/data (the MNIST model, test set and golden outputs)")
+    }
+
+    /// A check over thousands of images: it runs in the release test run, not under the sanitizers,
+    /// where it would take most of CI's time and exercise no memory that the smaller tests do not.
+    static var datasetScale: Self {
+        .enabled(if: !TestData.sanitizerRun, "dataset-scale: runs in the release test run (make test-swift)")
     }
 
     /// Skips a test when the Keras fixtures have not been written (`make fixtures`), unless CI requires them.
