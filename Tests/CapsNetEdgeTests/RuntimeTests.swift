@@ -43,7 +43,7 @@ struct RuntimeTests {
 
     @Test("capsnet-run refuses a missing model and an image of the wrong size, in one line each", .needsFixtures)
     func refusesBadInput() throws {
-        let (quantized, folder, modelPath) = try Self.convertedModel()
+        let (_, folder, modelPath) = try Self.convertedModel()
         defer { try? FileManager.default.removeItem(at: folder) }
         let missing = try runProcess(Self.executable.path, [folder.appendingPathComponent("none.capsnet").path, modelPath])
         #expect(missing.status == 1)
