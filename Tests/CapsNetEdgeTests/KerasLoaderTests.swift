@@ -88,13 +88,19 @@ struct KerasLoaderTests {
             ("weights_only.weights.h5", "holds weights only"),
             ("unsupported_layer.h5", "layer 'max_pooling2d' is a MaxPooling2D, which is not supported"),
             ("unsupported_activation.h5", "(Conv2D): activation = 'tanh' is not supported"),
+            ("saved_model", "a TensorFlow SavedModel directory; save the Keras model as .keras or .h5"),
+            ("checkpoint.pt", "a PyTorch checkpoint; this tool reads Keras models"),
+            ("legacy_checkpoint.pt", "a PyTorch checkpoint; this tool reads Keras models"),
+            ("model.tflite", "a TensorFlow Lite flatbuffer"),
+            ("model.onnx", "an ONNX model"),
+            ("", "a directory, not a model file"),
             (
                 "shape_mismatch.h5",
                 "weight 'tiny_sequential/conv2d/kernel' is 3×3×1×5, but the configuration needs 3×3×1×4"
             ),
         ])
     func badFiles(name: String, message: String) {
-        let path = name == "not-a-model" ? TestData.notAModel : TestData.fixture(name)
+        let path = name == "not-a-model" ? TestData.notAModel : name.isEmpty ? TestData.fixtures.path : TestData.fixture(name)
         do {
             _ = try CapsNetModel(contentsOf: path)
             Issue.record("\(name) loaded")

@@ -20,12 +20,17 @@ extension CapsNetModel {
 
     private static func load(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else {
-            throw .fileNotFound
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound }
+        if isDirectory.boolValue {
+            let savedModel = ["saved_model.pb", "saved_model.pbtxt"].contains {
+                FileManager.default.fileExists(atPath: (path as NSString).appendingPathComponent($0))
+            }
+            throw .foreignFormat(savedModel ? .savedModel : .directory)
         }
         switch ModelContainer(path: path) {
         case .hdf5: return try loadHDF5(path)
         case .zip: return try loadArchive(path)
+        case .foreign(let format): throw .foreignFormat(format)
         case nil: throw .unrecognizedFormat
         }
     }
@@ -54,10 +59,15 @@ extension CapsNetModel {
         guard let contents = FileManager.default.contents(atPath: path) else {
             throw .damaged(detail: "the file cannot be read")
         }
+        let archive: ZipArchive
+        do { archive = try ZipArchive([UInt8](contents)) } catch { throw .damaged(detail: error.message) }
+        // torch.save writes `<name>/data.pkl` beside the tensors' storage.
+        if archive.names.contains(where: { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }) {
+            throw .foreignFormat(.pytorch)
+        }
         let config: [UInt8]?
         let weights: [UInt8]?
         do throws(ZipArchive.Failure) {
-            let archive = try ZipArchive([UInt8](contents))
             config = try archive.contents(of: "config.json")
             weights = try archive.contents(of: "model.weights.h5")
         } catch {
@@ -97,10 +107,16 @@ extension CapsNetModel {
 enum ModelContainer {
     case hdf5
     case zip
+    /// A format people try that this tool does not read.
+    case foreign(ForeignFormat)
 
     init?(path: String) {
         guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
         defer { try? handle.close() }
+        if let head = try? handle.read(upToCount: 8), let format = Self.foreignFormat(Array(head), path: path) {
+            self = .foreign(format)
+            return
+        }
         // HDF5's signature sits at 0 or, after a user block, at 512, 1024, 2048, ...
         let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]
         var offset: UInt64 = 0
@@ -118,6 +134,15 @@ enum ModelContainer {
             }
             offset = offset == 0 ? 512 : offset * 2
         }
+        return nil
+    }
+
+    /// A TFLite flatbuffer (`TFL3` after the root offset), a Python pickle (protocol 2 to 5, as the
+    /// older `torch.save` writes), or an ONNX protobuf (its name, and the `ir_version` field first).
+    private static func foreignFormat(_ head: [UInt8], path: String) -> ForeignFormat? {
+        if head.count >= 8, Array(head[4..<8]) == Array("TFL3".utf8) { return .tflite }
+        if head.count >= 2, head[0] == 0x80, (2...5).contains(head[1]) { return .pytorch }
+        if path.lowercased().hasSuffix(".onnx"), head.first == 0x08 { return .onnx }
         return nil
     }
 }

@@ -6,6 +6,9 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
         case fileNotFound
         /// Neither an HDF5 file (Keras `.h5`) nor a zip archive (Keras 3 `.keras`).
         case unrecognizedFormat
+        /// A model in a format this tool does not read (a SavedModel, a PyTorch checkpoint, TFLite,
+        /// ONNX): what it is and what to do instead.
+        case foreignFormat(ForeignFormat)
         /// The container is damaged or cut short; `detail` is what the reader found.
         case damaged(detail: String)
         /// An HDF5 file with weights but no `model_config`, as `save_weights` writes.
@@ -35,6 +38,7 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
         case .fileNotFound: detail = "no such file"
         case .unrecognizedFormat:
             detail = "not a Keras model: neither an HDF5 file (.h5) nor a zip archive (.keras)"
+        case .foreignFormat(let format): detail = format.message
         case .damaged(let reader): detail = "the file is truncated or damaged (\(reader))"
         case .weightsOnly:
             detail =
@@ -59,5 +63,33 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
                 + "but the configuration needs \(expected.shapeDescription)"
         }
         return "\(path): \(detail)"
+    }
+}
+
+/// Model formats people try that are not Keras files.
+public enum ForeignFormat: Equatable, Sendable {
+    /// A directory with `saved_model.pb`, as `tf.saved_model.save` or Keras 2's `model.save(dir)` writes.
+    case savedModel
+    /// A zip archive holding `data.pkl` (`torch.save` since PyTorch 1.6), or a bare Python pickle
+    /// (older `torch.save`).
+    case pytorch
+    /// A TensorFlow Lite flatbuffer (`TFL3`).
+    case tflite
+    /// An ONNX protobuf.
+    case onnx
+    /// A directory that is no model at all.
+    case directory
+
+    var message: String {
+        switch self {
+        case .savedModel:
+            "a TensorFlow SavedModel directory; save the Keras model as .keras or .h5 (model.save(\"model.keras\"))"
+        case .pytorch:
+            "a PyTorch checkpoint; this tool reads Keras models (.keras, .h5): rebuild the model in Keras to convert it"
+        case .tflite:
+            "a TensorFlow Lite flatbuffer; convert the Keras model it came from (.keras or .h5) instead"
+        case .onnx: "an ONNX model; convert the Keras model it came from (.keras or .h5) instead"
+        case .directory: "a directory, not a model file"
+        }
     }
 }

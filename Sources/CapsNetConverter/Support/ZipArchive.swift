@@ -55,6 +55,9 @@ struct ZipArchive {
         self.entries = entries
     }
 
+    /// The names of its entries.
+    var names: [String] { Array(entries.keys) }
+
     /// The contents of the entry `name`, or nil if the archive has none.
     func contents(of name: String) throws(Failure) -> [UInt8]? {
         guard let entry = entries[name] else { return nil }

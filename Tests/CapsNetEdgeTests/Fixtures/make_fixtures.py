@@ -12,6 +12,8 @@ the tests themselves (Support/GeneratedData.swift).
 """
 import logging
 import os
+import pickle
+import struct
 import sys
 import zipfile
 
@@ -165,7 +167,30 @@ def damaged(model):
         group.create_dataset("kernel", data=np.zeros((3, 3, 1, 5), dtype="float32"))
 
 
+def foreign():
+    """Files of the formats people try instead of Keras's, laid out as their writers lay them out:
+    tf.saved_model.save's directory, torch.save's zip (PyTorch 1.6 and later) and its older bare
+    pickle (which starts with the magic number 0x1950a86a20f9469cfc6c), a TFLite flatbuffer and an
+    ONNX protobuf. Neither TensorFlow nor PyTorch is installed here, so their headers are written
+    as those formats define them."""
+    saved = os.path.join(OUT, "saved_model")
+    os.makedirs(os.path.join(saved, "variables"), exist_ok=True)
+    with open(os.path.join(saved, "saved_model.pb"), "wb") as f:
+        f.write(bytes([0x08, 0x01, 0x12, 0x00]))
+    with zipfile.ZipFile(os.path.join(OUT, "checkpoint.pt"), "w") as z:
+        z.writestr("checkpoint/data.pkl", pickle.dumps({"conv.weight": 0}, protocol=2))
+        z.writestr("checkpoint/version", "3\n")
+        z.writestr("checkpoint/data/0", bytes(16))
+    with open(os.path.join(OUT, "legacy_checkpoint.pt"), "wb") as f:
+        f.write(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2) + pickle.dumps(1001, protocol=2))
+    with open(os.path.join(OUT, "model.tflite"), "wb") as f:
+        f.write(struct.pack("<I", 28) + b"TFL3" + bytes(24))
+    with open(os.path.join(OUT, "model.onnx"), "wb") as f:
+        f.write(bytes([0x08, 0x07, 0x12, 0x04]) + b"keras")
+
+
 model = sequential()
 functional()
 deflated()
 damaged(model)
+foreign()
