@@ -40,12 +40,13 @@ fixtures: deps
 check-c:
 	.ci/check-c
 
-# Every test in a release build (optimized, with assertions of @testable internals): the checks over
-# thousands of MNIST images take seconds here instead of minutes.
 # The DocC catalog (the design articles), built by swift-docc-plugin; a broken link fails it.
 docs:
 	$(SWIFT) package generate-documentation --target CapsNetEdge --warnings-as-errors
 
+# Every test in an optimized build (-enable-testing for the @testable imports): the checks over
+# thousands of MNIST images take seconds here instead of minutes. The sanitizer runs below are debug
+# builds, with assertions.
 test-swift:
 	$(SWIFT) test -c release -Xswiftc -enable-testing --scratch-path .build-release-tests
 

@@ -1,6 +1,9 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+/// Where the float reference uses OpenBLAS: everywhere but Apple's platforms, which have Accelerate.
+let blasPlatforms: [Platform] = [.linux, .android, .windows, .openbsd, .wasi]
+
 let package = Package(
     name: "CapsNetEdge",
     products: [
@@ -45,7 +48,7 @@ let package = Package(
         .target(
             name: "CapsNetConverter",
             dependencies: [
-                "CapsNetRuntime", .target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CHDF5",
+                "CapsNetRuntime", .target(name: "COpenBLAS", condition: .when(platforms: blasPlatforms)), "CHDF5",
                 "CZlibShim",
             ]
         ),
@@ -60,7 +63,7 @@ let package = Package(
             name: "CapsNetEdgeTests",
             dependencies: [
                 "CapsNetEdge", "CapsNetConverter", "CapsNetRuntime",
-                .target(name: "COpenBLAS", condition: .when(platforms: [.linux])), "CZlibShim",
+                .target(name: "COpenBLAS", condition: .when(platforms: blasPlatforms)), "CZlibShim",
             ],
             exclude: ["Fixtures"]
         ),

@@ -18,7 +18,10 @@ func tensor(_ path: String) throws -> Tensor {
 struct FloatReferenceTests {
     @Test(
         "agrees with Keras 3's own outputs on the fixtures", .needsFixtures,
-        arguments: ["tiny_sequential.keras", "tiny_sequential.h5", "tiny_functional.keras", "tiny_functional.h5"])
+        arguments: [
+            "tiny_sequential.keras", "tiny_sequential.h5", "tiny_functional.keras", "tiny_functional.h5",
+            "tiny_leaky.keras", "tiny_leaky.h5",
+        ])
     func matchesKeras(file: String) throws {
         let stem = file.split(separator: ".")[0]
         let model = try CapsNetModel(contentsOf: TestData.fixture(file))

@@ -31,7 +31,7 @@ struct KerasLoaderTests {
 
     @Test(
         "Keras 3 writes the same model as .keras and legacy .h5; both load to the same value", .needsFixtures,
-        arguments: ["tiny_sequential", "tiny_functional"])
+        arguments: ["tiny_sequential", "tiny_functional", "tiny_leaky"])
     func keras3Formats(name: String) throws {
         let archive = try CapsNetModel(contentsOf: TestData.fixture(name + ".keras"))
         let legacy = try CapsNetModel(contentsOf: TestData.fixture(name + ".h5"))
@@ -80,6 +80,16 @@ struct KerasLoaderTests {
     }
 
     /// Each bad file gives its own message, naming the file and the cause.
+    @Test("every way Keras writes a ReLU or a leaky ReLU loads as its kind, with its slope", .needsFixtures)
+    func activations() throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_leaky.keras"))
+        let convolutions = model.layers.compactMap { $0.kind as? Convolution }.map(\.activation)
+        #expect(convolutions == [.leakyReLU(alpha: 0.3), .none, .leakyReLU(alpha: 0.2)])
+        let slopes = model.layers.compactMap { ($0.kind as? LeakyReLU)?.alpha }
+        #expect(slopes == [0.1, 0.2])
+        #expect(model.layers.filter { $0.kind is ReLU }.map(\.className) == ["ReLU"])
+    }
+
     @Test(
         "bad model files are refused with a message naming the cause", .needsFixtures,
         arguments: [

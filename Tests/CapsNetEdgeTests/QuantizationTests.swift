@@ -224,6 +224,29 @@ struct EngineSplitTests {
         }
     }
 
+    @Test(
+        "the leaky ReLU fixture: its file reads back equal, and 1 to 4 threads give the one-thread bytes",
+        .needsFixtures)
+    func leakyModel() throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_leaky.keras"))
+        let data = TestData.fixture("tiny_leaky_data/images.npy")
+        let quantized = try Quantizer().quantize(model, calibration: Dataset(data + "@0-15"))
+        let kinds = quantized.layers.map { type(of: $0.kind).kernelName }
+        #expect(kinds.filter { $0 == QuantizedLeakyReLU.kernelName }.count == 2, "\(kinds)")
+        let leaks = quantized.layers.compactMap { ($0.kind as? QuantizedConvolution)?.activation }
+        #expect(leaks == [.leakyReLU(leak: 9830), .none, .leakyReLU(leak: 6554)])
+        #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(quantized)) == quantized)
+        let engine = try Int8Engine(quantized)
+        let runners = (1...4).map { engine.runner(on: CoreTeam(cores: $0)) }
+        let images = try Dataset(data + "@16-23").images(for: model)
+        let size = quantized.inputShape.reduce(1, *)
+        for image in 0..<8 {
+            let input = engine.quantizeInput(images.values[image * size..<(image + 1) * size])
+            let expected = try engine.run(input)
+            for runner in runners { #expect(try runner.run(input) == expected, "\(runner.team.cores) cores") }
+        }
+    }
+
     @Test("MNIST: 1 to 8 threads and lean-memory routing give the same bytes on 10 test images", .needsSharedData)
     func mnist() throws {
         let model = try CapsNetModel(contentsOf: TestData.mnistModel)

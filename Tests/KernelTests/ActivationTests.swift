@@ -17,6 +17,19 @@ struct ActivationTests {
         #expect(edges == [0, 0, 0, 1, 127])
     }
 
+    @Test("leaky ReLU is bit-exact on every int8 value and within 0.5 + 2^-9 LSB of alpha times it")
+    func leakyReLU() throws {
+        let every = (-128...127).map { Int8($0) }
+        for alpha in [0.0, 0.01, 0.1, 0.2, 0.3, 0.5, 0.999] {
+            let leak = Int((alpha * 32768).rounded())
+            var values = every
+            try Kernels.leakyReLU(&values, leak: leak)
+            #expect(values == Reference.leakyReLU(every, leak: leak), "alpha \(alpha)")
+            let worst = zip(every, values).map { q, y in abs(Double(y) - (q < 0 ? alpha * Double(q) : Double(q))) }.max() ?? 0
+            #expect(worst <= 0.5 + 1.0 / 512, "alpha \(alpha): \(worst) LSB")
+        }
+    }
+
     /// Valid squash formats: any input format, an output format of 0 to 15 bits.
     static func randomSquashFormats(_ g: inout SeededGenerator) -> (QFormat, QFormat) {
         (QFormat(fractionalBits: g.frac()), QFormat(fractionalBits: g.int(0...15)))

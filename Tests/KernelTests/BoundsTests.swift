@@ -36,7 +36,7 @@ struct BoundsTests {
             let conv = capsnet_conv_params(
                 kernel: capsnet_hw(h: Int32(kH), w: Int32(kW)), stride: capsnet_hw(h: Int32(sH), w: Int32(sW)),
                 padding: padding,
-                input_frac: 6, weight_frac: 7, bias_frac: 8, output_frac: 4, activation: Activation.none.clamp)
+                input_frac: 6, weight_frac: 7, bias_frac: 8, output_frac: 4, activation: Activation.none.cValue)
             let outCount = Int(output.h * output.w * output.c)
             let inputs = pin.buffer(g.int8s(Int(input.h * input.w * input.c)))
             let weights = pin.buffer(g.int8s(Int(output.c) * kH * kW * Int(input.c)))

@@ -37,14 +37,20 @@ struct ConvolutionTests {
         c.biasFrac = g.int(max(-8, sum - 16)...min(15, sum))
     }
 
-    /// None, a ReLU, or any other clamp, applied as each output value is requantized.
+    /// None, a ReLU, a leaky ReLU, or any other clamp with or without a leak, applied as each output
+    /// value is requantized.
     static func randomActivation(_ c: inout Reference.Conv, _ g: inout SeededGenerator) {
-        switch g.int(0...2) {
+        c.activationLeak = 0
+        switch g.int(0...3) {
         case 0: (c.activationMin, c.activationMax) = (-128, 127)
         case 1: (c.activationMin, c.activationMax) = (0, 127)
+        case 2:
+            (c.activationMin, c.activationMax) = (-128, 127)
+            c.activationLeak = g.chance(0.2) ? 32767 : g.int(1...32767)
         default:
             c.activationMin = g.int(-128...126)
             c.activationMax = g.int(c.activationMin + 1...127)
+            c.activationLeak = g.chance(0.5) ? g.int(0...32767) : 0
         }
     }
 
@@ -132,7 +138,7 @@ struct ConvolutionTests {
             low, shape: capsnet_hwc(h: 1, w: 1, c: Int32(k)), weights: low, bias: nil,
             parameters: capsnet_conv_params(
                 kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-                input_frac: 15, weight_frac: 8, bias_frac: 0, output_frac: -8, activation: Activation.none.clamp),
+                input_frac: 15, weight_frac: 8, bias_frac: 0, output_frac: -8, activation: Activation.none.cValue),
             outputShape: capsnet_hwc(h: 1, w: 1, c: 1))
         #expect(positive == [1])
     }

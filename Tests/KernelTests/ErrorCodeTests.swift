@@ -42,7 +42,7 @@ struct ErrorCodeTests {
     struct ConvCall {
         var params = capsnet_conv_params(
             kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 5, activation: Activation.none.clamp)
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 5, activation: Activation.none.cValue)
         var inDims = capsnet_hwc(h: 4, w: 4, c: 2)
         var outDims = capsnet_hwc(h: 2, w: 2, c: 4)
         var capsuleDim: Int32 = 2
@@ -119,13 +119,16 @@ struct ErrorCodeTests {
                 }
             ),
             ("bias finer than the accumulator", shift, { $0.params.bias_frac = 15 }),
-            ("valid with a ReLU", ok, { $0.params.activation = capsnet_activation(min: 0, max: 127) }),
-            ("valid with the narrowest clamp", ok, { $0.params.activation = capsnet_activation(min: 5, max: 6) }),
+            ("valid with a ReLU", ok, { $0.params.activation = capsnet_activation(min: 0, max: 127, leak: 0) }),
+            ("valid with the narrowest clamp", ok, { $0.params.activation = capsnet_activation(min: 5, max: 6, leak: 0) }),
+            ("valid with a leaky ReLU", ok, { $0.params.activation.leak = 32767 }),
+            ("a negative leak", argument, { $0.params.activation.leak = -1 }),
+            ("a leak of 1.0 or more", argument, { $0.params.activation.leak = 32768 }),
             (
                 "an activation left zero-initialized", argument,
-                { $0.params.activation = capsnet_activation(min: 0, max: 0) }
+                { $0.params.activation = capsnet_activation(min: 0, max: 0, leak: 0) }
             ),
-            ("an activation with min above max", argument, { $0.params.activation = capsnet_activation(min: 9, max: 3) }),
+            ("an activation with min above max", argument, { $0.params.activation = capsnet_activation(min: 9, max: 3, leak: 0) }),
             ("an activation below -128", argument, { $0.params.activation.min = -129 }),
             ("an activation above 127", argument, { $0.params.activation.max = 128 }),
             (
@@ -225,6 +228,19 @@ struct ErrorCodeTests {
         #expect(capsnet_relu_q7(nil, 2) == Self.null)
         #expect(capsnet_relu_q7(&values, 0) == Self.dimension)
         #expect(capsnet_relu_q7(&values, -5) == Self.dimension)
+    }
+
+    @Test("capsnet_leaky_relu_q7: nothing is written when it refuses")
+    func leakyReLU() {
+        var values: [Int8] = [-100, 2]
+        #expect(capsnet_leaky_relu_q7(&values, 2, 0) == Self.ok)
+        #expect(capsnet_leaky_relu_q7(&values, 2, 32767) == Self.ok)
+        #expect(capsnet_leaky_relu_q7(nil, 2, 9830) == Self.null)
+        #expect(capsnet_leaky_relu_q7(&values, 0, 9830) == Self.dimension)
+        let before = values
+        #expect(capsnet_leaky_relu_q7(&values, 2, -1) == Self.argument)
+        #expect(capsnet_leaky_relu_q7(&values, 2, 32768) == Self.argument)
+        #expect(values == before)
     }
 
     /// Arguments of the kernels that map `count` vectors of `length` values with two formats.

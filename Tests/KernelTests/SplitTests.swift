@@ -132,7 +132,7 @@ struct SplitTests {
     func invalidSplits() {
         var params = capsnet_conv_params(
             kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.clamp)
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue)
         var dims = capsnet_hwc(h: 2, w: 2, c: 1)
         let input: [Int8] = [1, 2, 3, 4]
         let weights: [Int8] = [64]

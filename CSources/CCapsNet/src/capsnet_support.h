@@ -17,6 +17,7 @@
 /* Right shifts of negative values are implementation-defined in C99; the kernels need the
  * arithmetic shift that every supported compiler (GCC, Clang, Arm Compiler) performs. */
 typedef char capsnet_requires_arithmetic_right_shift[((-8 >> 1) == -4) ? 1 : -1];
+typedef char capsnet_requires_arithmetic_right_shift_s64[((-(int64_t)8 >> 1) == -4) ? 1 : -1];
 
 /**
  * Inlines a helper into its one caller where clang's size heuristics would not: the convolution's
@@ -27,6 +28,13 @@ typedef char capsnet_requires_arithmetic_right_shift[((-8 >> 1) == -4) ? 1 : -1]
 #define CAPSNET_INLINE_HOT __attribute__((always_inline)) inline
 #else
 #define CAPSNET_INLINE_HOT inline
+#endif
+
+/** Keeps a function out of line where the compiler has the attribute (a no-op elsewhere). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CAPSNET_NOINLINE __attribute__((noinline))
+#else
+#define CAPSNET_NOINLINE
 #endif
 
 /** 1.0 in Q30, the format of the softmax's exponentials. */
@@ -52,6 +60,15 @@ static inline int8_t capsnet_saturate_q7(int32_t x)
  * constant first could cause: floor(x / 2^shift) plus the first bit shifted out.
  */
 static inline int32_t capsnet_round_shift_s32(int32_t x, int32_t shift)
+{
+    if (shift == 0) {
+        return x;
+    }
+    return (x >> shift) + ((x >> (shift - 1)) & 1);
+}
+
+/** floor(x / 2^shift + 1/2) for a 64-bit x and shift in [0, 62], the same rule in 64 bits. */
+static inline int64_t capsnet_round_shift_s64(int64_t x, int32_t shift)
 {
     if (shift == 0) {
         return x;

@@ -73,8 +73,9 @@ static void convolution_case(void)
     params.weight_frac = between(3, 7);
     params.bias_frac = between(3, 7);
     params.output_frac = params.input_frac + params.weight_frac - between(2, 9);
-    /* No activation, a ReLU, or another clamp. */
-    switch (between(0, 2)) {
+    /* No activation, a ReLU, a leaky ReLU, or another clamp with or without a leak. */
+    params.activation.leak = 0;
+    switch (between(0, 3)) {
     case 0:
         params.activation.min = CAPSNET_Q7_MIN;
         params.activation.max = CAPSNET_Q7_MAX;
@@ -83,9 +84,15 @@ static void convolution_case(void)
         params.activation.min = 0;
         params.activation.max = CAPSNET_Q7_MAX;
         break;
+    case 2:
+        params.activation.min = CAPSNET_Q7_MIN;
+        params.activation.max = CAPSNET_Q7_MAX;
+        params.activation.leak = between(1, ((int32_t)1 << CAPSNET_LEAK_FRAC) - 1);
+        break;
     default:
         params.activation.min = between(CAPSNET_Q7_MIN, CAPSNET_Q7_MAX - 1);
         params.activation.max = between(params.activation.min + 1, CAPSNET_Q7_MAX);
+        params.activation.leak = between(0, ((int32_t)1 << CAPSNET_LEAK_FRAC) - 1);
         break;
     }
     const int32_t span_h = in.h + params.padding.h - params.kernel.h;
@@ -152,6 +159,7 @@ static void matrix_case(void)
     fold(output, m * n, capsnet_mat_mult_trans_b_q7(input, weights, m, k, n, &formats, output));
     fold(output, m * k, capsnet_mat_add_q7(input, other, m * k, &sum, output));
     fold(output, m * k, capsnet_mat_transpose_q7(input, m, k, output));
+    fold(other, m * k, capsnet_leaky_relu_q7(other, m * k, between(0, ((int32_t)1 << CAPSNET_LEAK_FRAC) - 1)));
     fold(input, m * k, capsnet_relu_q7(input, m * k));
 }
 
@@ -202,7 +210,7 @@ static void primary_case(void)
     capsnet_primary_capsule_params params = {
         .conv = {.kernel = {.h = 3, .w = 3}, .stride = {.h = 1, .w = 1}, .padding = {.h = 0, .w = 0},
                  .input_frac = 7, .weight_frac = 6, .bias_frac = 6, .output_frac = 3,
-                 .activation = {.min = CAPSNET_Q7_MIN, .max = CAPSNET_Q7_MAX}},
+                 .activation = {.min = CAPSNET_Q7_MIN, .max = CAPSNET_Q7_MAX, .leak = 0}},
         .capsule_dim = 1,
         .output_frac = 7};
     in.h = between(3, 8);

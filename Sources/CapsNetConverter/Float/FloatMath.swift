@@ -1,9 +1,5 @@
 /// The element-wise float32 functions several layer kinds share.
 enum FloatMath {
-    static func relu(_ input: Tensor) -> Tensor {
-        Tensor(shape: input.shape, values: input.values.map { max($0, 0) })
-    }
-
     /// `s·‖s‖ / (1 + ‖s‖²)` over the last axis, with no epsilon, as the reference defines it.
     static func squash(_ input: Tensor) -> Tensor {
         let dimension = input.shape.last ?? 1

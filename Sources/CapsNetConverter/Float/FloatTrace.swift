@@ -15,7 +15,7 @@ public struct LayerTrace: Sendable {
     public var name: String
     /// The layer's output, `[N] + outputShape`.
     public var output: Tensor
-    /// A convolution with a fused ReLU: its output before the ReLU. Primary capsules: the capsules
+    /// A convolution with an activation: its output before the activation. Primary capsules: the capsules
     /// before squash, `[N, I, D]`. Nil for other layers.
     public var preActivation: Tensor?
     /// A capsule layer's prediction vectors and routing iterations.

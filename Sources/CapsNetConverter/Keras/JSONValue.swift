@@ -33,6 +33,11 @@ enum JSONValue: Equatable, Sendable, Decodable {
         return nil
     }
 
+    var double: Double? {
+        if case .number(let value) = self { return value }
+        return nil
+    }
+
     var bool: Bool? {
         if case .bool(let value) = self { return value }
         return nil

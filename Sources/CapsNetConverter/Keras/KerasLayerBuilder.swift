@@ -24,17 +24,6 @@ public struct KerasLayerBuilder {
             outputShape: outputShape)
     }
 
-    /// The layer's activation: `relu`, or `linear` (or none) for the identity.
-    func activation() throws(KerasModelError.Reason) -> Activation {
-        let value = layer.config["activation"] ?? .null
-        if value == .null { return .none }
-        switch value.string {
-        case "relu": return .relu
-        case "linear": return .none
-        default: throw unsupported("activation", value)
-        }
-    }
-
     // MARK: - Weights
 
     /// The stored arrays, checked against the names and shapes the configuration implies.

@@ -193,21 +193,25 @@ struct KerasArchiveWeights: LayerWeights {
     let groups: [String: HDF5Object]
 
     init(_ root: HDF5Object) throws(KerasModelError.Reason) {
-        var groups: [String: HDF5Object] = [:]
+        // A group is named after its layer's class, numbered within the model (`conv2d_1`); its `vars`
+        // carry the layer's own name, which wins: names count across a whole Python session, so a
+        // model's third convolution may be named `conv2d_2` while the archive's `conv2d_2` is its own.
+        var byMember: [String: HDF5Object] = [:]
+        var byName: [String: HDF5Object] = [:]
         if let layers = root.member("layers") {
             do {
                 for member in try layers.memberNames() {
                     guard let group = layers.member(member) else { continue }
-                    groups[member] = group
+                    byMember[member] = group
                     if let vars = group.member("vars"), vars.hasAttribute("name"),
                         let name = try vars.strings(attribute: "name").first
                     {
-                        groups[name] = group
+                        byName[name] = group
                     }
                 }
             } catch { throw .damaged(detail: error.message) }
         }
-        self.groups = groups
+        groups = byMember.merging(byName) { _, named in named }
     }
 
     func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight] {

@@ -26,12 +26,12 @@ public struct Convolution: LayerKind {
     public var kernel: [Float]
     /// One bias per filter, or nil for a convolution without bias.
     public var bias: [Float]?
-    /// What it applies to its output (`activation="relu"`).
-    public var activation: Activation
+    /// What it applies to its output (`activation="relu"`, `"leaky_relu"`, `LeakyReLU(0.3)`).
+    public var activation: FloatActivation
 
     public init(
         kernelHeight: Int, kernelWidth: Int, strideY: Int, strideX: Int, padding: Padding,
-        inputChannels: Int, filters: Int, kernel: [Float], bias: [Float]?, activation: Activation
+        inputChannels: Int, filters: Int, kernel: [Float], bias: [Float]?, activation: FloatActivation
     ) {
         self.kernelHeight = kernelHeight
         self.kernelWidth = kernelWidth
@@ -87,7 +87,7 @@ public struct Convolution: LayerKind {
     /// The convolution of a Keras layer with `kernel_size`, `strides`, `padding` and optional
     /// `data_format`, `dilation_rate` and `groups`, checked against its stored kernel and bias.
     static func load(
-        _ keras: KerasLayerBuilder, filters: Int, activation: Activation, useBias: Bool
+        _ keras: KerasLayerBuilder, filters: Int, activation: FloatActivation, useBias: Bool
     ) throws(KerasModelError.Reason) -> Convolution {
         let kernel = try keras.pair("kernel_size")
         let strides = try keras.pair("strides", default: 1)
@@ -126,11 +126,8 @@ public struct Convolution: LayerKind {
 
     public func forward(_ input: Tensor, _ layer: Layer, recording: Bool) -> LayerTrace {
         let linear = convolve(input, outputShape: [input.shape[0]] + layer.outputShape)
-        switch activation {
-        case .none: return LayerTrace(name: layer.name, output: linear)
-        case .relu:
-            return LayerTrace(name: layer.name, output: FloatMath.relu(linear), preActivation: recording ? linear : nil)
-        }
+        guard activation != .none else { return LayerTrace(name: layer.name, output: linear) }
+        return LayerTrace(name: layer.name, output: activation.apply(linear), preActivation: recording ? linear : nil)
     }
 
     /// Per image, im2col then one `cblas_sgemm`: `[Ho·Wo, kh·kw·C] × [kh·kw·C, F]`; the Keras kernel
@@ -210,7 +207,7 @@ public struct Convolution: LayerKind {
             inputChannels: inputChannels, filters: filters,
             weights: QFormat(fractionalBits: weightFrac).quantize(ohwi), bias: bias.map { QFormat(fractionalBits: biasFrac).quantize($0) },
             inputFrac: context.inputFrac, weightFrac: weightFrac, biasFrac: biasFrac,
-            outputFrac: min(outputFrac, accumulatorFrac), activation: activation)
+            outputFrac: min(outputFrac, accumulatorFrac), activation: activation.quantized)
     }
 
     /// Keras's `[kh][kw][C][F]` kernel as the C kernels' `[F][kh][kw][C]`.

@@ -94,7 +94,7 @@ extension LayerKind {
 /// The registry of layer kinds: the one place that lists them.
 public enum LayerKinds {
     public static let all: [any LayerKind.Type] = [
-        Convolution.self, ReLU.self, PrimaryCapsule.self, Capsule.self, Length.self, Reshape.self,
+        Convolution.self, ReLU.self, PrimaryCapsule.self, Capsule.self, Length.self, Reshape.self, LeakyReLU.self,
     ]
 
     /// The Keras class of a model's input, which is not a layer of the chain.

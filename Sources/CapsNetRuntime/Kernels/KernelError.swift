@@ -56,7 +56,7 @@ public struct KernelError: Error, Equatable, Sendable, CustomStringConvertible {
                 + "\(QFormat.supportedFractionalBits.upperBound) fractional bits and every derived shift must lie in 0...31"
         case .overflow: detail = "the shape could overflow the 32-bit accumulator"
         case .bufferSize: detail = "the scratch buffer is smaller than the kernel needs"
-        case .argument: detail = "a parameter lies outside its range (an activation clamp must have -128 <= min < max <= 127)"
+        case .argument: detail = "a parameter lies outside its range (an activation must have -128 <= min < max <= 127 and a leak of 0 to 32767)"
         case .unknownStatus(let code): detail = "unknown status \(code)"
         case .length(let argument, let expected, let actual):
             detail = "\(argument) has \(actual) values but its shape needs \(expected)"

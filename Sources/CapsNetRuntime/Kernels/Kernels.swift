@@ -56,6 +56,14 @@ public enum Kernels {
         try check(capsnet_relu_q7(&values, size), name)
     }
 
+    /// Leaky ReLU in place: negatives times `leak` / 2^15.
+    public static func leakyReLU(_ values: inout [Int8], leak: Int) throws(KernelError) {
+        let name = "capsnet_leaky_relu_q7"
+        let size = try int32(name, values.count)
+        let slope = try int32(name, leak)
+        try check(capsnet_leaky_relu_q7(&values, size, slope), name)
+    }
+
     /// Squash of consecutive capsules of `capsuleDim` values.
     public static func squash(
         _ capsules: [Int8], capsuleDim: Int, inputFormat: QFormat, outputFormat: QFormat

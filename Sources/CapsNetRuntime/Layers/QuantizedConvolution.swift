@@ -66,7 +66,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
     public func encode(to writer: inout ModelFileWriter) {
         writer.ints([kernelHeight, kernelWidth, strideY, strideX, padTop, padLeft, outputHeight, outputWidth])
         writer.ints([inputChannels, filters, inputFrac, weightFrac, biasFrac, outputFrac])
-        writer.byte(activation.fileCode)
+        activation.encode(to: &writer)
         writer.int8s(weights)
         writer.flag(bias != nil)
         if let bias { writer.int8s(bias) }
@@ -79,10 +79,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
     ) throws(QuantizedModelFileError.Reason) -> QuantizedConvolution {
         let geometry = try reader.ints(expected: 8)
         let sizes = try reader.ints(expected: 6)
-        let code = try reader.byte()
-        guard let activation = Activation(fileCode: code) else {
-            throw .malformed("layer '\(layer.name)' has unknown activation \(code)")
-        }
+        let activation = try Activation.decode(from: &reader, layer: layer)
         let weights = try reader.int8s()
         let bias = try reader.flag() ? try reader.int8s() : nil
         let convolution = QuantizedConvolution(
@@ -133,7 +130,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
             stride: capsnet_hw(h: Int32(strideY), w: Int32(strideX)),
             padding: capsnet_hw(h: Int32(padTop), w: Int32(padLeft)), input_frac: Int32(inputFrac),
             weight_frac: Int32(weightFrac), bias_frac: Int32(biasFrac), output_frac: Int32(outputFrac),
-            activation: activation.clamp)
+            activation: activation.cValue)
     }
 
     /// `capsnet_conv_hwc_q7_split_get_buffer_size` for this convolution on `cores` cores; the
@@ -189,27 +186,16 @@ public struct QuantizedConvolution: QuantizedLayerKind {
 
     /// `capsnet_conv_params` as a C initializer.
     var cParameters: CStruct {
-        let clamp = activation.clamp
+        let clamp = activation.cValue
         return CStruct([
             ("kernel", .structure(.hw(kernelHeight, kernelWidth))), ("stride", .structure(.hw(strideY, strideX))),
             ("padding", .structure(.hw(padTop, padLeft))), ("input_frac", .int(inputFrac)),
             ("weight_frac", .int(weightFrac)), ("bias_frac", .int(biasFrac)), ("output_frac", .int(outputFrac)),
-            ("activation", .structure(CStruct([("min", .int(Int(clamp.min))), ("max", .int(Int(clamp.max)))]))),
+            (
+                "activation",
+                .structure(
+                    CStruct([("min", .int(Int(clamp.min))), ("max", .int(Int(clamp.max))), ("leak", .int(Int(clamp.leak)))]))
+            ),
         ])
-    }
-}
-
-extension Activation {
-    /// Its byte in the `.capsnet` file: 0 none, 1 ReLU (version 1 stored a ReLU flag there).
-    var fileCode: UInt8 {
-        switch self {
-        case .none: 0
-        case .relu: 1
-        }
-    }
-
-    init?(fileCode: UInt8) {
-        guard let activation = Activation.allCases.first(where: { $0.fileCode == fileCode }) else { return nil }
-        self = activation
     }
 }

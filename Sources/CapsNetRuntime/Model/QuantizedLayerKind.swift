@@ -40,7 +40,7 @@ extension QuantizedLayerKind {
 public enum QuantizedLayerKinds {
     public static let all: [any QuantizedLayerKind.Type] = [
         QuantizedConvolution.self, QuantizedReLU.self, QuantizedPrimaryCapsule.self, QuantizedCapsule.self,
-        QuantizedLength.self, QuantizedReshape.self,
+        QuantizedLength.self, QuantizedReshape.self, QuantizedLeakyReLU.self,
     ]
 
     /// The kind with file tag `tag`.

@@ -86,19 +86,3 @@ public struct QuantizedLayer: Sendable, Equatable {
     var inputCount: Int { inputShape.reduce(1, *) }
     var outputCount: Int { outputShape.reduce(1, *) }
 }
-
-/// What a convolution applies to its output as it requantizes it (`capsnet_activation`).
-public enum Activation: Sendable, Equatable, CaseIterable {
-    /// The identity.
-    case none
-    /// `max(x, 0)`: the clamp `[0, 127]`.
-    case relu
-
-    /// The kernels' clamp.
-    public var clamp: capsnet_activation {
-        switch self {
-        case .none: capsnet_activation(min: CAPSNET_Q7_MIN, max: CAPSNET_Q7_MAX)
-        case .relu: capsnet_activation(min: 0, max: CAPSNET_Q7_MAX)
-        }
-    }
-}

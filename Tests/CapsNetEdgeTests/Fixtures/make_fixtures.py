@@ -140,6 +140,29 @@ def functional():
     save(keras.Model(x, y, name="tiny_functional"), "tiny_functional", (11, 9, 2))
 
 
+def leaky():
+    """Every way Keras writes a (leaky) ReLU: a layer object as a convolution's activation, the
+    `leaky_relu` name, the LeakyReLU, Activation and ReLU layers. With images and labels to
+    convert it on (<name>_data/images.npy and labels.npy), for the firmware checks."""
+    model = keras.Sequential([
+        keras.Input((14, 14, 1)),
+        keras.layers.Conv2D(4, 3, activation=keras.layers.LeakyReLU(negative_slope=0.3)),
+        keras.layers.Conv2D(4, 3),
+        keras.layers.LeakyReLU(negative_slope=0.1),
+        keras.layers.Conv2D(4, 3, activation="leaky_relu"),
+        keras.layers.Activation("leaky_relu"),
+        keras.layers.ReLU(),
+        PrimaryCapsule(2, 4, kernel_size=3, strides=2),
+        Capsule(3, 4, routings=3),
+        Length(),
+    ], name="tiny_leaky")
+    save(model, "tiny_leaky", (14, 14, 1))
+    data = os.path.join(OUT, "tiny_leaky_data")
+    os.makedirs(data, exist_ok=True)
+    np.save(os.path.join(data, "images.npy"), rng.integers(0, 256, size=(24, 14, 14), dtype=np.uint8))
+    np.save(os.path.join(data, "labels.npy"), rng.integers(0, 3, size=(24,), dtype=np.int64))
+
+
 def deflated():
     """Keras stores its archive's entries uncompressed; users who re-zip one get deflate."""
     with zipfile.ZipFile(os.path.join(OUT, "tiny_sequential.keras")) as source, \
@@ -191,6 +214,7 @@ def foreign():
 
 model = sequential()
 functional()
+leaky()
 deflated()
 damaged(model)
 foreign()

@@ -19,6 +19,11 @@ enum Reference {
     static func clamp(_ x: Int) -> Int8 { Int8(min(127, max(-128, x))) }
 
     /// The library's rounding: floor(x + 1/2), saturated.
+    /// Leaky ReLU in place of int8 values: negatives times leak / 2^15, rounded half up.
+    static func leakyReLU(_ values: [Int8], leak: Int) -> [Int8] {
+        values.map { $0 < 0 ? roundHalfUp(Double($0) * Double(leak) * pow2(-15)) : $0 }
+    }
+
     static func roundHalfUp(_ x: Double) -> Int8 {
         let r = (x + 0.5).rounded(.down)
         return r >= 127 ? 127 : (r <= -128 ? -128 : Int8(r))
@@ -36,9 +41,11 @@ enum Reference {
         var inFrac, weightFrac, biasFrac, outFrac: Int
         /// The activation's clamp of each output value; none by default.
         var activationMin = -128, activationMax = 127
+        /// A leaky ReLU's slope in Q0.15, 0 for none.
+        var activationLeak = 0
 
         var activation: capsnet_activation {
-            capsnet_activation(min: Int32(activationMin), max: Int32(activationMax))
+            capsnet_activation(min: Int32(activationMin), max: Int32(activationMax), leak: Int32(activationLeak))
         }
     }
 
@@ -65,7 +72,9 @@ enum Reference {
                             }
                         }
                     }
-                    let value = Int(roundHalfUp(sum * pow2(c.outFrac)))
+                    // A leak of at most 2^15 keeps the product exact: fewer than 2^46 units.
+                    let leaked = sum < 0 && c.activationLeak != 0 ? sum * Double(c.activationLeak) * pow2(-15) : sum
+                    let value = Int(roundHalfUp(leaked * pow2(c.outFrac)))
                     out.append(Int8(min(max(value, c.activationMin), c.activationMax)))
                 }
             }

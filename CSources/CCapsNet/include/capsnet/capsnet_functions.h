@@ -42,7 +42,10 @@ int32_t capsnet_conv_hwc_q7_get_buffer_size(const capsnet_conv_params *params, c
  *
  * out[y][x][o] = clamp(requantize(bias[o] << bias_shift + sum_{ky,kx,i} in[y*sh-ph+ky][x*sw-pw+kx][i] * w[o][ky][kx][i]))
  * with bias_shift = input_frac + weight_frac - bias_frac, shift = input_frac + weight_frac - output_frac,
- * zeros outside the input, and clamp to [activation.min, activation.max] (params->activation).
+ * zeros outside the input, and clamp to [activation.min, activation.max] (params->activation). With a
+ * leak (a leaky ReLU), a negative accumulator is first scaled: out = clamp(floor(acc * leak /
+ * 2^(15 + shift) + 1/2)), within 0.5 + 2^-9 LSB of alpha times the exact value; such a convolution
+ * takes the one-window-at-a-time loop on every path.
  *
  * @param[in]  ctx          scratch of capsnet_conv_hwc_q7_get_buffer_size(params, input_dims) bytes
  * @param[in]  params       kernel size, stride, padding (0 <= padding < kernel), formats, activation
@@ -94,6 +97,21 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
  * @param[in]     size  number of values, at least 1
  */
 capsnet_status capsnet_relu_q7(int8_t *data, int32_t size);
+
+/**
+ * @brief Leaky ReLU in place: q < 0 becomes floor(q * leak / 2^15 + 1/2), q >= 0 stays; the format
+ * is unchanged.
+ *
+ * Within 0.5 + 2^-9 LSB of alpha * q for alpha in [0, 1) and leak = round(alpha * 2^15). A leaky
+ * ReLU right after a convolution is better applied as the convolution's activation
+ * (capsnet_activation.leak), to the accumulator before its one rounding.
+ *
+ * @param[in,out] data  size values
+ * @param[in]     size  at least 1
+ * @param[in]     leak  the negative slope in Q0.15, 0 .. 32767
+ * @return CAPSNET_OK, CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION or CAPSNET_ERROR_ARGUMENT
+ */
+capsnet_status capsnet_leaky_relu_q7(int8_t *data, int32_t size, int32_t leak);
 
 /**
  * @brief Squash of consecutive capsules: v = s * |s| / (1 + |s|^2).
@@ -184,8 +202,10 @@ int32_t capsnet_primary_capsule_q7_get_buffer_size(const capsnet_primary_capsule
  * @brief Primary capsule layer: capsnet_conv_hwc_q7, then capsnet_squash_q7 on each group of
  * capsule_dim consecutive output channels (Ho*Wo*Cout/D capsules in HWC order).
  *
- * The output buffer first holds the convolution (in params->conv.output_frac) and is squashed in
- * place into params->output_frac. Cout must be a multiple of capsule_dim.
+ * The output buffer first holds the convolution (in params->conv.output_frac, after its activation
+ * params->conv.activation, which is {CAPSNET_Q7_MIN, CAPSNET_Q7_MAX, 0} for none and is refused
+ * when zero-initialized) and is squashed in place into params->output_frac. Cout must be a
+ * multiple of capsule_dim.
  *
  * @param[in]  ctx  scratch of capsnet_primary_capsule_q7_get_buffer_size(params, input_dims) bytes
  */

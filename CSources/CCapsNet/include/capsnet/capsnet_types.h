@@ -83,18 +83,23 @@ typedef struct {
     int32_t c;
 } capsnet_hwc;
 
+/** Fractional bits of a leaky ReLU's slope (capsnet_activation.leak): Q0.15. */
+#define CAPSNET_LEAK_FRAC 15
+
 /**
- * What a convolution applies to each output value as it requantizes it: a clamp of the rounded,
- * saturated value to [min, max], as CMSIS-NN's activation range. No activation is
- * {CAPSNET_Q7_MIN, CAPSNET_Q7_MAX}, a ReLU {0, CAPSNET_Q7_MAX}. Each core applies it to its own
- * share of the output, so an activation costs no pass and no barrier of its own. A clamp with
- * min >= max (a zero-initialized struct among them) is refused: it would make the output constant.
- * Activations that are not clamps (a leaky ReLU) will add their fields here, applied at the same
- * step, with the clamp kept as the last stage.
+ * What a convolution applies to each output value as it requantizes it. A negative accumulator is
+ * first multiplied by `leak` / 2^CAPSNET_LEAK_FRAC, inside the same rounding (a leaky ReLU); the
+ * rounded value is then saturated to [min, max], as CMSIS-NN's activation range.
+ * No activation is {CAPSNET_Q7_MIN, CAPSNET_Q7_MAX, 0}, a ReLU {0, CAPSNET_Q7_MAX, 0}, a leaky ReLU
+ * of slope alpha {CAPSNET_Q7_MIN, CAPSNET_Q7_MAX, round(alpha * 2^15)}. Each core applies it to
+ * its own share of the output, so an activation costs no pass and no barrier of its own. A clamp
+ * with min >= max (a zero-initialized struct among them) is refused: it would make the output
+ * constant; so is a leak outside [0, 2^15 - 1].
  */
 typedef struct {
-    int32_t min; /**< smallest output value, CAPSNET_Q7_MIN .. max - 1 */
-    int32_t max; /**< largest output value, min + 1 .. CAPSNET_Q7_MAX */
+    int32_t min;  /**< smallest output value, CAPSNET_Q7_MIN .. max - 1 */
+    int32_t max;  /**< largest output value, min + 1 .. CAPSNET_Q7_MAX */
+    int32_t leak; /**< slope of the negative side in Q0.15, 0 (none) .. 32767 */
 } capsnet_activation;
 
 /** Parameters of a 2-D convolution. */

@@ -36,8 +36,9 @@ typedef struct {
     int32_t activation_min, activation_max;
 } capsnet_conv_geometry;
 
-/* The output value of an accumulator: rounded, then saturated straight to the activation's clamp,
- * which lies inside the int8 range, so that the activation costs no more than the plain saturation. */
+/* The output value of an accumulator without a leak, the pair loops' rule: rounded, then saturated
+ * straight to the activation's clamp, which lies inside the int8 range, so that the clamp costs no
+ * more than the plain saturation. */
 static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
 {
     const int32_t value = capsnet_round_shift_s32(acc, g->shift);
@@ -50,13 +51,25 @@ static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
     return (int8_t)value;
 }
 
+/* The output value of an accumulator with a leak too: a negative one is scaled by it inside the
+ * rounding, in 64 bits (|acc| * leak < 2^46), then clamped. */
+static int8_t activate_leaky(const capsnet_conv_geometry *g, int32_t acc, int32_t leak)
+{
+    if (acc >= 0 || leak == 0) {
+        return activate(g, acc);
+    }
+    const int32_t value = (int32_t)capsnet_round_shift_s64((int64_t)acc * leak, g->shift + CAPSNET_LEAK_FRAC);
+    return (int8_t)(value > g->activation_max ? g->activation_max : value < g->activation_min ? g->activation_min : value);
+}
+
 static int32_t bias_term(const capsnet_conv_geometry *g, int32_t oc)
 {
     return g->bias != NULL ? (int32_t)g->bias[oc] * ((int32_t)1 << g->bias_shift) : 0;
 }
 
 /* One output position, any window (rows and columns outside the input count as zeros). */
-static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t out_c, int8_t *out)
+static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t out_c, int8_t *out,
+                         int32_t leak)
 {
     /* Rows and columns of the window that fall inside the input; the others contribute zero. */
     const int32_t ky_begin = y0 < 0 ? -y0 : 0;
@@ -81,9 +94,9 @@ static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0,
                 acc0 += capsnet_dot1_q7(in_row, filter0 + w_offset, row_len);
             }
         }
-        out[oc] = activate(g, acc0);
+        out[oc] = activate_leaky(g, acc0, leak);
         if (pair) {
-            out[oc + 1] = activate(g, acc1);
+            out[oc + 1] = activate_leaky(g, acc1, leak);
         }
     }
 }
@@ -227,6 +240,29 @@ static CAPSNET_INLINE_HOT void convolve_pair(const capsnet_conv_geometry *g, int
     }
 }
 
+/* Rows [row_begin, row_end) of a convolution with a leaky ReLU, one window at a time: the leak
+ * needs each accumulator before it is rounded, which the pair loops, tuned to the registers of the
+ * packed-SIMD paths, do not keep. Kept out of the main loop so that a convolution without a leak
+ * runs exactly the code it ran before leaks existed. */
+static CAPSNET_NOINLINE capsnet_status convolve_rows_leaky(const capsnet_conv_geometry *g,
+                                                           const capsnet_conv_params *params, int32_t out_w,
+                                                           int32_t out_c, int8_t *output, int32_t row_begin,
+                                                           int32_t row_end)
+{
+    const int32_t leak = params->activation.leak;
+    if (leak < 0 || leak >= ((int32_t)1 << CAPSNET_LEAK_FRAC)) {
+        return CAPSNET_ERROR_ARGUMENT;
+    }
+    for (int32_t oy = row_begin; oy < row_end; oy++) {
+        const int32_t y0 = oy * params->stride.h - params->padding.h;
+        for (int32_t ox = 0; ox < out_w; ox++) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            convolve_one(g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c, leak);
+        }
+    }
+    return CAPSNET_OK;
+}
+
 /* The window size Kh*Kw*Cin, or a negative status if it is invalid or could overflow the accumulator. */
 static int32_t window_size(const capsnet_conv_params *params, const capsnet_hwc *input_dims)
 {
@@ -281,6 +317,8 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         return CAPSNET_ERROR_DIMENSION;
     }
 
+    /* The leak is checked where it is used, in convolve_rows_leaky, before anything is written: a
+     * check here costs the Cortex-M4's DSP loops 2% (gcc 12 allocates their registers anew). */
     if (params->activation.min < CAPSNET_Q7_MIN || params->activation.min >= params->activation.max ||
         params->activation.max > CAPSNET_Q7_MAX) {
         return CAPSNET_ERROR_ARGUMENT;
@@ -310,13 +348,16 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
     int32_t row_begin;
     int32_t row_end;
     capsnet_split_range(out_h, split, &row_begin, &row_end);
+    if (params->activation.leak != 0) {
+        return convolve_rows_leaky(&g, params, out_w, out_c, output, row_begin, row_end);
+    }
     for (int32_t oy = row_begin; oy < row_end; oy++) {
         const int32_t y0 = oy * params->stride.h - params->padding.h;
         int32_t ox = 0;
         /* Windows that start in the left padding, one at a time. */
         for (; ox < out_w && ox * params->stride.w < params->padding.w; ox++) {
             const int32_t x0 = ox * params->stride.w - params->padding.w;
-            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c);
+            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c, 0);
         }
         /* Two neighbouring windows with every column inside the input go through together. */
         for (; ox + 1 < out_w; ox += 2) {
@@ -331,7 +372,7 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         /* The rest, whose windows reach into the right padding, one at a time. */
         for (; ox < out_w; ox++) {
             const int32_t x0 = ox * params->stride.w - params->padding.w;
-            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c);
+            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c, 0);
         }
     }
     return CAPSNET_OK;

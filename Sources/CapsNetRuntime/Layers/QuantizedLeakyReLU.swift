@@ -1,0 +1,46 @@
+/// A leaky ReLU layer in int8 (`capsnet_leaky_relu_q7`), in place; the format is unchanged. A leaky
+/// ReLU that is a convolution's own activation is not a layer: the convolution applies it to each
+/// accumulator before rounding.
+public struct QuantizedLeakyReLU: QuantizedLayerKind {
+    public static let fileTag: UInt8 = 6
+    public static let kernelName = "capsnet_leaky_relu_q7"
+
+    /// The negative slope in Q0.15 (`CAPSNET_LEAK_FRAC`).
+    public var leak: Int
+
+    public init(leak: Int) {
+        self.leak = leak
+    }
+
+    public static func decode(
+        from reader: inout ModelFileReader, layer: QuantizedLayer.Header
+    ) throws(QuantizedModelFileError.Reason) -> QuantizedLeakyReLU {
+        try layer.checkSameCount()
+        let leak = try reader.int()
+        guard (0..<(1 << CAPSNET_LEAK_FRAC)).contains(leak) else {
+            throw .malformed("layer '\(layer.name)' has a leaky ReLU slope of \(leak), outside 0...32767")
+        }
+        return QuantizedLeakyReLU(leak: leak)
+    }
+
+    public func encode(to writer: inout ModelFileWriter) { writer.int(leak) }
+
+    public func macs(_ layer: QuantizedLayer) -> Int { 0 }
+
+    public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
+        ArenaNeed(inPlace: true)
+    }
+
+    public var splitsOverCores: Bool { true }
+
+    /// Element-wise: each core a contiguous share.
+    public func run(_ call: KernelCall) -> capsnet_status {
+        let share = call.share(of: call.layer.inputCount)
+        guard !share.isEmpty else { return CAPSNET_OK }
+        return capsnet_leaky_relu_q7(call.input + share.lowerBound, Int32(share.count), Int32(leak))
+    }
+
+    public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
+        LoweredLayer(call: CCall(Self.kernelName, [.input, .int(layer.inputCount), .int(leak)]))
+    }
+}
