@@ -35,9 +35,7 @@ public struct QuantizedLeakyReLU: QuantizedLayerKind {
 
     /// Element-wise: each core a contiguous share.
     public func run(_ call: KernelCall) -> capsnet_status {
-        let share = call.share(of: call.layer.inputCount)
-        guard !share.isEmpty else { return CAPSNET_OK }
-        return capsnet_leaky_relu_q7(call.input + share.lowerBound, Int32(share.count), Int32(leak))
+        call.inPlaceShare { capsnet_leaky_relu_q7($0, $1, Int32(leak)) }
     }
 
     public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {

@@ -24,11 +24,7 @@ public struct QuantizedReLU: QuantizedLayerKind {
     public var splitsOverCores: Bool { true }
 
     /// Element-wise: each core rectifies a contiguous share.
-    public func run(_ call: KernelCall) -> capsnet_status {
-        let share = call.share(of: call.layer.inputCount)
-        guard !share.isEmpty else { return CAPSNET_OK }
-        return capsnet_relu_q7(call.input + share.lowerBound, Int32(share.count))
-    }
+    public func run(_ call: KernelCall) -> capsnet_status { call.inPlaceShare { capsnet_relu_q7($0, $1) } }
 
     public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
         LoweredLayer(call: CCall(Self.kernelName, [.input, .int(layer.inputCount)]))

@@ -78,6 +78,13 @@ public struct KernelCall {
     /// The scratch as the kernels take it.
     var context: capsnet_context { capsnet_context(buf: scratch, size: Int32(clamping: scratchBytes)) }
 
+    /// An element-wise kernel in place on this core's share of the input: `body(start, count)`.
+    func inPlaceShare(_ body: (UnsafeMutablePointer<Int8>, Int32) -> capsnet_status) -> capsnet_status {
+        let share = share(of: layer.inputCount)
+        guard !share.isEmpty else { return CAPSNET_OK }
+        return body(input + share.lowerBound, Int32(share.count))
+    }
+
     /// This core's contiguous share `[begin, end)` of `count` items, as `capsnet_split_range` cuts it.
     func share(of count: Int) -> Range<Int> {
         let cores = Int(split.num_cores)
