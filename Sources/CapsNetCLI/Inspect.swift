@@ -16,11 +16,14 @@ struct Inspect: ParsableCommand {
     @Argument(help: "The model file (.h5 or .keras).")
     var model: String
 
+    @Option(help: ModelAndData.configHelp)
+    var config: String?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
     func run() throws {
-        let loaded = try CapsNetModel(contentsOf: model)
+        let loaded = try CapsNetModel(contentsOf: model, config: config)
         let summary = ModelSummary(loaded)
         if json {
             print(try summary.jsonString())

@@ -29,6 +29,20 @@ struct CommandLineTests {
         #expect((object?["layers"] as? [Any])?.count == 4)
     }
 
+    @Test("inspect and eval take a weights-only file with --config", .needsFixtures)
+    func weightsOnlyWithConfig() throws {
+        let arguments = [TestData.fixture("weights_only_keras2.h5"), "--config", TestData.fixture("tiny_sequential.json")]
+        let json = try CapsNetTool.run(["inspect"] + arguments + ["--json"])
+        #expect(json.status == 0, "\(json.error)")
+        let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+        #expect((object?["total"] as? [String: Int])?["parameters"] == 1_872)
+        let eval = try CapsNetTool.run(["eval"] + arguments + ["--data", GeneratedData.digits])
+        #expect(eval.status == 0, "\(eval.error)")
+        let without = try CapsNetTool.run(["inspect", TestData.fixture("weights_only_keras2.h5")])
+        #expect(without.status != 0)
+        #expect(without.error.contains("pass --config model.json"), "\(without.error)")
+    }
+
     @Test("eval scores a dataset; the JSON has float_top1 and images", .needsFixtures)
     func evalJSON() throws {
         let result = try CapsNetTool.run([

@@ -80,6 +80,56 @@ struct KerasLoaderTests {
     }
 
     /// Each bad file gives its own message, naming the file and the cause.
+    @Test(
+        "weights-only files in both layouts load with --config, matched by position even when renamed",
+        .needsFixtures,
+        arguments: [
+            ("weights_only.weights.h5", "tiny_sequential.json"), ("weights_only_keras2.h5", "tiny_sequential.json"),
+            ("weights_only.weights.h5", "tiny_sequential_renamed.json"),
+            ("weights_only_keras2.h5", "tiny_sequential_renamed.json"),
+        ])
+    func weightsOnly(weights: String, config: String) throws {
+        let whole = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
+        let loaded = try CapsNetModel(contentsOf: TestData.fixture(weights), config: TestData.fixture(config))
+        #expect(loaded.inputShape == whole.inputShape)
+        #expect(loaded.layers.count == whole.layers.count)
+        for (mine, theirs) in zip(loaded.layers, whole.layers) {
+            #expect(mine.kind.isEqual(to: theirs.kind), "\(mine.name)")
+            #expect(mine.outputShape == theirs.outputShape)
+        }
+        #expect(loaded.layers.first?.name == (config.contains("renamed") ? "renamed_1" : whole.layers.first?.name))
+    }
+
+    @Test("a weights-only file without --config lists what it holds and says how to write the JSON", .needsFixtures)
+    func weightsOnlyWithoutConfig() {
+        for name in ["weights_only.weights.h5", "weights_only_keras2.h5"] {
+            let path = TestData.fixture(name)
+            #expect {
+                _ = try CapsNetModel(contentsOf: path)
+            } throws: { error in
+                let text = (error as? KerasModelError)?.description ?? ""
+                return text.contains("holds weights only") && text.contains("to_json()") && text.contains("--config")
+                    && text.contains("3×3×1×4")
+            }
+        }
+    }
+
+    @Test("weights and a configuration that do not fit are refused, naming both sides", .needsFixtures)
+    func weightsMismatch() {
+        #expect {
+            _ = try CapsNetModel(
+                contentsOf: TestData.fixture("weights_only_keras2.h5"), config: TestData.fixture("tiny_leaky_config.json"))
+        } throws: { error in
+            let text = (error as? KerasModelError)?.description ?? ""
+            return text.contains("the file holds 3 layers with weights") && text.contains("the configuration 5")
+        }
+        #expect {
+            _ = try CapsNetModel(contentsOf: TestData.fixture("weights_only_keras2.h5"), config: TestData.fixture("none.json"))
+        } throws: { error in
+            (error as? KerasModelError)?.description.contains("none.json: no such file") ?? false
+        }
+    }
+
     @Test("every way Keras writes a ReLU or a leaky ReLU loads as its kind, with its slope", .needsFixtures)
     func activations() throws {
         let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_leaky.keras"))

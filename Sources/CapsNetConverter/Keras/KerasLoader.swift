@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 /// Debian's libhdf5 is the serial build, which must not be entered from two threads at once.
-private let hdf5Lock = Mutex(())
+let hdf5Lock = Mutex(())
 
 extension CapsNetModel {
     /// Loads a trained Keras CapsNet: an HDF5 file as Keras 2 and Keras 3's legacy `model.save("x.h5")`
@@ -35,13 +35,13 @@ extension CapsNetModel {
         }
     }
 
-    private static func loadHDF5(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
+    static func loadHDF5(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
         let file: HDF5File
         do { file = try HDF5File(path: path) } catch { throw .damaged(detail: error.message) }
         let root = file.root
         guard root.hasAttribute("model_config") else {
             if root.hasAttribute("layer_names") || root.member("layers") != nil || root.member("model_weights") != nil {
-                throw .weightsOnly
+                throw .weightsOnly(found: StoredLayerWeights.listing(root))
             }
             throw .invalidConfig(detail: "the HDF5 file has no 'model_config' attribute: it is not a Keras model")
         }
@@ -86,7 +86,7 @@ extension CapsNetModel {
     }
 
     /// Builds each layer on the shape the one before it produces.
-    private static func build(
+    static func build(
         _ config: KerasModelConfig, weights: any LayerWeights
     ) throws(KerasModelError.Reason)
         -> CapsNetModel
@@ -190,7 +190,10 @@ struct HDF5LayerWeights: LayerWeights {
 /// Keras 3 `model.weights.h5`: `layers/<group>/vars/0, 1, ...` and the same under nested layers'
 /// groups; the `vars` group's `name` attribute is the layer's name.
 struct KerasArchiveWeights: LayerWeights {
+    /// By the layers' own names where the file records them, else by group name.
     let groups: [String: HDF5Object]
+    /// By group name only.
+    let members: [String: HDF5Object]
 
     init(_ root: HDF5Object) throws(KerasModelError.Reason) {
         // A group is named after its layer's class, numbered within the model (`conv2d_1`); its `vars`
@@ -212,12 +215,22 @@ struct KerasArchiveWeights: LayerWeights {
             } catch { throw .damaged(detail: error.message) }
         }
         groups = byMember.merging(byName) { _, named in named }
+        members = byMember
     }
 
     func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight] {
         guard let group = groups[layer] else { return [] }
         do { return try Self.collect(group) } catch { throw .damaged(detail: error.message) }
     }
+
+    /// The weights under `layers/<name>`, whatever the layer's own name.
+    func weights(ofGroup name: String) throws(KerasModelError.Reason) -> [StoredWeight] {
+        guard let group = members[name] else { return [] }
+        do { return try Self.collect(group) } catch { throw .damaged(detail: error.message) }
+    }
+
+    /// The group names under `layers`, sorted.
+    func groupNames() -> [String] { members.keys.sorted() }
 
     /// A layer's own variables in index order, then its nested layers' in name order.
     private static func collect(_ group: HDF5Object) throws(HDF5Error) -> [StoredWeight] {

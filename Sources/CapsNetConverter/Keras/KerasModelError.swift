@@ -11,8 +11,11 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
         case foreignFormat(ForeignFormat)
         /// The container is damaged or cut short; `detail` is what the reader found.
         case damaged(detail: String)
-        /// An HDF5 file with weights but no `model_config`, as `save_weights` writes.
-        case weightsOnly
+        /// An HDF5 file with weights but no `model_config`, as `save_weights` writes: the layers
+        /// with weights it holds and their shapes, for writing the `--config` that fits.
+        case weightsOnly(found: [String])
+        /// A weights-only file and a `--config` that do not fit each other.
+        case weightsMismatch(detail: String)
         /// The configuration is not a chain of layers this tool knows how to read.
         case invalidConfig(detail: String)
         case unsupportedLayer(layer: String, className: String)
@@ -40,10 +43,14 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
             detail = "not a Keras model: neither an HDF5 file (.h5) nor a zip archive (.keras)"
         case .foreignFormat(let format): detail = format.message
         case .damaged(let reader): detail = "the file is truncated or damaged (\(reader))"
-        case .weightsOnly:
+        case .weightsOnly(let found):
             detail =
-                "holds weights only, without the model configuration ('model_config'); "
-                + "save the whole model with model.save(...)"
+                "holds weights only, without the model configuration"
+                + (found.isEmpty ? "" : " (layers with weights: \(found.joined(separator: "; ")))")
+                + ". Write the architecture from the training code with "
+                + "open('model.json', 'w').write(model.to_json()) and pass --config model.json, "
+                + "or save the whole model with model.save('model.keras')"
+        case .weightsMismatch(let reason): detail = "the weights do not fit the configuration: \(reason)"
         case .invalidConfig(let reader): detail = "invalid model configuration: \(reader)"
         case .unsupportedLayer(let layer, let className):
             detail =

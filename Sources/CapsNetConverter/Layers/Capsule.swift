@@ -35,6 +35,8 @@ public struct Capsule: LayerKind {
     /// The weight's shape, `[J, I, D, Din]`.
     public var weightShape: [Int] { [outputs, inputs, dimension, inputDimension] }
 
+    public static let storesWeights = true
+
     public var parameterCount: Int { weights.count }
 
     /// The predictions, the weighted sums of every iteration and the agreements of all but the last.

@@ -67,6 +67,8 @@ public struct Convolution: LayerKind {
         return (rows / 2, columns / 2)
     }
 
+    public static let storesWeights = true
+
     public var parameterCount: Int { kernel.count + (bias?.count ?? 0) }
 
     public func macs(_ layer: Layer) -> Int { layer.outputShape.reduce(1, *) * kernelHeight * kernelWidth * inputChannels }

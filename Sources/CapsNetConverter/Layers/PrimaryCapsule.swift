@@ -13,6 +13,8 @@ public struct PrimaryCapsule: LayerKind {
         self.dimension = dimension
     }
 
+    public static let storesWeights = true
+
     public var parameterCount: Int { convolution.parameterCount }
 
     public func macs(_ layer: Layer) -> Int { convolution.macs(layer) }

@@ -64,6 +64,9 @@ public protocol LayerKind: Sendable, Equatable {
     /// reshape.
     static func load(_ keras: KerasLayerBuilder) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int])
 
+    /// Whether a Keras layer of this kind stores weights, as `load_weights` counts them.
+    static var storesWeights: Bool { get }
+
     /// Trained values: weights and biases.
     var parameterCount: Int { get }
     /// Multiply-accumulates of one inference.
@@ -82,6 +85,8 @@ extension LayerKind {
     public func isEqual(to other: any LayerKind) -> Bool { (other as? Self) == self }
 
     public var parameterCount: Int { 0 }
+
+    public static var storesWeights: Bool { false }
 
     public func macs(_ layer: Layer) -> Int { 0 }
 

@@ -10,6 +10,7 @@ both of its formats (native `.keras` and legacy `.h5`), with Keras's own outputs
 the damaged files are made from them with h5py. The datasets the readers' tests use are written by
 the tests themselves (Support/GeneratedData.swift).
 """
+import json
 import logging
 import os
 import pickle
@@ -157,6 +158,8 @@ def leaky():
         Length(),
     ], name="tiny_leaky")
     save(model, "tiny_leaky", (14, 14, 1))
+    with open(os.path.join(OUT, "tiny_leaky_config.json"), "w") as f:
+        f.write(model.to_json())
     data = os.path.join(OUT, "tiny_leaky_data")
     os.makedirs(data, exist_ok=True)
     np.save(os.path.join(data, "images.npy"), rng.integers(0, 256, size=(24, 14, 14), dtype=np.uint8))
@@ -171,8 +174,25 @@ def deflated():
             target.writestr(item.filename, source.read(item.filename))
 
 
-def damaged(model):
+def weights_only(model):
+    """What save_weights writes, in Keras 3's layout and in Keras 2's (which Keras 3's legacy HDF5
+    saver still writes), with the architecture as model.to_json() gives it; and that architecture
+    with every layer renamed, as forks rename layers in code after training."""
     model.save_weights(os.path.join(OUT, "weights_only.weights.h5"))
+    from keras.src.legacy.saving import legacy_h5_format
+    with h5py.File(os.path.join(OUT, "weights_only_keras2.h5"), "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    config = model.to_json()
+    with open(os.path.join(OUT, "tiny_sequential.json"), "w") as f:
+        f.write(config)
+    renamed = json.loads(config)
+    for index, layer in enumerate(renamed["config"]["layers"]):
+        layer["config"]["name"] = f"renamed_{index}"
+    with open(os.path.join(OUT, "tiny_sequential_renamed.json"), "w") as f:
+        json.dump(renamed, f)
+
+
+def damaged(model):
 
     unsupported = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3),
                                     keras.layers.MaxPooling2D(), Length()])
@@ -217,4 +237,5 @@ functional()
 leaky()
 deflated()
 damaged(model)
+weights_only(model)
 foreign()
