@@ -76,6 +76,12 @@ static inline int64_t capsnet_round_shift_s64(int64_t x, int32_t shift)
     return (x >> shift) + ((x >> (shift - 1)) & 1);
 }
 
+/** Whether a leaky ReLU's slope (capsnet_activation.leak) lies in [0, 2^CAPSNET_LEAK_FRAC). */
+static inline int capsnet_leak_is_valid(int32_t leak)
+{
+    return leak >= 0 && leak < ((int32_t)1 << CAPSNET_LEAK_FRAC);
+}
+
 /** The library's requantization: round half up, then saturate to int8. */
 static inline int8_t capsnet_requantize_q7(int32_t acc, int32_t shift)
 {

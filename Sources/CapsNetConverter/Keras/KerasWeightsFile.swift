@@ -44,7 +44,8 @@ struct StoredLayerWeights: LayerWeights {
     private let byLayer: [String: [StoredWeight]]
 
     init(_ root: HDF5Object, config: KerasModelConfig) throws(KerasModelError.Reason) {
-        let weighted = config.layers.filter { LayerKinds.kind(kerasClass: $0.className)?.storesWeights ?? false }
+        let storesWeights = { (layer: KerasLayerConfig) in LayerKinds.kind(kerasClass: layer.className)?.storesWeights ?? false }
+        let weighted = config.layers.filter(storesWeights)
         var byLayer: [String: [StoredWeight]] = [:]
         if let keras2 = Self.keras2Group(root) {
             let stored = try Self.keras2Layers(keras2)
@@ -56,7 +57,7 @@ struct StoredLayerWeights: LayerWeights {
             for (layer, (_, weights)) in zip(weighted, stored) { byLayer[layer.name] = weights }
         } else if root.member("layers") != nil {
             let archive = try KerasArchiveWeights(root)
-            for (layer, name) in zip(config.layers, Self.keras3Names(config.layers)) where weighted.contains(where: { $0.name == layer.name }) {
+            for (layer, name) in zip(config.layers, Self.keras3Names(config.layers)) where storesWeights(layer) {
                 let weights = try archive.weights(ofGroup: name)
                 guard !weights.isEmpty else {
                     throw .weightsMismatch(detail: "no weights for layer '\(layer.name)' (\(layer.className)) at layers/\(name)")

@@ -16,11 +16,7 @@ public struct QuantizedLeakyReLU: QuantizedLayerKind {
         from reader: inout ModelFileReader, layer: QuantizedLayer.Header
     ) throws(QuantizedModelFileError.Reason) -> QuantizedLeakyReLU {
         try layer.checkSameCount()
-        let leak = try reader.int()
-        guard (0..<(1 << CAPSNET_LEAK_FRAC)).contains(leak) else {
-            throw .malformed("layer '\(layer.name)' has a leaky ReLU slope of \(leak), outside 0...32767")
-        }
-        return QuantizedLeakyReLU(leak: leak)
+        return QuantizedLeakyReLU(leak: try Activation.decodeLeak(from: &reader, layer: layer))
     }
 
     public func encode(to writer: inout ModelFileWriter) { writer.int(leak) }

@@ -47,13 +47,19 @@ extension Activation {
         switch code {
         case 0: return .none
         case 1: return .relu
-        case 2:
-            let leak = try reader.int()
-            guard (0..<(1 << CAPSNET_LEAK_FRAC)).contains(leak) else {
-                throw .malformed("layer '\(layer.name)' has a leaky ReLU slope of \(leak), outside 0...32767")
-            }
-            return .leakyReLU(leak: leak)
+        case 2: return .leakyReLU(leak: try decodeLeak(from: &reader, layer: layer))
         default: throw .malformed("layer '\(layer.name)' has unknown activation \(code)")
         }
+    }
+
+    /// A leaky ReLU's slope as the file stores it, in 0...32767.
+    static func decodeLeak(
+        from reader: inout ModelFileReader, layer: QuantizedLayer.Header
+    ) throws(QuantizedModelFileError.Reason) -> Int {
+        let leak = try reader.int()
+        guard (0..<(1 << CAPSNET_LEAK_FRAC)).contains(leak) else {
+            throw .malformed("layer '\(layer.name)' has a leaky ReLU slope of \(leak), outside 0...32767")
+        }
+        return leak
     }
 }

@@ -15,7 +15,7 @@ capsnet_status capsnet_leaky_relu_q7(int8_t *data, int32_t size, int32_t leak)
     if (size < 1) {
         return CAPSNET_ERROR_DIMENSION;
     }
-    if (leak < 0 || leak >= ((int32_t)1 << CAPSNET_LEAK_FRAC)) {
+    if (!capsnet_leak_is_valid(leak)) {
         return CAPSNET_ERROR_ARGUMENT;
     }
     for (int32_t i = 0; i < size; i++) {

@@ -36,12 +36,10 @@ typedef struct {
     int32_t activation_min, activation_max;
 } capsnet_conv_geometry;
 
-/* The output value of an accumulator without a leak, the pair loops' rule: rounded, then saturated
- * straight to the activation's clamp, which lies inside the int8 range, so that the clamp costs no
- * more than the plain saturation. */
-static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
+/* A rounded value saturated straight to the activation's clamp, which lies inside the int8 range,
+ * so that the clamp costs no more than the plain saturation. */
+static int8_t clamp(const capsnet_conv_geometry *g, int32_t value)
 {
-    const int32_t value = capsnet_round_shift_s32(acc, g->shift);
     if (value > g->activation_max) {
         return (int8_t)g->activation_max;
     }
@@ -51,15 +49,20 @@ static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
     return (int8_t)value;
 }
 
+/* The output value of an accumulator without a leak: the pair loops' rule. */
+static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
+{
+    return clamp(g, capsnet_round_shift_s32(acc, g->shift));
+}
+
 /* The output value of an accumulator with a leak too: a negative one is scaled by it inside the
- * rounding, in 64 bits (|acc| * leak < 2^46), then clamped. */
+ * rounding, in 64 bits (|acc| * leak < 2^46). */
 static int8_t activate_leaky(const capsnet_conv_geometry *g, int32_t acc, int32_t leak)
 {
     if (acc >= 0 || leak == 0) {
         return activate(g, acc);
     }
-    const int32_t value = (int32_t)capsnet_round_shift_s64((int64_t)acc * leak, g->shift + CAPSNET_LEAK_FRAC);
-    return (int8_t)(value > g->activation_max ? g->activation_max : value < g->activation_min ? g->activation_min : value);
+    return clamp(g, (int32_t)capsnet_round_shift_s64((int64_t)acc * leak, g->shift + CAPSNET_LEAK_FRAC));
 }
 
 static int32_t bias_term(const capsnet_conv_geometry *g, int32_t oc)
@@ -250,7 +253,7 @@ static CAPSNET_NOINLINE capsnet_status convolve_rows_leaky(const capsnet_conv_ge
                                                            int32_t row_end)
 {
     const int32_t leak = params->activation.leak;
-    if (leak < 0 || leak >= ((int32_t)1 << CAPSNET_LEAK_FRAC)) {
+    if (!capsnet_leak_is_valid(leak)) {
         return CAPSNET_ERROR_ARGUMENT;
     }
     for (int32_t oy = row_begin; oy < row_end; oy++) {
