@@ -17,8 +17,7 @@ struct Convert: ParsableCommand {
     @Argument(help: "The trained model (.h5 or .keras).")
     var model: String
 
-    @Option(help: ModelAndData.configHelp)
-    var config: String?
+    @OptionGroup var keras: KerasReading
 
     @Option(help: "Images to calibrate the formats on: PATH or PATH@START-END.")
     var calibration: String
@@ -46,7 +45,8 @@ struct Convert: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
-        let float = try CapsNetModel(contentsOf: model, config: config)
+        let float = try keras.load(model)
+        if !float.leftOut.isEmpty { print(float.leftOutNote + "\n") }
         let calibrationSet = try Dataset(calibration)
         let evaluationSet = try Dataset(evaluation)
         _ = try evaluationSet.images(for: float)

@@ -38,7 +38,7 @@ struct Eval: ParsableCommand {
             let outputs = try engine.outputs(images) { progress.update($0) }
             evaluation = Evaluation(predictions: outputs.map(Int8Engine.predictedClass), labels: dataset.labels)
         } else {
-            let reference = FloatReference(try CapsNetModel(contentsOf: input.model, config: input.config))
+            let reference = FloatReference(try input.keras.load(input.model))
             _ = try dataset.images(for: reference.model)
             start = clock.now
             evaluation = try reference.evaluate(dataset, batchSize: batchSize) { progress.update($0) }

@@ -16,14 +16,13 @@ struct Inspect: ParsableCommand {
     @Argument(help: "The model file (.h5 or .keras).")
     var model: String
 
-    @Option(help: ModelAndData.configHelp)
-    var config: String?
+    @OptionGroup var keras: KerasReading
 
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
     func run() throws {
-        let loaded = try CapsNetModel(contentsOf: model, config: config)
+        let loaded = try keras.load(model)
         let summary = ModelSummary(loaded)
         if json {
             print(try summary.jsonString())
@@ -43,6 +42,7 @@ struct Inspect: ParsableCommand {
             total.int8Bytes.grouped,
         ])
         print(table.render())
+        if !loaded.leftOut.isEmpty { print("\n" + loaded.leftOutNote) }
     }
 }
 
@@ -69,6 +69,8 @@ struct ModelSummary: Encodable {
     var inputShape: [Int]
     var layers: [LayerFigures]
     var total: Totals
+    /// The Keras layers off the path from the image input to the class lengths.
+    var leftOut: [String]
 
     init(_ model: CapsNetModel) {
         name = model.name
@@ -80,6 +82,7 @@ struct ModelSummary: Encodable {
                 int8Bytes: layer.parameterCount)
         }
         total = Totals()
+        leftOut = model.leftOut
         for layer in layers {
             total.parameters += layer.parameters
             total.macs += layer.macs

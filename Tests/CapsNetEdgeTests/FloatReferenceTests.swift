@@ -20,7 +20,8 @@ struct FloatReferenceTests {
         "agrees with Keras 3's own outputs on the fixtures", .needsFixtures,
         arguments: [
             "tiny_sequential.keras", "tiny_sequential.h5", "tiny_functional.keras", "tiny_functional.h5",
-            "tiny_leaky.keras", "tiny_leaky.h5",
+            "tiny_leaky.keras", "tiny_leaky.h5", "tiny_bn_valid.keras", "tiny_bn_valid.h5", "tiny_bn_same.keras",
+            "tiny_bn_same.h5",
         ])
     func matchesKeras(file: String) throws {
         let stem = file.split(separator: ".")[0]

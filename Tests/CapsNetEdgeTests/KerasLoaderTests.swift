@@ -31,7 +31,7 @@ struct KerasLoaderTests {
 
     @Test(
         "Keras 3 writes the same model as .keras and legacy .h5; both load to the same value", .needsFixtures,
-        arguments: ["tiny_sequential", "tiny_functional", "tiny_leaky"])
+        arguments: ["tiny_sequential", "tiny_functional", "tiny_leaky", "tiny_bn_valid", "tiny_bn_same"])
     func keras3Formats(name: String) throws {
         let archive = try CapsNetModel(contentsOf: TestData.fixture(name + ".keras"))
         let legacy = try CapsNetModel(contentsOf: TestData.fixture(name + ".h5"))
@@ -84,12 +84,15 @@ struct KerasLoaderTests {
         "weights-only files in both layouts load with --config, matched by position even when renamed",
         .needsFixtures,
         arguments: [
-            ("weights_only.weights.h5", "tiny_sequential.json"), ("weights_only_keras2.h5", "tiny_sequential.json"),
-            ("weights_only.weights.h5", "tiny_sequential_renamed.json"),
-            ("weights_only_keras2.h5", "tiny_sequential_renamed.json"),
+            ("weights_only.weights.h5", "tiny_sequential.json", "tiny_sequential"),
+            ("weights_only_keras2.h5", "tiny_sequential.json", "tiny_sequential"),
+            ("weights_only.weights.h5", "tiny_sequential_renamed.json", "tiny_sequential"),
+            ("weights_only_keras2.h5", "tiny_sequential_renamed.json", "tiny_sequential"),
+            ("tiny_bn_same.weights.h5", "tiny_bn_same_config.json", "tiny_bn_same"),
+            ("tiny_bn_same_weights_keras2.h5", "tiny_bn_same_config.json", "tiny_bn_same"),
         ])
-    func weightsOnly(weights: String, config: String) throws {
-        let whole = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
+    func weightsOnly(weights: String, config: String, saved: String) throws {
+        let whole = try CapsNetModel(contentsOf: TestData.fixture(saved + ".keras"))
         let loaded = try CapsNetModel(contentsOf: TestData.fixture(weights), config: TestData.fixture(config))
         #expect(loaded.inputShape == whole.inputShape)
         #expect(loaded.layers.count == whole.layers.count)
@@ -205,9 +208,10 @@ struct KerasLoaderTests {
         ) { try KerasModelConfig(json: undeclared) }
     }
 
-    @Test("a configuration that is not a chain is refused")
+    @Test("a Functional configuration whose output is not class lengths is refused")
     func notAChain() throws {
-        // Two layers reading the input: a branch, written in Keras 2's inbound-node form.
+        // Two layers reading the input, written in Keras 2's inbound-node form, without output_layers:
+        // the last layer is the output, and it is not a Length.
         let config = """
             {"class_name": "Functional", "config": {"name": "branch", "layers": [
               {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_input_shape": [null, 8, 8, 1]},
@@ -219,7 +223,7 @@ struct KerasLoaderTests {
             """
         #expect(
             throws: KerasModelError.Reason.invalidConfig(
-                detail: "layer 'b' reads 'in', not the layer before it ('a'); only a chain of layers is supported")
+                detail: "no output of the model holds class lengths (a Length layer); its outputs come from b (Conv2D)")
         ) {
             try KerasModelConfig(json: config)
         }

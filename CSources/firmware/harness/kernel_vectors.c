@@ -230,6 +230,29 @@ static void primary_case(void)
          capsnet_primary_capsule_q7(&ctx, &params, &in, input, weights, bias, &out, output));
 }
 
+static void affine_case(void)
+{
+    static int16_t scales[16];
+    static int8_t scale_fracs[16];
+    static int32_t offsets[16];
+    capsnet_channel_affine_params params;
+    params.channels = between(1, 16);
+    const int32_t positions = between(1, 60);
+    params.input_frac = between(-2, 9);
+    params.output_frac = between(-2, 7);
+    for (int32_t c = 0; c < params.channels; c++) {
+        scales[c] = (int16_t)(int32_t)(next() % 65536u - 32768u);
+        /* Mostly valid shifts; now and then a negative one, which must be refused. */
+        scale_fracs[c] = (int8_t)between(params.output_frac - params.input_frac - 1, 15);
+        offsets[c] = (int32_t)(next() % 2097152u) - 1048576;
+    }
+    params.scales = scales;
+    params.scale_fracs = scale_fracs;
+    params.offsets = offsets;
+    fill(other, positions * params.channels);
+    fold(other, positions * params.channels, capsnet_channel_affine_q7(other, positions, &params));
+}
+
 void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_t successes, uint32_t digest))
 {
     static const struct {
@@ -238,7 +261,7 @@ void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_
         int32_t cases;
     } kernels[] = {{"conv_hwc", convolution_case, 60}, {"squash", squash_case, 60}, {"softmax", softmax_case, 60},
                    {"matrix", matrix_case, 60},        {"primary_capsule", primary_case, 30},
-                   {"capsule_layer", capsule_case, 30}};
+                   {"capsule_layer", capsule_case, 30}, {"channel_affine", affine_case, 60}};
     for (uint32_t kernel = 0; kernel < sizeof kernels / sizeof kernels[0]; kernel++) {
         state = 0x9E3779B9u + kernel;
         digest = 2166136261u;

@@ -1,14 +1,15 @@
 /// The element-wise float32 functions several layer kinds share.
 enum FloatMath {
-    /// `s·‖s‖ / (1 + ‖s‖²)` over the last axis, with no epsilon, as the reference defines it.
-    static func squash(_ input: Tensor) -> Tensor {
+    /// `s·‖s‖ / (1 + ‖s‖²)` over the last axis, with no epsilon, as the reference defines it; with
+    /// an `epsilon`, `‖s‖² / (1 + ‖s‖²) / sqrt(‖s‖² + epsilon) · s`, as CapsNet-Keras computes it.
+    static func squash(_ input: Tensor, epsilon: Float = 0) -> Tensor {
         let dimension = input.shape.last ?? 1
         var values = input.values
         values.withUnsafeMutableBufferPointer { vectors in
             for start in stride(from: 0, to: vectors.count, by: dimension) {
                 var norm2: Float = 0
                 for d in 0..<dimension { norm2 += vectors[start + d] * vectors[start + d] }
-                let scale = norm2.squareRoot() / (1 + norm2)
+                let scale = epsilon == 0 ? norm2.squareRoot() / (1 + norm2) : norm2 / (1 + norm2) / (norm2 + epsilon).squareRoot()
                 for d in 0..<dimension { vectors[start + d] *= scale }
             }
         }

@@ -12,6 +12,8 @@ public struct KerasLayerBuilder {
     let layer: KerasLayerConfig
     let inputShape: [Int]
     let weights: [StoredWeight]
+    /// `Lambda` layers the user declared to be squash, by layer or function name.
+    var squashLambdas: Set<String> = []
 
     /// The layer as its registered kind loads it.
     func build() throws(KerasModelError.Reason) -> Layer {
@@ -56,6 +58,12 @@ public struct KerasLayerBuilder {
         guard let value = layer.config[key] else { return fallback }
         guard let flag = value.bool else { throw unsupported(key, value) }
         return flag
+    }
+
+    func number(_ key: String, default fallback: Double) throws(KerasModelError.Reason) -> Double {
+        guard let value = layer.config[key] else { return fallback }
+        guard let number = value.double, number.isFinite else { throw unsupported(key, value) }
+        return number
     }
 
     func text(_ key: String, default fallback: String) throws(KerasModelError.Reason) -> String {

@@ -8,17 +8,21 @@ extension CapsNetModel {
     /// Loads a trained Keras CapsNet: an HDF5 file as Keras 2 and Keras 3's legacy `model.save("x.h5")`
     /// write it, or a Keras 3 `.keras` archive. Optimizer state is ignored.
     ///
+    /// Of a `Functional` model, the path from the image input to the class lengths is loaded and
+    /// the rest left out (``leftOut``). `squashLambdas` names `Lambda` layers, by layer or function
+    /// name, to run as squash over the last axis: those whose function is not named for it.
+    ///
     /// - Throws: `KerasModelError` naming the file and, where there is one, the layer and attribute at fault.
-    public init(contentsOf path: String) throws(KerasModelError) {
+    public init(contentsOf path: String, squashLambdas: Set<String> = []) throws(KerasModelError) {
         do {
             // Every HDF5 handle is opened and closed inside `load`, so inside the lock.
-            self = try hdf5Lock.withLock { _ throws(KerasModelError.Reason) in try Self.load(path) }
+            self = try hdf5Lock.withLock { _ throws(KerasModelError.Reason) in try Self.load(path, squashLambdas) }
         } catch {
             throw KerasModelError(path: path, reason: error)
         }
     }
 
-    private static func load(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
+    private static func load(_ path: String, _ squashLambdas: Set<String>) throws(KerasModelError.Reason) -> CapsNetModel {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw .fileNotFound }
         if isDirectory.boolValue {
@@ -28,14 +32,14 @@ extension CapsNetModel {
             throw .foreignFormat(savedModel ? .savedModel : .directory)
         }
         switch ModelContainer(path: path) {
-        case .hdf5: return try loadHDF5(path)
-        case .zip: return try loadArchive(path)
+        case .hdf5: return try loadHDF5(path, squashLambdas)
+        case .zip: return try loadArchive(path, squashLambdas)
         case .foreign(let format): throw .foreignFormat(format)
         case nil: throw .unrecognizedFormat
         }
     }
 
-    static func loadHDF5(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
+    static func loadHDF5(_ path: String, _ squashLambdas: Set<String>) throws(KerasModelError.Reason) -> CapsNetModel {
         let file: HDF5File
         do { file = try HDF5File(path: path) } catch { throw .damaged(detail: error.message) }
         let root = file.root
@@ -52,10 +56,10 @@ extension CapsNetModel {
         guard let weights = root.member("model_weights") else {
             throw .damaged(detail: "the file has a model configuration but no 'model_weights' group")
         }
-        return try build(KerasModelConfig(json: json), weights: HDF5LayerWeights(weights))
+        return try build(KerasModelConfig(json: json), weights: HDF5LayerWeights(weights), squashLambdas: squashLambdas)
     }
 
-    private static func loadArchive(_ path: String) throws(KerasModelError.Reason) -> CapsNetModel {
+    private static func loadArchive(_ path: String, _ squashLambdas: Set<String>) throws(KerasModelError.Reason) -> CapsNetModel {
         guard let contents = FileManager.default.contents(atPath: path) else {
             throw .damaged(detail: "the file cannot be read")
         }
@@ -82,24 +86,28 @@ extension CapsNetModel {
             throw .damaged(detail: error.message)
         }
         return try build(
-            KerasModelConfig(json: String(decoding: config, as: UTF8.self)), weights: KerasArchiveWeights(file.root))
+            KerasModelConfig(json: String(decoding: config, as: UTF8.self)), weights: KerasArchiveWeights(file.root),
+            squashLambdas: squashLambdas)
     }
 
     /// Builds each layer on the shape the one before it produces.
     static func build(
-        _ config: KerasModelConfig, weights: any LayerWeights
+        _ config: KerasModelConfig, weights: any LayerWeights, squashLambdas: Set<String>
     ) throws(KerasModelError.Reason)
         -> CapsNetModel
     {
         var layers: [Layer] = []
         var shape = config.inputShape
         for layer in config.layers {
-            let built = try KerasLayerBuilder(layer: layer, inputShape: shape, weights: weights.weights(of: layer.name))
-                .build()
+            let built = try KerasLayerBuilder(
+                layer: layer, inputShape: shape, weights: weights.weights(of: layer), squashLambdas: squashLambdas
+            ).build()
             layers.append(built)
             shape = built.outputShape
         }
-        return CapsNetModel(name: config.name, inputShape: config.inputShape, layers: layers)
+        return CapsNetModel(
+            name: config.name, inputShape: config.inputShape, layers: try PrimaryCapsule.recognized(in: layers),
+            leftOut: config.leftOut)
     }
 }
 
@@ -149,18 +157,32 @@ enum ModelContainer {
 
 /// Where a loader finds each layer's weight arrays.
 protocol LayerWeights {
-    /// The arrays of the layer named `layer`, in the order Keras lists them (kernel before bias).
-    func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight]
+    /// The arrays of `layer`, in the order Keras lists them (kernel before bias).
+    func weights(of layer: KerasLayerConfig) throws(KerasModelError.Reason) -> [StoredWeight]
 }
 
 /// Keras 2 and legacy Keras 3 HDF5: `model_weights/<layer>` lists its arrays in the `weight_names`
 /// attribute (split into `weight_names0`, `weight_names1`, ... when long), as paths in the group.
+/// A nested model is one such group, whose names start with its layers' names
+/// (`conv1/kernel`, or `decoder/dense/kernel` for a nested Sequential model).
 struct HDF5LayerWeights: LayerWeights {
     let group: HDF5Object
 
     init(_ group: HDF5Object) { self.group = group }
 
-    func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight] {
+    func weights(of layer: KerasLayerConfig) throws(KerasModelError.Reason) -> [StoredWeight] {
+        guard let outer = layer.scope.first else { return try weights(ofGroup: layer.name) }
+        return try weights(ofGroup: outer).filter { Self.owner(of: $0.name) == layer.name }
+    }
+
+    /// The layer a nested model's weight path names: the component before the weight's own name.
+    static func owner(of path: String) -> String? {
+        let components = path.split(separator: "/")
+        return components.count >= 2 ? String(components[components.count - 2]) : nil
+    }
+
+    /// The arrays of the group `model_weights/<name>` in `weight_names` order.
+    func weights(ofGroup layer: String) throws(KerasModelError.Reason) -> [StoredWeight] {
         guard let layerGroup = group.member(layer) else { return [] }
         var weights: [StoredWeight] = []
         do throws(HDF5Error) {
@@ -187,50 +209,72 @@ struct HDF5LayerWeights: LayerWeights {
     }
 }
 
-/// Keras 3 `model.weights.h5`: `layers/<group>/vars/0, 1, ...` and the same under nested layers'
-/// groups; the `vars` group's `name` attribute is the layer's name.
+/// Keras 3 `model.weights.h5`: `layers/<group>/vars/0, 1, ...`, and a nested model's layers under
+/// `layers/<group>/layers/...`; the `vars` group's `name` attribute is the layer's name.
 struct KerasArchiveWeights: LayerWeights {
-    /// By the layers' own names where the file records them, else by group name.
-    let groups: [String: HDF5Object]
-    /// By group name only.
-    let members: [String: HDF5Object]
+    /// The top level's groups under `layers`.
+    let level: Level
 
     init(_ root: HDF5Object) throws(KerasModelError.Reason) {
-        // A group is named after its layer's class, numbered within the model (`conv2d_1`); its `vars`
-        // carry the layer's own name, which wins: names count across a whole Python session, so a
-        // model's third convolution may be named `conv2d_2` while the archive's `conv2d_2` is its own.
-        var byMember: [String: HDF5Object] = [:]
-        var byName: [String: HDF5Object] = [:]
-        if let layers = root.member("layers") {
-            do {
-                for member in try layers.memberNames() {
-                    guard let group = layers.member(member) else { continue }
-                    byMember[member] = group
-                    if let vars = group.member("vars"), vars.hasAttribute("name"),
-                        let name = try vars.strings(attribute: "name").first
-                    {
-                        byName[name] = group
-                    }
-                }
-            } catch { throw .damaged(detail: error.message) }
-        }
-        groups = byMember.merging(byName) { _, named in named }
-        members = byMember
+        level = try Level(root)
     }
 
-    func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight] {
-        guard let group = groups[layer] else { return [] }
+    /// The groups of one model's layers.
+    struct Level {
+        /// By the layers' own names where the file records them, else by group name.
+        let groups: [String: HDF5Object]
+        /// By group name only.
+        let members: [String: HDF5Object]
+
+        init(_ model: HDF5Object) throws(KerasModelError.Reason) {
+            // A group is named after its layer's class, numbered within the model (`conv2d_1`); its
+            // `vars` carry the layer's own name, which wins: names count across a whole Python
+            // session, so a model's third convolution may be named `conv2d_2` while the archive's
+            // `conv2d_2` is its own.
+            var byMember: [String: HDF5Object] = [:]
+            var byName: [String: HDF5Object] = [:]
+            if let layers = model.member("layers") {
+                do {
+                    for member in try layers.memberNames() {
+                        guard let group = layers.member(member) else { continue }
+                        byMember[member] = group
+                        if let vars = group.member("vars"), vars.hasAttribute("name"),
+                            let name = try vars.strings(attribute: "name").first
+                        {
+                            byName[name] = group
+                        }
+                    }
+                } catch { throw .damaged(detail: error.message) }
+            }
+            groups = byMember.merging(byName) { _, named in named }
+            members = byMember
+        }
+    }
+
+    func weights(of layer: KerasLayerConfig) throws(KerasModelError.Reason) -> [StoredWeight] {
+        var level = self.level
+        for model in layer.scope {
+            guard let group = level.groups[model] else { return [] }
+            level = try Level(group)
+        }
+        guard let group = level.groups[layer.name] else { return [] }
         do { return try Self.collect(group) } catch { throw .damaged(detail: error.message) }
     }
 
-    /// The weights under `layers/<name>`, whatever the layer's own name.
-    func weights(ofGroup name: String) throws(KerasModelError.Reason) -> [StoredWeight] {
-        guard let group = members[name] else { return [] }
+    /// The weights under `layers/<name>` (and, for a nested model, `layers/<name>/layers/...`),
+    /// whatever the layer's own name.
+    func weights(ofGroup path: [String]) throws(KerasModelError.Reason) -> [StoredWeight] {
+        var level = self.level
+        for model in path.dropLast() {
+            guard let group = level.members[model] else { return [] }
+            level = try Level(group)
+        }
+        guard let last = path.last, let group = level.members[last] else { return [] }
         do { return try Self.collect(group) } catch { throw .damaged(detail: error.message) }
     }
 
     /// The group names under `layers`, sorted.
-    func groupNames() -> [String] { members.keys.sorted() }
+    func groupNames() -> [String] { level.members.keys.sorted() }
 
     /// A layer's own variables in index order, then its nested layers' in name order.
     private static func collect(_ group: HDF5Object) throws(HDF5Error) -> [StoredWeight] {

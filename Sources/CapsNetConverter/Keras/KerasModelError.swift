@@ -20,6 +20,9 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
         case invalidConfig(detail: String)
         case unsupportedLayer(layer: String, className: String)
         case unsupportedAttribute(layer: String, className: String, attribute: String, value: String)
+        /// A `Lambda` whose function is not recognized as one this tool runs; `function` is its name
+        /// where the file records one.
+        case unsupportedLambda(layer: String, function: String?)
         /// A layer's input has a shape the layer cannot take.
         case inputShape(layer: String, className: String, shape: [Int], expected: String)
         case missingWeights(layer: String, className: String, expected: [String], found: Int)
@@ -58,6 +61,10 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
                 + LayerKinds.supportedClassNames.joined(separator: ", ")
         case .unsupportedAttribute(let layer, let className, let attribute, let value):
             detail = "layer '\(layer)' (\(className)): \(attribute) = \(value) is not supported"
+        case .unsupportedLambda(let layer, let function):
+            detail =
+                "layer '\(layer)' is a Lambda running \(function.map { "'\($0)'" } ?? "a function the file does not name"), "
+                + "which this tool cannot run; if it is a squash over the last axis, pass --squash-lambda \(layer)"
         case .inputShape(let layer, let className, let shape, let expected):
             detail = "layer '\(layer)' (\(className)) takes \(expected), but its input is \(shape.shapeDescription)"
         case .missingWeights(let layer, let className, let expected, let found):

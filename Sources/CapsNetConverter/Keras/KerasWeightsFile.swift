@@ -9,9 +9,9 @@ extension CapsNetModel {
     /// layers that hold weights in order (Keras 2), or by the names Keras derives from each layer's
     /// class and rank (Keras 3). Every shape is checked. Without `config` this is
     /// `init(contentsOf:)`.
-    public init(contentsOf path: String, config configPath: String?) throws(KerasModelError) {
+    public init(contentsOf path: String, config configPath: String?, squashLambdas: Set<String> = []) throws(KerasModelError) {
         guard let configPath else {
-            try self.init(contentsOf: path)
+            try self.init(contentsOf: path, squashLambdas: squashLambdas)
             return
         }
         guard let data = FileManager.default.contents(atPath: configPath) else {
@@ -22,47 +22,67 @@ extension CapsNetModel {
             throw KerasModelError(path: configPath, reason: error)
         }
         do {
-            self = try hdf5Lock.withLock { _ throws(KerasModelError.Reason) in try Self.load(weights: path, config) }
+            self = try hdf5Lock.withLock { _ throws(KerasModelError.Reason) in
+                try Self.load(weights: path, config, squashLambdas)
+            }
         } catch {
             throw KerasModelError(path: path, reason: error)
         }
     }
 
-    private static func load(weights path: String, _ config: KerasModelConfig) throws(KerasModelError.Reason) -> CapsNetModel {
+    private static func load(
+        weights path: String, _ config: KerasModelConfig, _ squashLambdas: Set<String>
+    ) throws(KerasModelError.Reason) -> CapsNetModel {
         guard FileManager.default.fileExists(atPath: path) else { throw .fileNotFound }
         guard case .hdf5 = ModelContainer(path: path) else {
             throw .weightsMismatch(detail: "--config goes with an HDF5 weights file (.h5, .weights.h5)")
         }
         let file: HDF5File
         do { file = try HDF5File(path: path) } catch { throw .damaged(detail: error.message) }
-        return try build(config, weights: try StoredLayerWeights(file.root, config: config))
+        return try build(config, weights: try StoredLayerWeights(file.root, config: config), squashLambdas: squashLambdas)
     }
 }
 
 /// The weights of a weights-only file, matched to the layers of a configuration by position.
 struct StoredLayerWeights: LayerWeights {
-    private let byLayer: [String: [StoredWeight]]
+    /// By the layer's scope and name.
+    private let byLayer: [[String]: [StoredWeight]]
 
     init(_ root: HDF5Object, config: KerasModelConfig) throws(KerasModelError.Reason) {
-        let storesWeights = { (layer: KerasLayerConfig) in LayerKinds.kind(kerasClass: layer.className)?.storesWeights ?? false }
-        let weighted = config.layers.filter(storesWeights)
-        var byLayer: [String: [StoredWeight]] = [:]
+        var byLayer: [[String]: [StoredWeight]] = [:]
         if let keras2 = Self.keras2Group(root) {
-            let stored = try Self.keras2Layers(keras2)
-            guard stored.count == weighted.count else {
-                throw .weightsMismatch(
-                    detail: "the file holds \(stored.count) layers with weights (\(stored.map(\.name).joined(separator: ", "))), "
-                        + "the configuration \(weighted.count) (\(weighted.map(\.name).joined(separator: ", ")))")
+            let top = try Self.keras2Match(keras2, config: config)
+            for layer in config.layers {
+                guard let outer = layer.scope.first else {
+                    byLayer[[layer.name]] = top[layer.name]
+                    continue
+                }
+                guard layer.scope.count == 1, let model = config.topLevel.first(where: { $0.name == outer }) else {
+                    throw .weightsMismatch(detail: "\(layer.label) sits in models nested two deep, which weights-only files do not support")
+                }
+                for (inner, weights) in try Self.split(top[outer] ?? [], among: model) { byLayer[[outer, inner]] = weights }
             }
-            for (layer, (_, weights)) in zip(weighted, stored) { byLayer[layer.name] = weights }
         } else if root.member("layers") != nil {
             let archive = try KerasArchiveWeights(root)
-            for (layer, name) in zip(config.layers, Self.keras3Names(config.layers)) where storesWeights(layer) {
-                let weights = try archive.weights(ofGroup: name)
-                guard !weights.isEmpty else {
-                    throw .weightsMismatch(detail: "no weights for layer '\(layer.name)' (\(layer.className)) at layers/\(name)")
+            let topNames = Dictionary(zip(config.topLevel.map(\.name), Self.keras3Names(config.topLevel))) { first, _ in first }
+            for layer in config.layers where Self.storesWeights(layer) {
+                var path: [String] = []
+                if let outer = layer.scope.first, let model = config.topLevel.first(where: { $0.name == outer }) {
+                    guard layer.scope.count == 1 else {
+                        throw .weightsMismatch(detail: "\(layer.label) sits in models nested two deep, which weights-only files do not support")
+                    }
+                    let inner = try KerasGraph(className: model.className, config: model.config, scope: [outer]).layers
+                    let innerNames = Dictionary(zip(inner.map(\.name), Self.keras3Names(inner))) { first, _ in first }
+                    path = [topNames[outer] ?? outer, innerNames[layer.name] ?? layer.name]
+                } else {
+                    path = [topNames[layer.name] ?? layer.name]
                 }
-                byLayer[layer.name] = weights
+                let weights = try archive.weights(ofGroup: path)
+                guard !weights.isEmpty else {
+                    throw .weightsMismatch(
+                        detail: "no weights for \(layer.label) at layers/\(path.joined(separator: "/layers/"))")
+                }
+                byLayer[layer.scope + [layer.name]] = weights
             }
         } else {
             throw .weightsMismatch(detail: "the file holds no Keras weights (no 'layer_names', no 'layers' group)")
@@ -70,7 +90,69 @@ struct StoredLayerWeights: LayerWeights {
         self.byLayer = byLayer
     }
 
-    func weights(of layer: String) throws(KerasModelError.Reason) -> [StoredWeight] { byLayer[layer] ?? [] }
+    func weights(of layer: KerasLayerConfig) throws(KerasModelError.Reason) -> [StoredWeight] {
+        byLayer[layer.scope + [layer.name]] ?? []
+    }
+
+    /// Whether a Keras layer holds weights as `load_weights` counts them: by its kind where the
+    /// loader has one, a nested model if any of its layers does, else by Keras's own classes.
+    static func storesWeights(_ layer: KerasLayerConfig) -> Bool {
+        if layer.isModel {
+            let inner = (try? KerasGraph(className: layer.className, config: layer.config, scope: layer.scope + [layer.name]))?.layers
+            return inner?.contains(where: storesWeights) ?? false
+        }
+        return LayerKinds.kind(kerasClass: layer.className)?.storesWeights ?? kerasClassesWithWeights.contains(layer.className)
+    }
+
+    /// Keras classes that hold weights but have no kind here (the decoders and heads a training
+    /// model prunes).
+    static let kerasClassesWithWeights: Set<String> = [
+        "Dense", "Conv1D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "DepthwiseConv2D",
+        "SeparableConv2D", "LayerNormalization", "GroupNormalization", "Embedding", "PReLU", "LSTM", "GRU",
+        "SimpleRNN",
+    ]
+
+    /// Keras 2's layers matched to the configuration's top level as `load_weights` does: the
+    /// layers that hold weights, in order. When the file lists every layer (as `save_weights`
+    /// does), position by position over all of them, which needs no knowledge of the classes.
+    private static func keras2Match(
+        _ group: HDF5Object, config: KerasModelConfig
+    ) throws(KerasModelError.Reason) -> [String: [StoredWeight]] {
+        let stored = try keras2Layers(group, keepEmpty: true)
+        let listed = config.topLevel.filter { !(config.isSequential && $0.className == LayerKinds.inputLayerClassName) }
+        if stored.count == listed.count {
+            return Dictionary(zip(listed.map(\.name), stored.map(\.weights))) { first, _ in first }
+        }
+        let weighted = listed.filter(storesWeights)
+        let storedWeighted = stored.filter { !$0.weights.isEmpty }
+        guard storedWeighted.count == weighted.count else {
+            throw .weightsMismatch(
+                detail: "the file holds \(storedWeighted.count) layers with weights "
+                    + "(\(storedWeighted.map(\.name).joined(separator: ", "))), "
+                    + "the configuration \(weighted.count) (\(weighted.map(\.name).joined(separator: ", ")))")
+        }
+        return Dictionary(zip(weighted.map(\.name), storedWeighted.map(\.weights))) { first, _ in first }
+    }
+
+    /// A nested model's weights, stored as one group in Keras 2's layout, split among its layers:
+    /// by the layer names in the weight paths, matched by position to the layers that hold weights.
+    private static func split(
+        _ weights: [StoredWeight], among model: KerasLayerConfig
+    ) throws(KerasModelError.Reason) -> [(String, [StoredWeight])] {
+        var owners: [(name: String, weights: [StoredWeight])] = []
+        for weight in weights {
+            let owner = HDF5LayerWeights.owner(of: weight.name) ?? ""
+            if owners.last?.name == owner { owners[owners.count - 1].weights.append(weight) } else { owners.append((owner, [weight])) }
+        }
+        let inner = try KerasGraph(className: model.className, config: model.config, scope: [model.name]).layers
+            .filter(storesWeights)
+        guard owners.count == inner.count else {
+            throw .weightsMismatch(
+                detail: "the file holds weights of \(owners.count) layers in \(model.label) "
+                    + "(\(owners.map(\.name).joined(separator: ", "))), the configuration \(inner.count)")
+        }
+        return zip(inner, owners).map { ($0.name, $1.weights) }
+    }
 
     /// Where Keras 2's layout keeps its layers: the root (`save_weights`) or `model_weights` (`save`).
     private static func keras2Group(_ root: HDF5Object) -> HDF5Object? {
@@ -79,15 +161,18 @@ struct StoredLayerWeights: LayerWeights {
         return nil
     }
 
-    /// The layers with weights in file order, as Keras 2 lists them in `layer_names`.
-    private static func keras2Layers(_ group: HDF5Object) throws(KerasModelError.Reason) -> [(name: String, weights: [StoredWeight])] {
+    /// The layers in file order, as Keras 2 lists them in `layer_names`, with their weights; those
+    /// without weights only with `keepEmpty`.
+    private static func keras2Layers(
+        _ group: HDF5Object, keepEmpty: Bool = false
+    ) throws(KerasModelError.Reason) -> [(name: String, weights: [StoredWeight])] {
         let names: [String]
         do { names = try group.strings(attribute: "layer_names") } catch { throw .damaged(detail: error.message) }
         let source = HDF5LayerWeights(group)
         var layers: [(name: String, weights: [StoredWeight])] = []
         for name in names {
-            let weights = try source.weights(of: name)
-            if !weights.isEmpty { layers.append((name, weights)) }
+            let weights = try source.weights(ofGroup: name)
+            if keepEmpty || !weights.isEmpty { layers.append((name, weights)) }
         }
         return layers
     }
@@ -136,7 +221,7 @@ struct StoredLayerWeights: LayerWeights {
         }
         guard let archive = try? KerasArchiveWeights(root) else { return [] }
         return archive.groupNames().compactMap { name in
-            guard let weights = try? archive.weights(ofGroup: name), !weights.isEmpty else { return nil }
+            guard let weights = try? archive.weights(ofGroup: [name]), !weights.isEmpty else { return nil }
             return describe(name, weights)
         }
     }

@@ -22,14 +22,21 @@ public struct Capsule: LayerKind {
     public var routings: Int
     /// The transformation matrices `W[J][I][D][Din]`.
     public var weights: [Float]
+    /// The epsilon of its squash: 0 for this project's `Capsule`, Keras's 1e-7 for CapsNet-Keras's
+    /// `CapsuleLayer`.
+    public var squashEpsilon: Float
 
-    public init(outputs: Int, dimension: Int, inputs: Int, inputDimension: Int, routings: Int, weights: [Float]) {
+    public init(
+        outputs: Int, dimension: Int, inputs: Int, inputDimension: Int, routings: Int, weights: [Float],
+        squashEpsilon: Float = 0
+    ) {
         self.outputs = outputs
         self.dimension = dimension
         self.inputs = inputs
         self.inputDimension = inputDimension
         self.routings = routings
         self.weights = weights
+        self.squashEpsilon = squashEpsilon
     }
 
     /// The weight's shape, `[J, I, D, Din]`.
@@ -44,7 +51,9 @@ public struct Capsule: LayerKind {
 
     // MARK: - Keras
 
-    public static let kerasClassNames = ["Capsule"]
+    /// This project's `Capsule`, and CapsNet-Keras's `CapsuleLayer` (the same weight layout, named
+    /// `W`, and the same routing; its squash has Keras's epsilon).
+    public static let kerasClassNames = ["Capsule", "CapsuleLayer"]
 
     public static func load(
         _ keras: KerasLayerBuilder
@@ -54,10 +63,11 @@ public struct Capsule: LayerKind {
         let dimension = try keras.positive("dim_capsule")
         let routings = try keras.positive("routings", default: 3)
         let shape = [outputs, keras.inputShape[0], dimension, keras.inputShape[1]]
-        let stored = try keras.expectWeights([("weights", shape)])
+        let isCapsNetKeras = keras.layer.className == "CapsuleLayer"
+        let stored = try keras.expectWeights([(isCapsNetKeras ? "W" : "weights", shape)])
         let capsule = Capsule(
             outputs: outputs, dimension: dimension, inputs: keras.inputShape[0], inputDimension: keras.inputShape[1],
-            routings: routings, weights: stored[0].values)
+            routings: routings, weights: stored[0].values, squashEpsilon: isCapsNetKeras ? Squash.kerasEpsilon : 0)
         return (capsule, [outputs, dimension])
     }
 
@@ -94,7 +104,7 @@ public struct Capsule: LayerKind {
         for iteration in 0..<routings {
             let couplings = Self.softmaxOverOutputs(logits)
             let sums = Self.capsuleProducts(predictions, couplings, transposed: true)
-            output = FloatMath.squash(sums)
+            output = FloatMath.squash(sums, epsilon: squashEpsilon)
             let agreement =
                 iteration < routings - 1 ? Self.capsuleProducts(predictions, output, transposed: false) : nil
             if recording {

@@ -6,11 +6,15 @@ public struct PrimaryCapsule: LayerKind {
     public var capsulesPerPosition: Int
     /// Values per capsule.
     public var dimension: Int
+    /// The epsilon of its squash: 0 for this project's `PrimaryCapsule`, Keras's 1e-7 for
+    /// CapsNet-Keras's `Lambda(squash)`.
+    public var squashEpsilon: Float
 
-    public init(convolution: Convolution, capsulesPerPosition: Int, dimension: Int) {
+    public init(convolution: Convolution, capsulesPerPosition: Int, dimension: Int, squashEpsilon: Float = 0) {
         self.convolution = convolution
         self.capsulesPerPosition = capsulesPerPosition
         self.dimension = dimension
+        self.squashEpsilon = squashEpsilon
     }
 
     public static let storesWeights = true
@@ -37,13 +41,46 @@ public struct PrimaryCapsule: LayerKind {
         )
     }
 
+    /// The layers with every `Conv2D` (without activation) → `Reshape` to capsules → squash
+    /// `Lambda` run, as CapsNet-Keras builds primary capsules, made one primary capsule layer,
+    /// named after the convolution. The reshape must cut each position's channels into whole
+    /// capsules, as `Reshape([-1, D])` does.
+    static func recognized(in layers: [Layer]) throws(KerasModelError.Reason) -> [Layer] {
+        var result: [Layer] = []
+        var index = 0
+        while index < layers.count {
+            if index + 2 < layers.count, let convolution = layers[index].kind as? Convolution,
+                convolution.activation == .none, layers[index + 1].kind is Reshape,
+                let squash = layers[index + 2].kind as? Squash
+            {
+                let (conv, capsules) = (layers[index], layers[index + 2])
+                let dimension = capsules.outputShape.last ?? 0
+                if capsules.outputShape.count == 2, dimension > 0, convolution.filters % dimension == 0 {
+                    result.append(
+                        Layer(
+                            name: conv.name, className: "\(conv.className)+Reshape+Lambda", kind: PrimaryCapsule(
+                                convolution: convolution, capsulesPerPosition: convolution.filters / dimension,
+                                dimension: dimension, squashEpsilon: squash.epsilon),
+                            inputShape: conv.inputShape, outputShape: capsules.outputShape))
+                    index += 3
+                    continue
+                }
+            }
+            result.append(layers[index])
+            index += 1
+        }
+        return result
+    }
+
     // MARK: - Float
 
     public func forward(_ input: Tensor, _ layer: Layer, recording: Bool) -> LayerTrace {
         let grid = convolution.outputShape(height: input.shape[1], width: input.shape[2]) ?? []
         var capsules = convolution.convolve(input, outputShape: [input.shape[0]] + grid)
         capsules.shape = [input.shape[0]] + layer.outputShape
-        return LayerTrace(name: layer.name, output: FloatMath.squash(capsules), preActivation: recording ? capsules : nil)
+        return LayerTrace(
+            name: layer.name, output: FloatMath.squash(capsules, epsilon: squashEpsilon),
+            preActivation: recording ? capsules : nil)
     }
 
     /// The capsules before squash feed squash.

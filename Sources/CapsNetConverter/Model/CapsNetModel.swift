@@ -7,15 +7,43 @@ public struct CapsNetModel: Sendable, Equatable {
     /// The shape of one input image, `[H, W, C]`.
     public var inputShape: [Int]
     public var layers: [Layer]
+    /// The layers of the Keras model that are not on the path from the image input to the class
+    /// lengths (a label input, a `Mask`, a decoder, other outputs), as `name (Class)`.
+    public var leftOut: [String]
 
-    public init(name: String, inputShape: [Int], layers: [Layer]) {
+    public init(name: String, inputShape: [Int], layers: [Layer], leftOut: [String] = []) {
         self.name = name
         self.inputShape = inputShape
         self.layers = layers
+        self.leftOut = leftOut
+    }
+
+    /// One line on what was left out of the Keras model, for the commands to print.
+    public var leftOutNote: String {
+        "Left out, as not on the path from the image input to the class lengths: " + leftOut.joined(separator: ", ") + "."
     }
 
     /// The shape of one output, `[classes]` for a model that ends in `Length`.
     public var outputShape: [Int] { layers.last?.outputShape ?? inputShape }
+
+    /// The model as the quantizer works on it: every layer whose work a neighbour can do exactly
+    /// (``LayerKind/fold(_:at:)``: a batch normalization beside a convolution) folded, with one
+    /// note per layer that could fold, saying whether it did. Layer indices are unchanged: a folded
+    /// layer stays, doing nothing.
+    public func folded() -> (model: CapsNetModel, notes: [String]) {
+        var model = self
+        var notes: [String] = []
+        for index in layers.indices {
+            switch model.layers[index].kind.fold(model, at: index) {
+            case .folded(let rewritten, let note):
+                model = rewritten
+                notes.append(note)
+            case .kept(let note): notes.append(note)
+            case nil: break
+            }
+        }
+        return (model, notes)
+    }
 }
 
 /// One layer of the chain: what every kind has (names, shapes) and its kind.
@@ -78,6 +106,9 @@ public protocol LayerKind: Sendable, Equatable {
     func calibrationTensors(_ trace: LayerTrace) -> [CalibrationTensor]
     /// The runtime kind with formats chosen from the calibration statistics, and its output format.
     func quantize(_ context: QuantizationContext) -> (kind: any QuantizedLayerKind, outputFrac: Int)
+    /// The model, in which this layer is layer `index`, rewritten so that a neighbour does this
+    /// layer's work exactly and this layer none, or why not; nil for a kind that never folds.
+    func fold(_ model: CapsNetModel, at index: Int) -> LayerFold?
 }
 
 extension LayerKind {
@@ -90,6 +121,8 @@ extension LayerKind {
 
     public func macs(_ layer: Layer) -> Int { 0 }
 
+    public func fold(_ model: CapsNetModel, at index: Int) -> LayerFold? { nil }
+
     /// The output, and the tensor before the activation where there is one.
     public func calibrationTensors(_ trace: LayerTrace) -> [CalibrationTensor] {
         [CalibrationTensor(.output, trace.output)] + (trace.preActivation.map { [CalibrationTensor(.preActivation, $0)] } ?? [])
@@ -100,6 +133,7 @@ extension LayerKind {
 public enum LayerKinds {
     public static let all: [any LayerKind.Type] = [
         Convolution.self, ReLU.self, PrimaryCapsule.self, Capsule.self, Length.self, Reshape.self, LeakyReLU.self,
+        BatchNormalization.self, Squash.self,
     ]
 
     /// The Keras class of a model's input, which is not a layer of the chain.

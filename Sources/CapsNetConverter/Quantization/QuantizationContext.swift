@@ -69,12 +69,18 @@ public struct QuantizationContext {
 
     /// The layer being quantized.
     public var layer: Layer { model.layers[index] }
-    /// The layer after it, if any.
-    public var nextLayer: Layer? { index + 1 < model.layers.count ? model.layers[index + 1] : nil }
+    /// The layer after it that computes something, if any: reshapes in between (and folded
+    /// layers, which are reshapes) pass the values on unchanged.
+    public var nextLayer: Layer? { nextLayerIndex.map { model.layers[$0] } }
+
+    private var nextLayerIndex: Int? {
+        model.layers.indices.dropFirst(index + 1).first { !(model.layers[$0].kind is Reshape) }
+    }
 
     /// The statistics of one of this layer's tensors, or of the next layer's output.
     func statistics(_ tensor: LayerTensor, ofNextLayer next: Bool = false) -> TensorStatistics? {
-        statistics.tensors[.layer(index + (next ? 1 : 0), tensor)]
+        guard next else { return statistics.tensors[.layer(index, tensor)] }
+        return nextLayerIndex.flatMap { statistics.tensors[.layer($0, tensor)] }
     }
 
     /// The format of an activation: least mean squared error (default scheme) or the reference rule.

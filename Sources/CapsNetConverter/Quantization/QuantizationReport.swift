@@ -39,14 +39,19 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
     public var ramBytesKeepingPredictions: Int
     public var ramBytesRecomputingPredictions: Int
     public var layers: [LayerFigures]
+    /// What became of each layer a convolution could absorb (``CapsNetModel/folded()``).
+    public var folds: [String]
 
     /// Runs both models over `dataset` in batches of `batchSize` (the int8 one on all cores) and
-    /// measures; `progress` is told how many images are done.
+    /// measures; `progress` is told how many images are done. The float side is `model` with its
+    /// folds done, as the quantizer saw it: the same function up to float rounding, whose layers
+    /// compute what the int8 layers of the same index approximate.
     public static func measure(
-        float model: CapsNetModel, int8 engine: Int8Engine, modelName: String, calibration: Dataset,
+        float original: CapsNetModel, int8 engine: Int8Engine, modelName: String, calibration: Dataset,
         evaluation dataset: Dataset, batchSize: Int = 100, progress: @Sendable (Int) -> Void = { _ in }
     ) throws -> QuantizationReport {
         let quantized = engine.model
+        let (model, folds) = original.folded()
         let reference = FloatReference(model)
         let images = try dataset.images(for: model)
         var signal = [Double](repeating: 0, count: quantized.layers.count)
@@ -89,9 +94,10 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
             calibrationImages: calibration.count, evaluation: dataset.name, images: dataset.count,
             floatTop1: float.top1, int8Top1: int8.top1, lossPoints: float.top1 - int8.top1,
             agreement: dataset.count == 0 ? 0 : 100 * Double(agreeing) / Double(dataset.count),
-            flashBytes: quantized.flashBytes, float32WeightBytes: 4 * model.layers.map(\.parameterCount).reduce(0, +),
+            flashBytes: quantized.flashBytes, float32WeightBytes: 4 * original.layers.map(\.parameterCount).reduce(0, +),
             ramBytes: engine.ramBytes, ramBytesKeepingPredictions: engine.arenaBytes(routing: .keepPredictions),
-            ramBytesRecomputingPredictions: engine.arenaBytes(routing: .recomputePredictions), layers: layers)
+            ramBytesRecomputingPredictions: engine.arenaBytes(routing: .recomputePredictions), layers: layers,
+            folds: folds)
     }
 
     /// The report as Markdown.
@@ -117,6 +123,9 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
             lines.append(
                 "| \(layer.name) | \(layer.className) | \(layer.format) | \(sqnr) | \(layer.ramBytes) | \(layer.flashBytes) |"
             )
+        }
+        if !folds.isEmpty {
+            lines += ["", "Batch normalization: " + folds.joined(separator: "; ") + "."]
         }
         if scheme == .default {
             lines += [

@@ -37,12 +37,14 @@ public struct Quantizer: Sendable {
     }
 
     /// Quantizes `model`, calibrating on `calibration` in batches of `batchSize`; `progress` is
-    /// told how many images are done after each batch.
+    /// told how many images are done after each batch. Layers a neighbour can absorb are folded
+    /// first (``CapsNetModel/folded()``).
     public func quantize(
         _ model: CapsNetModel, calibration: Dataset, batchSize: Int = 100, progress: (Int) -> Void = { _ in }
     ) throws(QuantizationError) -> QuantizedModel {
-        let statistics = try calibrate(model, calibration, batchSize: max(batchSize, 1), progress: progress)
-        return build(model, statistics)
+        let folded = model.folded().model
+        let statistics = try calibrate(folded, calibration, batchSize: max(batchSize, 1), progress: progress)
+        return build(folded, statistics)
     }
 
     // MARK: - Calibration

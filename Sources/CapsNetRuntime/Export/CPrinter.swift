@@ -5,11 +5,9 @@ enum CPrinter {
     static func definition(_ constant: CConstant) -> [String] {
         let comment = constant.comment.map { ["/* \($0) */"] } ?? []
         switch constant.value {
-        case .int8s(let values):
-            return comment + [
-                "static const \(constant.type) \(constant.name)[\(values.count)] = {"
-                    + Self.values(values, indent: "    ") + "};"
-            ]
+        case .int8s(let values): return comment + array(constant, values)
+        case .int16s(let values): return comment + array(constant, values)
+        case .int32s(let values): return comment + array(constant, values)
         case .structure(let value):
             return comment + ["static const \(constant.type) \(constant.name) = \(initializer(value));"]
         case .structures(let values):
@@ -18,6 +16,10 @@ enum CPrinter {
                     + values.map(initializer).joined(separator: ", ") + "};"
             ]
         }
+    }
+
+    private static func array(_ constant: CConstant, _ values: [some BinaryInteger]) -> [String] {
+        ["static const \(constant.type) \(constant.name)[\(values.count)] = {" + Self.values(values, indent: "    ") + "};"]
     }
 
     /// A designated initializer: `{.kernel = {.h = 9, .w = 9}, .input_frac = 7}`.
@@ -56,10 +58,10 @@ enum CPrinter {
     }
 
     /// Values as C initializers, 24 to a line.
-    static func values(_ values: [Int8], indent: String) -> String {
-        guard values.count > 24 else { return values.map(String.init).joined(separator: ", ") }
+    static func values(_ values: [some BinaryInteger], indent: String) -> String {
+        guard values.count > 24 else { return values.map { "\($0)" }.joined(separator: ", ") }
         let lines = stride(from: 0, to: values.count, by: 24).map { start in
-            indent + values[start..<min(start + 24, values.count)].map(String.init).joined(separator: ", ")
+            indent + values[start..<min(start + 24, values.count)].map { "\($0)" }.joined(separator: ", ")
         }
         return "\n" + lines.joined(separator: ",\n") + "\n"
     }

@@ -46,15 +46,19 @@ public struct CConstant: Sendable, Equatable {
     public var flashBytes: Int { value.flashBytes }
 }
 
-/// The value of a constant: an int8 array, a struct, or an array of structs.
+/// The value of a constant: an integer array, a struct, or an array of structs.
 public enum CValue: Sendable, Equatable {
     case int8s([Int8])
+    case int16s([Int16])
+    case int32s([Int32])
     case structure(CStruct)
     case structures([CStruct])
 
     var flashBytes: Int {
         switch self {
         case .int8s(let values): values.count
+        case .int16s(let values): 2 * values.count
+        case .int32s(let values): 4 * values.count
         case .structure(let value): value.flashBytes
         case .structures(let values): values.map(\.flashBytes).reduce(0, +)
         }

@@ -64,6 +64,30 @@ public enum Kernels {
         try check(capsnet_leaky_relu_q7(&values, size, slope), name)
     }
 
+    /// Per-channel affine map in place over `values.count / scales.count` positions: channel `c`
+    /// times `scales[c]` in `Q(scaleFracs[c])`, plus `offsets[c]` in the product's format.
+    public static func channelAffine(
+        _ values: inout [Int8], scales: [Int16], scaleFracs: [Int8], offsets: [Int32], inputFrac: Int, outputFrac: Int
+    ) throws(KernelError) {
+        let name = "capsnet_channel_affine_q7"
+        let (positions, channels) = try capsuleCount(name, values, scales.count)
+        for (argument, count) in [("scale_fracs", scaleFracs.count), ("offsets", offsets.count)] where count != scales.count {
+            throw KernelError(kernel: name, reason: .length(argument: argument, expected: scales.count, actual: count))
+        }
+        let formats = (try int32(name, inputFrac), try int32(name, outputFrac))
+        let status = scales.withUnsafeBufferPointer { scales in
+            scaleFracs.withUnsafeBufferPointer { fracs in
+                offsets.withUnsafeBufferPointer { offsets in
+                    var params = capsnet_channel_affine_params(
+                        channels: channels, input_frac: formats.0, output_frac: formats.1, scales: scales.baseAddress,
+                        scale_fracs: fracs.baseAddress, offsets: offsets.baseAddress)
+                    return capsnet_channel_affine_q7(&values, positions, &params)
+                }
+            }
+        }
+        try check(status, name)
+    }
+
     /// Squash of consecutive capsules of `capsuleDim` values.
     public static func squash(
         _ capsules: [Int8], capsuleDim: Int, inputFormat: QFormat, outputFormat: QFormat

@@ -40,7 +40,8 @@ extension QuantizedLayerKind {
 public enum QuantizedLayerKinds {
     public static let all: [any QuantizedLayerKind.Type] = [
         QuantizedConvolution.self, QuantizedReLU.self, QuantizedPrimaryCapsule.self, QuantizedCapsule.self,
-        QuantizedLength.self, QuantizedReshape.self, QuantizedLeakyReLU.self,
+        QuantizedLength.self, QuantizedReshape.self, QuantizedLeakyReLU.self, QuantizedChannelAffine.self,
+        QuantizedSquash.self,
     ]
 
     /// The kind with file tag `tag`.

@@ -35,9 +35,15 @@ os.makedirs(OUT, exist_ok=True)
 rng = np.random.default_rng(20261126)
 
 
-def squash(s, axis=-1):
+def plain_squash(s, axis=-1):
     n = ops.sum(s * s, axis=axis, keepdims=True)
     return s * ops.sqrt(n) / (1.0 + n)
+
+
+def squash(vectors, axis=-1):
+    """CapsNet-Keras's squash, with Keras's epsilon (1e-7) under the square root."""
+    n = ops.sum(ops.square(vectors), axis=axis, keepdims=True)
+    return n / (1 + n) / ops.sqrt(n + 1e-7) * vectors
 
 
 @keras.saving.register_keras_serializable()
@@ -57,7 +63,7 @@ class PrimaryCapsule(keras.layers.Layer):
     def call(self, x):
         y = self.conv(x)
         y = ops.reshape(y, (-1, y.shape[1] * y.shape[2] * self.num_capsule, self.dim_capsule))
-        return squash(y)
+        return plain_squash(y)
 
     def get_config(self):
         config = super().get_config()
@@ -74,9 +80,12 @@ class Capsule(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_capsule, self.dim_capsule, self.routings = num_capsule, dim_capsule, routings
 
+    weight_name = "weights"
+    squash = staticmethod(plain_squash)
+
     def build(self, input_shape):
         _, inputs, input_dim = input_shape
-        self.w = self.add_weight(name="weights", shape=(self.num_capsule, inputs, self.dim_capsule, input_dim),
+        self.w = self.add_weight(name=self.weight_name, shape=(self.num_capsule, inputs, self.dim_capsule, input_dim),
                                  initializer=keras.initializers.RandomNormal(stddev=0.5))
 
     def call(self, u):
@@ -84,7 +93,7 @@ class Capsule(keras.layers.Layer):
         b = ops.zeros(ops.shape(u_hat)[:3])
         for r in range(self.routings):
             c = ops.softmax(b, axis=1)
-            v = squash(ops.einsum("bji,bjid->bjd", c, u_hat))
+            v = self.squash(ops.einsum("bji,bjid->bjd", c, u_hat))
             if r < self.routings - 1:
                 b = b + ops.einsum("bjid,bjd->bji", u_hat, v)
         return v
@@ -101,10 +110,38 @@ class Length(keras.layers.Layer):
         return ops.sqrt(ops.sum(v * v, axis=-1))
 
 
+@keras.saving.register_keras_serializable()
+class CapsuleLayer(Capsule):
+    """The CapsNet-Keras capsule layer as its forks define it: the same routing and layout, its
+    weight named W, its squash with epsilon."""
+    weight_name = "W"
+    squash = staticmethod(squash)
+
+
+@keras.saving.register_keras_serializable()
+class Mask(keras.layers.Layer):
+    """Keeps one capsule, by the label given as a second input or else the longest, and flattens."""
+
+    def call(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            inputs, mask = inputs
+        else:
+            lengths = ops.sqrt(ops.sum(ops.square(inputs), -1))
+            mask = ops.one_hot(ops.argmax(lengths, 1), ops.shape(inputs)[1])
+        return ops.reshape(inputs * ops.expand_dims(mask, -1), (-1, inputs.shape[1] * inputs.shape[2]))
+
+
 def randomize(model):
+    """Normal weights; a batch normalization's moving variance positive and its gamma near 1, as
+    trained ones are."""
     for layer in model.layers:
         for weight in layer.weights:
-            weight.assign(rng.normal(0.0, 0.4, size=weight.shape).astype("float32"))
+            values = rng.normal(0.0, 0.4, size=weight.shape)
+            if weight.name == "moving_variance":
+                values = rng.uniform(0.2, 2.0, size=weight.shape)
+            elif weight.name == "gamma":
+                values += 1.0
+            weight.assign(values.astype("float32"))
 
 
 def save(model, name, input_shape):
@@ -160,10 +197,105 @@ def leaky():
     save(model, "tiny_leaky", (14, 14, 1))
     with open(os.path.join(OUT, "tiny_leaky_config.json"), "w") as f:
         f.write(model.to_json())
-    data = os.path.join(OUT, "tiny_leaky_data")
+    images_for(model, "tiny_leaky")
+
+
+def images_for(model, name):
+    """24 random 8-bit images with labels in <name>_data/images.npy and labels.npy, to convert
+    the model on (the firmware checks do); the class lengths are the model's first output."""
+    data = os.path.join(OUT, name + "_data")
     os.makedirs(data, exist_ok=True)
-    np.save(os.path.join(data, "images.npy"), rng.integers(0, 256, size=(24, 14, 14), dtype=np.uint8))
-    np.save(os.path.join(data, "labels.npy"), rng.integers(0, 3, size=(24,), dtype=np.int64))
+    shape = model.inputs[0].shape[1:]
+    classes = model.outputs[0].shape[-1]
+    pixels = rng.integers(0, 256, size=(24,) + tuple(shape), dtype=np.uint8)
+    np.save(os.path.join(data, "images.npy"), pixels[..., 0] if shape[-1] == 1 else pixels)
+    np.save(os.path.join(data, "labels.npy"), rng.integers(0, classes, size=(24,), dtype=np.int64))
+
+
+def batch_norm():
+    """Batch normalization where the paper's later models put it, after each ReLU, and after a
+    convolution without activation; in one model each one folds into a convolution (before it, or
+    after it with valid padding), in the other none can (the convolutions after them pad with
+    zeros), with center and scale off on one. The second also as weights only, in both layouts,
+    with its to_json() architecture."""
+    folding = keras.Sequential([
+        keras.Input((14, 14, 1)),
+        keras.layers.Conv2D(6, 3),
+        keras.layers.BatchNormalization(),
+        keras.layers.ReLU(),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.BatchNormalization(epsilon=0.01),
+        PrimaryCapsule(2, 4, kernel_size=3, strides=2),
+        Capsule(3, 4, routings=3),
+        Length(),
+    ], name="tiny_bn_valid")
+    save(folding, "tiny_bn_valid", (14, 14, 1))
+    images_for(folding, "tiny_bn_valid")
+
+    kept = keras.Sequential([
+        keras.Input((12, 12, 2)),
+        keras.layers.Conv2D(5, 3, activation="relu"),
+        keras.layers.BatchNormalization(),
+        keras.layers.Conv2D(4, 3, padding="same", activation="relu"),
+        keras.layers.BatchNormalization(center=False, scale=False),
+        PrimaryCapsule(2, 4, kernel_size=3, strides=1, padding="same"),
+        Capsule(3, 4, routings=2),
+        Length(),
+    ], name="tiny_bn_same")
+    save(kept, "tiny_bn_same", (12, 12, 2))
+    images_for(kept, "tiny_bn_same")
+    kept.save_weights(os.path.join(OUT, "tiny_bn_same.weights.h5"))
+    from keras.src.legacy.saving import legacy_h5_format
+    with h5py.File(os.path.join(OUT, "tiny_bn_same_weights_keras2.h5"), "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, kept)
+    with open(os.path.join(OUT, "tiny_bn_same_config.json"), "w") as f:
+        f.write(kept.to_json())
+
+
+def capsnet_keras():
+    """The CapsNet-Keras family as its capsulenet.py builds it: primary capsules as Conv2D, Reshape and
+    Lambda(squash), a CapsuleLayer, the class lengths, and for training a label input, Mask and a
+    Sequential Dense decoder; the input with a fixed batch size. Saved as the training model, the
+    evaluation model (two outputs), weights only in both layouts with the training model's to_json(),
+    and nested: the CapsNet as a Functional model inside the training model."""
+    x = keras.Input((12, 12, 1), batch_size=3)
+    conv1 = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(x)
+    primary = keras.layers.Conv2D(2 * 4, 3, strides=2, name="primarycap_conv2d")(conv1)
+    primary = keras.layers.Reshape((-1, 4), name="primarycap_reshape")(primary)
+    primary = keras.layers.Lambda(squash, name="primarycap_squash")(primary)
+    digitcaps = CapsuleLayer(3, 5, routings=3, name="digitcaps")(primary)
+    lengths = Length(name="capsnet")(digitcaps)
+    y = keras.Input((3,), batch_size=3)
+    decoder = keras.Sequential([
+        keras.Input((15,)),
+        keras.layers.Dense(16, activation="relu"),
+        keras.layers.Dense(144, activation="sigmoid"),
+        keras.layers.Reshape((12, 12, 1), name="out_recon"),
+    ], name="decoder")
+    train = keras.Model([x, y], [lengths, decoder(Mask()([digitcaps, y]))], name="capsnet_keras_train")
+    evaluation = keras.Model(x, [lengths, decoder(Mask()(digitcaps))], name="capsnet_keras_eval")
+    randomize(train)
+    images = rng.uniform(0.0, 1.0, size=(3, 12, 12, 1)).astype("float32")
+    np.save(os.path.join(OUT, "capsnet_keras_input.npy"), images)
+    np.save(os.path.join(OUT, "capsnet_keras_output.npy"), np.asarray(evaluation.predict(images, verbose=0)[0]))
+    images_for(evaluation, "capsnet_keras_train")
+    for model, name in [(train, "capsnet_keras_train"), (evaluation, "capsnet_keras_eval")]:
+        model.save(os.path.join(OUT, name + ".keras"))
+        model.save(os.path.join(OUT, name + ".h5"))
+    train.save_weights(os.path.join(OUT, "capsnet_keras.weights.h5"))
+    from keras.src.legacy.saving import legacy_h5_format
+    with h5py.File(os.path.join(OUT, "capsnet_keras_weights_keras2.h5"), "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, train)
+    with open(os.path.join(OUT, "capsnet_keras_train.json"), "w") as f:
+        f.write(train.to_json())
+
+    inner = keras.Model(x, [digitcaps, lengths], name="capsnet")
+    image = keras.Input((12, 12, 1))
+    label = keras.Input((3,))
+    capsules, class_lengths = inner(image)
+    nested = keras.Model([image, label], [class_lengths, decoder(Mask()([capsules, label]))], name="capsnet_nested")
+    for suffix in [".keras", ".h5"]:
+        nested.save(os.path.join(OUT, "capsnet_keras_nested" + suffix))
 
 
 def deflated():
@@ -235,6 +367,8 @@ def foreign():
 model = sequential()
 functional()
 leaky()
+batch_norm()
+capsnet_keras()
 deflated()
 damaged(model)
 weights_only(model)

@@ -133,6 +133,29 @@ capsnet_status capsnet_squash_q7(const int8_t *input, int32_t num_capsules, int3
                                  int32_t input_frac, int32_t output_frac, int8_t *output);
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Normalization                                                                                   */
+/* ---------------------------------------------------------------------------------------------- */
+
+/**
+ * @brief Per-channel affine map in place, int8, exact: an inference batch normalization,
+ * y = gamma * (x - mean) / sqrt(variance + eps) + beta, that no convolution could absorb.
+ *
+ * x[p][c] becomes clamp(requantize(x[p][c] * scales[c] + offsets[c], input_frac + scale_fracs[c] - output_frac)):
+ * one product and one rounding per value. The scales are int16 with a format per channel, so a
+ * scale from 0.5 to 2^8 keeps 15 significant bits; the error against the float map on the same
+ * input is the output's 0.5 LSB plus what rounding the scale and offset costs (the converter picks
+ * each scale's format as fine as its magnitude allows).
+ *
+ * @param[in,out] data       positions * params->channels values, HWC
+ * @param[in]     positions  at least 1: H * W, or the number of capsules
+ * @param[in]     params     channels, formats, and per-channel scales and offsets; |offsets[c]| <= 2^29
+ * @return CAPSNET_OK, CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION (sizes below 1 or a product
+ *         above INT32_MAX), CAPSNET_ERROR_SHIFT (a format or shift out of range) or CAPSNET_ERROR_OVERFLOW
+ *         (an offset above 2^29), and nothing written
+ */
+capsnet_status capsnet_channel_affine_q7(int8_t *data, int32_t positions, const capsnet_channel_affine_params *params);
+
+/* ---------------------------------------------------------------------------------------------- */
 /* Softmax                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */
 

@@ -137,6 +137,20 @@ typedef struct {
     int32_t output_frac;      /**< format of the squashed capsules, in [0, CAPSNET_FRAC_MAX] */
 } capsnet_primary_capsule_params;
 
+/**
+ * Parameters of a per-channel affine map y = scale[c] * x + offset[c] over HWC data (an inference
+ * batch normalization that could not be folded into a convolution). Each channel's scale has a
+ * format of its own, so that a small scale keeps its precision; the scaling is by shifts only.
+ */
+typedef struct {
+    int32_t channels;          /**< C: the last, fastest axis of the data */
+    int32_t input_frac;
+    int32_t output_frac;
+    const int16_t *scales;     /**< C values, scale c in Q(scale_fracs[c]) */
+    const int8_t *scale_fracs; /**< C formats; input_frac + scale_fracs[c] - output_frac in [0, 31] */
+    const int32_t *offsets;    /**< C values, offset c in Q(input_frac + scale_fracs[c]), the product's format */
+} capsnet_channel_affine_params;
+
 /** Formats of the three operands of a matrix product or sum. */
 typedef struct {
     int32_t a_frac;
