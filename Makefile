@@ -8,7 +8,7 @@ SWIFT ?= swift
 UBSAN := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined \
          -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
 
-.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan
+.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan trained-models
 
 # The main job: quantize the MNIST CapsNet, calibrating on test images 0-999 and scoring 1000-9999.
 MODEL ?= ../shared/data/models/caps_net_mnist.h5
@@ -35,6 +35,11 @@ deps:
 # .build-fixtures; nothing of them is committed.
 fixtures: deps
 	.ci/make-fixtures
+
+# The README's "Models it reads" figures: small CapsNets of each family trained on MNIST 0-7999,
+# converted and scored on 8000-9999, counted on the Cortex-M4 (about 10 min; not part of `make test`).
+trained-models: deps
+	.ci/train-models
 
 # C99 strict warnings, cross builds for Cortex-M4 and rv32imc, and the no-float/no-libc audit.
 check-c:

@@ -128,6 +128,12 @@ struct CapsNetKerasTests {
         for declared in ["sq", "my_norm"] {
             #expect(try Self.load(Self.keras2Model(lambda: named), squashLambdas: [declared]).layers.count == 2)
         }
+        // A misspelt name is an error of its own, not silence followed by the advice to pass it.
+        #expect(throws: KerasModelError.Reason.unmatchedSquashLambda(name: "my_nrom", lambdas: ["sq"])) {
+            try Self.load(Self.keras2Model(lambda: named), squashLambdas: ["my_norm", "my_nrom"])
+        }
+        let unmatched = KerasModelError(path: "m.h5", reason: .unmatchedSquashLambda(name: "x", lambdas: [])).description
+        #expect(unmatched == "m.h5: --squash-lambda x names no Lambda layer or function on the path to the class lengths; that path has no Lambda")
     }
 
     // MARK: - Graphs

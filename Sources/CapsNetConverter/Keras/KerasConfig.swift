@@ -1,7 +1,7 @@
-/// A tensor of a Keras graph: output `tensor` of call `node` of layer `layer`.
+/// A tensor of a Keras graph: output `tensor` of layer `layer`. Which call of the layer (Keras's
+/// node index) is not kept: a layer called twice on the path is refused.
 struct KerasTensorReference: Equatable {
     var layer: String
-    var node: Int
     var tensor: Int
 }
 
@@ -111,16 +111,16 @@ struct KerasGraph {
         }
         if isSequential {
             let chain = layers.filter { $0.className != LayerKinds.inputLayerClassName }
-            outputs = chain.last.map { [KerasTensorReference(layer: $0.name, node: 0, tensor: 0)] } ?? []
+            outputs = chain.last.map { [KerasTensorReference(layer: $0.name, tensor: 0)] } ?? []
             // A Sequential model's layers read each other in order.
             for index in layers.indices where index > 0 {
-                layers[index].inbound = [KerasTensorReference(layer: layers[index - 1].name, node: 0, tensor: 0)]
+                layers[index].inbound = [KerasTensorReference(layer: layers[index - 1].name, tensor: 0)]
                 layers[index].callCount = 1
             }
         } else {
             outputs = Self.references(config["output_layers"])
             if outputs.isEmpty, let last = layers.last {
-                outputs = [KerasTensorReference(layer: last.name, node: 0, tensor: 0)]
+                outputs = [KerasTensorReference(layer: last.name, tensor: 0)]
             }
         }
     }
@@ -129,7 +129,7 @@ struct KerasGraph {
     private static func references(_ value: JSONValue?) -> [KerasTensorReference] {
         guard let items = value?.array else { return [] }
         if let name = items.first?.string, items.count == 3 {
-            return [KerasTensorReference(layer: name, node: items[1].int ?? 0, tensor: items[2].int ?? 0)]
+            return [KerasTensorReference(layer: name, tensor: items[2].int ?? 0)]
         }
         return items.flatMap { references($0) }
     }
@@ -225,11 +225,11 @@ extension KerasLayerConfig {
     /// `{"args": [{"config": {"keras_history": ["conv2d", 0, 0]}}]}`.
     private static func sources(_ node: JSONValue) -> [KerasTensorReference] {
         if let history = node["keras_history"]?.array, let name = history.first?.string {
-            return [KerasTensorReference(layer: name, node: history.count > 1 ? history[1].int ?? 0 : 0, tensor: history.count > 2 ? history[2].int ?? 0 : 0)]
+            return [KerasTensorReference(layer: name, tensor: history.count > 2 ? history[2].int ?? 0 : 0)]
         }
         if let items = node.array {
-            if items.count >= 3, let name = items[0].string, let node = items[1].int {
-                return [KerasTensorReference(layer: name, node: node, tensor: items[2].int ?? 0)]
+            if items.count >= 3, let name = items[0].string, items[1].int != nil {
+                return [KerasTensorReference(layer: name, tensor: items[2].int ?? 0)]
             }
             return items.flatMap(sources)
         }

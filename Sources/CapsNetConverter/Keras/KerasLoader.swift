@@ -96,6 +96,13 @@ extension CapsNetModel {
     ) throws(KerasModelError.Reason)
         -> CapsNetModel
     {
+        // A misspelt name would otherwise do nothing, and the Lambda it meant would be refused
+        // with advice to pass the very option given.
+        let lambdas = config.layers.filter { Squash.kerasClassNames.contains($0.className) }
+        for name in squashLambdas.sorted() {
+            let matched = lambdas.contains { $0.name == name || Squash.function($0.config["function"]).identifiers.contains(name) }
+            guard matched else { throw .unmatchedSquashLambda(name: name, lambdas: lambdas.map(\.name)) }
+        }
         var layers: [Layer] = []
         var shape = config.inputShape
         for layer in config.layers {

@@ -23,6 +23,9 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
         /// A `Lambda` whose function is not recognized as one this tool runs; `function` is its name
         /// where the file records one.
         case unsupportedLambda(layer: String, function: String?)
+        /// A `--squash-lambda` name that is neither the name nor the function of a `Lambda` on the
+        /// path to the class lengths; `lambdas` are the names of those there are.
+        case unmatchedSquashLambda(name: String, lambdas: [String])
         /// A layer's input has a shape the layer cannot take.
         case inputShape(layer: String, className: String, shape: [Int], expected: String)
         case missingWeights(layer: String, className: String, expected: [String], found: Int)
@@ -65,6 +68,10 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
             detail =
                 "layer '\(layer)' is a Lambda running \(function.map { "'\($0)'" } ?? "a function the file does not name"), "
                 + "which this tool cannot run; if it is a squash over the last axis, pass --squash-lambda \(layer)"
+        case .unmatchedSquashLambda(let name, let lambdas):
+            detail =
+                "--squash-lambda \(name) names no Lambda layer or function on the path to the class lengths; "
+                + (lambdas.isEmpty ? "that path has no Lambda" : "its Lambdas: " + lambdas.joined(separator: ", "))
         case .inputShape(let layer, let className, let shape, let expected):
             detail = "layer '\(layer)' (\(className)) takes \(expected), but its input is \(shape.shapeDescription)"
         case .missingWeights(let layer, let className, let expected, let found):

@@ -10,7 +10,6 @@ public struct QuantizedSquash: QuantizedLayerKind {
     public static func decode(
         from reader: inout ModelFileReader, layer: QuantizedLayer.Header
     ) throws(QuantizedModelFileError.Reason) -> QuantizedSquash {
-        try layer.checkSameCount()
         guard layer.inputShape.count == 2, layer.outputShape == layer.inputShape else {
             throw .malformed("layer '\(layer.name)': a squash takes capsules [count, dimension], not \(layer.inputShape)")
         }

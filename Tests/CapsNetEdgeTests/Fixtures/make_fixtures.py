@@ -25,7 +25,8 @@ os.environ["KERAS_BACKEND"] = "jax"  # the one backend requirements.txt installs
 import h5py
 import keras
 import numpy as np
-from keras import ops
+
+from capsnet_layers import Capsule, Length, Mask, PrimaryCapsule, capsnet_keras_graph
 
 # Saving `.h5` on purpose is what the legacy-format tests need; Keras warns about it every time.
 logging.getLogger("absl").setLevel(logging.ERROR)
@@ -33,102 +34,6 @@ logging.getLogger("absl").setLevel(logging.ERROR)
 OUT = os.path.abspath(sys.argv[1])
 os.makedirs(OUT, exist_ok=True)
 rng = np.random.default_rng(20261126)
-
-
-def plain_squash(s, axis=-1):
-    n = ops.sum(s * s, axis=axis, keepdims=True)
-    return s * ops.sqrt(n) / (1.0 + n)
-
-
-def squash(vectors, axis=-1):
-    """CapsNet-Keras's squash, with Keras's epsilon (1e-7) under the square root."""
-    n = ops.sum(ops.square(vectors), axis=axis, keepdims=True)
-    return n / (1 + n) / ops.sqrt(n + 1e-7) * vectors
-
-
-@keras.saving.register_keras_serializable()
-class PrimaryCapsule(keras.layers.Layer):
-    """Conv2D with num_capsule*dim_capsule filters, reshaped to capsules, squashed."""
-
-    def __init__(self, num_capsule, dim_capsule, kernel_size, strides, padding="valid", **kwargs):
-        super().__init__(**kwargs)
-        self.num_capsule, self.dim_capsule = num_capsule, dim_capsule
-        self.kernel_size, self.strides, self.padding = kernel_size, strides, padding
-        self.conv = keras.layers.Conv2D(num_capsule * dim_capsule, kernel_size, strides=strides,
-                                        padding=padding, name="primarycap_conv2d")
-
-    def build(self, input_shape):
-        self.conv.build(input_shape)
-
-    def call(self, x):
-        y = self.conv(x)
-        y = ops.reshape(y, (-1, y.shape[1] * y.shape[2] * self.num_capsule, self.dim_capsule))
-        return plain_squash(y)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_capsule=self.num_capsule, dim_capsule=self.dim_capsule,
-                      kernel_size=self.kernel_size, strides=self.strides, padding=self.padding)
-        return config
-
-
-@keras.saving.register_keras_serializable()
-class Capsule(keras.layers.Layer):
-    """Dynamic routing as the FloatModel article defines it; W is [J, I, D, Din]."""
-
-    def __init__(self, num_capsule, dim_capsule, routings=3, **kwargs):
-        super().__init__(**kwargs)
-        self.num_capsule, self.dim_capsule, self.routings = num_capsule, dim_capsule, routings
-
-    weight_name = "weights"
-    squash = staticmethod(plain_squash)
-
-    def build(self, input_shape):
-        _, inputs, input_dim = input_shape
-        self.w = self.add_weight(name=self.weight_name, shape=(self.num_capsule, inputs, self.dim_capsule, input_dim),
-                                 initializer=keras.initializers.RandomNormal(stddev=0.5))
-
-    def call(self, u):
-        u_hat = ops.einsum("jidk,bik->bjid", self.w, u)
-        b = ops.zeros(ops.shape(u_hat)[:3])
-        for r in range(self.routings):
-            c = ops.softmax(b, axis=1)
-            v = self.squash(ops.einsum("bji,bjid->bjd", c, u_hat))
-            if r < self.routings - 1:
-                b = b + ops.einsum("bjid,bjd->bji", u_hat, v)
-        return v
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(num_capsule=self.num_capsule, dim_capsule=self.dim_capsule, routings=self.routings)
-        return config
-
-
-@keras.saving.register_keras_serializable()
-class Length(keras.layers.Layer):
-    def call(self, v):
-        return ops.sqrt(ops.sum(v * v, axis=-1))
-
-
-@keras.saving.register_keras_serializable()
-class CapsuleLayer(Capsule):
-    """The CapsNet-Keras capsule layer as its forks define it: the same routing and layout, its
-    weight named W, its squash with epsilon."""
-    weight_name = "W"
-    squash = staticmethod(squash)
-
-
-@keras.saving.register_keras_serializable()
-class Mask(keras.layers.Layer):
-    """Keeps one capsule, by the label given as a second input or else the longest, and flattens."""
-
-    def call(self, inputs):
-        if isinstance(inputs, (list, tuple)):
-            inputs, mask = inputs
-        else:
-            lengths = ops.sqrt(ops.sum(ops.square(inputs), -1))
-            mask = ops.one_hot(ops.argmax(lengths, 1), ops.shape(inputs)[1])
-        return ops.reshape(inputs * ops.expand_dims(mask, -1), (-1, inputs.shape[1] * inputs.shape[2]))
 
 
 def randomize(model):
@@ -258,20 +163,7 @@ def capsnet_keras():
     Sequential Dense decoder; the input with a fixed batch size. Saved as the training model, the
     evaluation model (two outputs), weights only in both layouts with the training model's to_json(),
     and nested: the CapsNet as a Functional model inside the training model."""
-    x = keras.Input((12, 12, 1), batch_size=3)
-    conv1 = keras.layers.Conv2D(8, 3, activation="relu", name="conv1")(x)
-    primary = keras.layers.Conv2D(2 * 4, 3, strides=2, name="primarycap_conv2d")(conv1)
-    primary = keras.layers.Reshape((-1, 4), name="primarycap_reshape")(primary)
-    primary = keras.layers.Lambda(squash, name="primarycap_squash")(primary)
-    digitcaps = CapsuleLayer(3, 5, routings=3, name="digitcaps")(primary)
-    lengths = Length(name="capsnet")(digitcaps)
-    y = keras.Input((3,), batch_size=3)
-    decoder = keras.Sequential([
-        keras.Input((15,)),
-        keras.layers.Dense(16, activation="relu"),
-        keras.layers.Dense(144, activation="sigmoid"),
-        keras.layers.Reshape((12, 12, 1), name="out_recon"),
-    ], name="decoder")
+    x, digitcaps, lengths, y, decoder = capsnet_keras_graph((12, 12, 1), 8, 3, 2, 4, 3, 5, 16, batch_size=3)
     train = keras.Model([x, y], [lengths, decoder(Mask()([digitcaps, y]))], name="capsnet_keras_train")
     evaluation = keras.Model(x, [lengths, decoder(Mask()(digitcaps))], name="capsnet_keras_eval")
     randomize(train)

@@ -1,0 +1,136 @@
+"""The CapsNet layers of the Keras models this package's tests and measurements read, shared by
+make_fixtures.py (tiny models with random weights) and train_models.py (small models trained on
+MNIST). Importing this module registers them with Keras; they save as Keras saves custom layers,
+which is what the loader has to read in users' files. Keras's backend must be chosen before the
+import (KERAS_BACKEND)."""
+import keras
+from keras import ops
+
+
+def safe_sqrt(n):
+    """sqrt(n) with a finite gradient at 0, where training meets it (a primary capsule over a blank
+    border is exactly zero, and sqrt's gradient there is infinite); for every n of at least 1e-30
+    it is sqrt(n) itself, so the float math is the plain one the loader implements."""
+    return ops.sqrt(ops.maximum(n, 1e-30))
+
+
+def plain_squash(s, axis=-1):
+    n = ops.sum(s * s, axis=axis, keepdims=True)
+    return s * safe_sqrt(n) / (1.0 + n)
+
+
+def squash(vectors, axis=-1):
+    """CapsNet-Keras's squash, with Keras's epsilon (1e-7) under the square root."""
+    n = ops.sum(ops.square(vectors), axis=axis, keepdims=True)
+    return n / (1 + n) / ops.sqrt(n + 1e-7) * vectors
+
+
+@keras.saving.register_keras_serializable()
+class PrimaryCapsule(keras.layers.Layer):
+    """Conv2D with num_capsule*dim_capsule filters, reshaped to capsules, squashed."""
+
+    def __init__(self, num_capsule, dim_capsule, kernel_size, strides, padding="valid", **kwargs):
+        super().__init__(**kwargs)
+        self.num_capsule, self.dim_capsule = num_capsule, dim_capsule
+        self.kernel_size, self.strides, self.padding = kernel_size, strides, padding
+        self.conv = keras.layers.Conv2D(num_capsule * dim_capsule, kernel_size, strides=strides,
+                                        padding=padding, name="primarycap_conv2d")
+
+    def build(self, input_shape):
+        self.conv.build(input_shape)
+
+    def call(self, x):
+        y = self.conv(x)
+        y = ops.reshape(y, (-1, y.shape[1] * y.shape[2] * self.num_capsule, self.dim_capsule))
+        return plain_squash(y)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_capsule=self.num_capsule, dim_capsule=self.dim_capsule,
+                      kernel_size=self.kernel_size, strides=self.strides, padding=self.padding)
+        return config
+
+
+@keras.saving.register_keras_serializable()
+class Capsule(keras.layers.Layer):
+    """Dynamic routing as the FloatModel article defines it; W is [J, I, D, Din]."""
+
+    def __init__(self, num_capsule, dim_capsule, routings=3, **kwargs):
+        super().__init__(**kwargs)
+        self.num_capsule, self.dim_capsule, self.routings = num_capsule, dim_capsule, routings
+
+    weight_name = "weights"
+    squash = staticmethod(plain_squash)
+
+    def build(self, input_shape):
+        _, inputs, input_dim = input_shape
+        self.w = self.add_weight(name=self.weight_name, shape=(self.num_capsule, inputs, self.dim_capsule, input_dim),
+                                 initializer="glorot_uniform")
+
+    def call(self, u):
+        u_hat = ops.einsum("jidk,bik->bjid", self.w, u)
+        b = ops.zeros(ops.shape(u_hat)[:3])
+        for r in range(self.routings):
+            c = ops.softmax(b, axis=1)
+            v = self.squash(ops.einsum("bji,bjid->bjd", c, u_hat))
+            if r < self.routings - 1:
+                b = b + ops.einsum("bjid,bjd->bji", u_hat, v)
+        return v
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(num_capsule=self.num_capsule, dim_capsule=self.dim_capsule, routings=self.routings)
+        return config
+
+
+@keras.saving.register_keras_serializable()
+class Length(keras.layers.Layer):
+    def call(self, v):
+        return safe_sqrt(ops.sum(v * v, axis=-1))
+
+
+@keras.saving.register_keras_serializable()
+class CapsuleLayer(Capsule):
+    """The CapsNet-Keras capsule layer as its forks define it: the same routing and layout, its
+    weight named W, its squash with epsilon."""
+    weight_name = "W"
+    squash = staticmethod(squash)
+
+
+@keras.saving.register_keras_serializable()
+class Mask(keras.layers.Layer):
+    """Keeps one capsule, by the label given as a second input or else the longest, and flattens."""
+
+    def call(self, inputs):
+        if isinstance(inputs, (list, tuple)):
+            inputs, mask = inputs
+        else:
+            lengths = ops.sqrt(ops.sum(ops.square(inputs), -1))
+            mask = ops.one_hot(ops.argmax(lengths, 1), ops.shape(inputs)[1])
+        return ops.reshape(inputs * ops.expand_dims(mask, -1), (-1, inputs.shape[1] * inputs.shape[2]))
+
+
+def capsnet_keras_graph(image_shape, filters, kernel, primary_capsules, primary_dim, classes, class_dim,
+                        hidden, batch_size=None):
+    """XifengGuo/CapsNet-Keras's capsulenet.py graph, in any size: a ReLU Conv2D, primary capsules as
+    Conv2D (stride 2), Reshape([-1, D]) and Lambda(squash), a CapsuleLayer with three routings, the
+    class lengths, and the Dense decoder that rebuilds the image from the masked capsules. Returns
+    the image input, the class capsules, their lengths, the label input and the decoder."""
+    image = keras.Input(image_shape, batch_size=batch_size)
+    y = keras.layers.Conv2D(filters, kernel, activation="relu", name="conv1")(image)
+    y = keras.layers.Conv2D(primary_capsules * primary_dim, kernel, strides=2, name="primarycap_conv2d")(y)
+    y = keras.layers.Reshape((-1, primary_dim), name="primarycap_reshape")(y)
+    y = keras.layers.Lambda(squash, name="primarycap_squash")(y)
+    digitcaps = CapsuleLayer(classes, class_dim, routings=3, name="digitcaps")(y)
+    lengths = Length(name="capsnet")(digitcaps)
+    label = keras.Input((classes,), batch_size=batch_size)
+    pixels = 1
+    for size in image_shape:
+        pixels *= size
+    decoder = keras.Sequential([
+        keras.Input((classes * class_dim,)),
+        keras.layers.Dense(hidden, activation="relu"),
+        keras.layers.Dense(pixels, activation="sigmoid"),
+        keras.layers.Reshape(image_shape, name="out_recon"),
+    ], name="decoder")
+    return image, digitcaps, lengths, label, decoder

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Trains one small CapsNet of each family the loader reads on MNIST, for the README's "Models it
+reads" table (`make trained-models`, through .ci/train-models; not part of `make test`).
+
+    train_models.py MNIST_FOLDER OUT_FOLDER [FAMILY ...]
+
+Each model trains on test images 0-7999 (the only MNIST images in ../shared/data) and is scored
+by the tool on 8000-9999, which it never saw. Written into OUT_FOLDER per family: the model as its
+family publishes it (FAMILY.keras; CapsNet-Keras also as Keras 2 save_weights with its to_json()),
+and FAMILY.json with what Keras itself measured on 8000-9999, for the tool's float figure to be
+checked against. A family whose files exist is not trained again. Seeded, on the pinned Keras
+and JAX of requirements.txt; JAX on CPU is not bit-reproducible across machines, so figures from
+a retrain may move by an image or two.
+"""
+import gzip
+import json
+import logging
+import os
+import sys
+import time
+
+os.environ["KERAS_BACKEND"] = "jax"
+
+import h5py
+import keras
+import numpy as np
+
+from capsnet_layers import Capsule, Length, Mask, PrimaryCapsule, capsnet_keras_graph
+
+logging.getLogger("absl").setLevel(logging.ERROR)
+
+TRAIN = slice(0, 8000)
+SCORE = slice(8000, 10000)
+EPOCHS = 10
+BATCH = 32
+
+
+def read_idx(path):
+    """An idx file (plain or gzip) as a uint8 array of its declared shape."""
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = tuple(int.from_bytes(data[4 + 4 * i:8 + 4 * i], "big") for i in range(dims))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def mnist(folder):
+    def find(stem):
+        for name in (stem, stem + ".gz"):
+            if os.path.exists(os.path.join(folder, name)):
+                return os.path.join(folder, name)
+        sys.exit(f"error: {folder}: no {stem} or {stem}.gz (the MNIST test set)")
+    images = read_idx(find("t10k-images-idx3-ubyte")).astype("float32")[..., None] / 255.0
+    labels = read_idx(find("t10k-labels-idx1-ubyte")).astype("int64")
+    return images, labels
+
+
+def margin_loss(y_true, lengths):
+    """The CapsNet margin loss (m+ 0.9, m- 0.1, lambda 0.5) on the class lengths."""
+    present = y_true * keras.ops.square(keras.ops.relu(0.9 - lengths))
+    absent = 0.5 * (1 - y_true) * keras.ops.square(keras.ops.relu(lengths - 0.1))
+    return keras.ops.mean(keras.ops.sum(present + absent, axis=-1))
+
+
+def capsule_head(x, primary_filters):
+    """The paper's capsule part: primary capsules of 4 over a 7x7 window with stride 2, ten class
+    capsules of 6 with three routings, their lengths."""
+    x = PrimaryCapsule(primary_filters, 4, kernel_size=7, strides=2)(x)
+    x = Capsule(10, 6, routings=3)(x)
+    return Length()(x)
+
+
+def paper():
+    """The paper's MNIST model, smaller: one ReLU convolution, then the capsules."""
+    x = keras.Input((28, 28, 1))
+    y = keras.layers.Conv2D(16, 7, activation="relu")(x)
+    return keras.Model(x, capsule_head(y, 8), name="paper")
+
+
+def bn_valid():
+    """Batch normalization after the ReLU, as the paper's later models put it, before the
+    valid-padded primary capsules: the tool folds it into their weights."""
+    x = keras.Input((28, 28, 1))
+    y = keras.layers.Conv2D(16, 7, activation="relu")(x)
+    y = keras.layers.BatchNormalization()(y)
+    return keras.Model(x, capsule_head(y, 8), name="bn_valid")
+
+
+def bn_same():
+    """Batch normalization after each ReLU with a same-padded convolution after the first: that
+    one cannot fold (a padded zero is not a normalized zero) and runs as the affine kernel, the
+    second folds into the primary capsules."""
+    x = keras.Input((28, 28, 1))
+    y = keras.layers.Conv2D(16, 7, activation="relu")(x)
+    y = keras.layers.BatchNormalization()(y)
+    y = keras.layers.Conv2D(16, 3, padding="same", activation="relu")(y)
+    y = keras.layers.BatchNormalization()(y)
+    return keras.Model(x, capsule_head(y, 8), name="bn_same")
+
+
+def leaky():
+    """Leaky ReLUs as people write them: a layer object as the activation, and a layer of its own."""
+    x = keras.Input((28, 28, 1))
+    y = keras.layers.Conv2D(16, 5, activation=keras.layers.LeakyReLU(negative_slope=0.1))(x)
+    y = keras.layers.Conv2D(16, 3)(y)
+    y = keras.layers.LeakyReLU(negative_slope=0.3)(y)
+    return keras.Model(x, capsule_head(y, 8), name="leaky")
+
+
+def capsnet_keras():
+    """XifengGuo/CapsNet-Keras's model, smaller: Conv2D, primary capsules as Conv2D, Reshape and
+    Lambda(squash), a CapsuleLayer of ten 16-dimensional capsules, the lengths; trained as it
+    trains, with the label input, Mask and a Dense decoder whose reconstruction loss weighs 0.392."""
+    x, digitcaps, lengths, label, decoder = capsnet_keras_graph((28, 28, 1), 32, 9, 8, 8, 10, 16, 256)
+    return keras.Model([x, label], [lengths, decoder(Mask()([digitcaps, label]))], name="capsnet_keras")
+
+
+FAMILIES = {"paper": paper, "bn_valid": bn_valid, "bn_same": bn_same, "leaky": leaky,
+            "capsnet_keras": capsnet_keras}
+
+
+def train(name, images, labels, out):
+    keras.utils.set_random_seed(20261202)
+    model = FAMILIES[name]()
+    onehot = keras.ops.convert_to_numpy(keras.ops.one_hot(labels, 10)).astype("float32")
+    two_inputs = len(model.inputs) == 2
+    if two_inputs:
+        model.compile(keras.optimizers.Adam(1e-3), loss=[margin_loss, "mse"], loss_weights=[1.0, 0.392])
+        x, y = [images[TRAIN], onehot[TRAIN]], [onehot[TRAIN], images[TRAIN]]
+    else:
+        model.compile(keras.optimizers.Adam(1e-3), loss=margin_loss)
+        x, y = images[TRAIN], onehot[TRAIN]
+    started = time.time()
+    model.fit(x, y, batch_size=BATCH, epochs=EPOCHS, verbose=2)
+    seconds = time.time() - started
+
+    # What Keras itself scores on the held-out images; for two inputs, through the class lengths
+    # alone (the label input only feeds the decoder).
+    scorer = keras.Model(model.inputs[0], model.outputs[0]) if two_inputs else model
+    lengths = np.asarray(scorer.predict(images[SCORE], verbose=0))
+    top1 = float(np.mean(np.argmax(lengths, axis=1) == labels[SCORE]))
+
+    model.save(os.path.join(out, name + ".keras"))
+    if two_inputs:
+        # As the family publishes its models: save_weights in Keras 2's layout, plus to_json().
+        from keras.src.legacy.saving import legacy_h5_format
+        with h5py.File(os.path.join(out, name + "_weights.h5"), "w") as f:
+            legacy_h5_format.save_weights_to_hdf5_group(f, model)
+        with open(os.path.join(out, name + "_architecture.json"), "w") as f:
+            f.write(model.to_json())
+    with open(os.path.join(out, name + ".json"), "w") as f:
+        json.dump({"keras_top1": top1, "epochs": EPOCHS, "train_seconds": round(seconds, 1)}, f, indent=1)
+    print(f"{name}: Keras top-1 on 8000-9999 {100 * top1:.2f}% after {EPOCHS} epochs ({seconds:.0f} s)")
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit("usage: train_models.py MNIST_FOLDER OUT_FOLDER [FAMILY ...]")
+    folder, out, names = sys.argv[1], sys.argv[2], sys.argv[3:] or list(FAMILIES)
+    for name in names:
+        if name not in FAMILIES:
+            sys.exit(f"error: no family '{name}'; the families: {', '.join(FAMILIES)}")
+    images, labels = mnist(folder)
+    os.makedirs(out, exist_ok=True)
+    for name in names:
+        if os.path.exists(os.path.join(out, name + ".json")):
+            print(f"{name}: trained already ({os.path.join(out, name + '.keras')})")
+            continue
+        train(name, images, labels, out)
+
+
+main()
