@@ -78,6 +78,14 @@ struct Count: ParsableCommand {
                 "-s", "-C", firmware, "TARGET=\(name)", "BUILD=\(build.path)", "EXPORT_DIR=\(exportDir.path)",
                 "MODEL=counted_model", "EXTRA_CFLAGS=\(portableOnly ? "-DCAPSNET_PORTABLE_ONLY" : "")", "count",
             ])
+            // The boards' memories are the emulated boards' own (the Cortex-M55's 512 KiB ITCM is the
+            // smallest): a model too big for one is a fact about the board, not a failed run.
+            if status.code != 0, let overflow = status.output.split(separator: "\n").first(where: { $0.contains("overflowed by") }) {
+                let detail = overflow.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                throw CommandFailure(
+                    "\(name): the firmware does not fit the emulated board's memory (\(detail)); "
+                        + "the model's weights alone are \(quantized.flashBytes) B; leave this target out or count on one with more")
+            }
             guard status.code == 0, status.output.contains("count: output identical to the host") else {
                 throw CommandFailure("\(name): the firmware run failed or differs from the host:\n\(status.output)")
             }
