@@ -34,9 +34,10 @@ struct Eval: ParsableCommand {
         if isQuantized {
             let engine = try Int8Engine(QuantizedModelFile.read(input.model))
             let images = try dataset.batch(0..<dataset.count, inputShape: engine.model.inputShape).images
+            let labels = try dataset.labels(classes: engine.model.outputShape.reduce(1, *))
             start = clock.now
             let outputs = try engine.outputs(images) { progress.update($0) }
-            evaluation = Evaluation(predictions: outputs.map(Int8Engine.predictedClass), labels: dataset.labels)
+            evaluation = Evaluation(predictions: outputs.map(Int8Engine.predictedClass), labels: labels)
         } else {
             let reference = FloatReference(try input.keras.load(input.model))
             _ = try dataset.images(for: reference.model)

@@ -53,7 +53,7 @@ struct ConvertCommandTests {
         "bad calibration data and bad options: a clear message, a non-zero exit, nothing written", .needsFixtures,
         arguments: [
             (["--calibration", "digits@4-3"], "the range 4-3 selects no images"),
-            (["--calibration", "nan"], "calibration image 1 holds NaN or an infinity"),
+            (["--calibration", "nan"], "image 1 holds a pixel that is nan, not a number"),
             (["--calibration", "functional"], "the images are 11×9×2, but the model takes 12×12×1"),
             (["--out", "file"], "--out"),
             (["--scheme", "best"], "'best'"),

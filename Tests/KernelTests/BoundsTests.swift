@@ -57,6 +57,42 @@ struct BoundsTests {
         }
     }
 
+    @Test("a convolution whose window arithmetic would pass int32 is refused before it reads")
+    func hugeConvolutionSizes() {
+        let pin = Pinned()
+        // One row 2^31 - 1 wide, a 1x2 window, stride 2^31 - 2, one column of padding: each size
+        // is valid alone, and the window's right edge (width minus a negative start) is not.
+        let conv = capsnet_conv_params(
+            kernel: capsnet_hw(h: 1, w: 2), stride: capsnet_hw(h: 1, w: Int32.max - 1), padding: capsnet_hw(h: 0, w: 1),
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue)
+        let input = capsnet_hwc(h: 1, w: Int32.max, c: 1)
+        let output = capsnet_hwc(h: 1, w: 2, c: 1)
+        let scratch = pin.scratch(256)
+        let ctx = pin.pointer(to: capsnet_context(buf: scratch, size: 256))
+        // Buffers of the sizes a caller could afford: the kernel must refuse without touching them.
+        let inputs = pin.buffer([Int8](repeating: 1, count: 16))
+        let weights = pin.buffer([Int8](repeating: 1, count: 2))
+        let out = pin.buffer([Int8](repeating: 0, count: 2))
+        let status = capsnet_conv_hwc_q7(
+            ctx, pin.pointer(to: conv), pin.pointer(to: input), inputs, weights, nil, pin.pointer(to: output), out)
+        #expect(status == CAPSNET_ERROR_DIMENSION)
+
+        // The limit itself: CAPSNET_DIM_MAX wide runs, one more is refused.
+        for (width, expected) in [(Int(CAPSNET_DIM_MAX), CAPSNET_OK), (Int(CAPSNET_DIM_MAX) + 1, CAPSNET_ERROR_DIMENSION)] {
+            let plain = capsnet_conv_params(
+                kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
+                input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue)
+            let dims = capsnet_hwc(h: 1, w: Int32(width), c: 1)
+            let row = pin.buffer([Int8](repeating: 3, count: width))
+            let result = pin.buffer([Int8](repeating: 0, count: width))
+            let size = capsnet_conv_hwc_q7_get_buffer_size(pin.pointer(to: plain), pin.pointer(to: dims))
+            let context = pin.pointer(to: capsnet_context(buf: pin.scratch(Int(size)), size: size))
+            let status = capsnet_conv_hwc_q7(
+                context, pin.pointer(to: plain), pin.pointer(to: dims), row, weights, nil, pin.pointer(to: dims), result)
+            #expect(status == expected, "width \(width)")
+        }
+    }
+
     @Test("element-wise, softmax and matrix kernels")
     func vectorsAndMatrices() {
         var g = SeededGenerator(seed: 22)

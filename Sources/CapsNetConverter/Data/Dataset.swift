@@ -59,6 +59,16 @@ public struct Dataset: Sendable {
         try batch(0..<count, inputShape: model.inputShape).images
     }
 
+    /// The labels, each checked to be one of `classes` classes: a label outside them would only
+    /// count as a wrong answer, and a score with it would mean nothing. Image indices are
+    /// positions in the dataset as selected.
+    public func labels(classes: Int) throws(DatasetError) -> [Int] {
+        if let image = labels.firstIndex(where: { !(0..<classes).contains($0) }) {
+            throw DatasetError(path: name, reason: .labelOutOfRange(image: image, label: labels[image], classes: classes))
+        }
+        return labels
+    }
+
     /// Items `range` of the dataset as a model batch, and their labels.
     public func batch(
         _ range: Range<Int>, for model: CapsNetModel
@@ -131,11 +141,23 @@ public struct Dataset: Sendable {
             detail: "the folder holds no MNIST idx files, CIFAR-10 test_batch.bin or images.npy")
     }
 
-    /// The file's bytes, gunzipped if they are gzip-compressed.
-    private static func contents(_ path: String) throws(DatasetError.Reason) -> [UInt8] {
+    /// The file's bytes, gunzipped if they are gzip-compressed. A format whose header announces
+    /// its size passes `announcedBytes`, which reads the first `headerBytes` bytes: a compressed
+    /// file then inflates no further than it announced (one byte more, to show it holds more).
+    private static func contents(
+        _ path: String, headerBytes: Int = 0, announcedBytes: (ArraySlice<UInt8>) throws(DatasetError.Reason) -> Int? = { _ in nil }
+    ) throws(DatasetError.Reason) -> [UInt8] {
         let bytes = try readFile(path)
         guard Zlib.isGzip(bytes) else { return bytes }
-        do { return try Zlib.inflate(bytes[...], .gzip) } catch { throw .malformed(detail: error.message) }
+        func gunzip(limit: Int, prefix: Bool) throws(DatasetError.Reason) -> [UInt8] {
+            do { return try Zlib.inflate(bytes[...], .gzip, limit: limit, prefix: prefix) } catch {
+                throw .malformed(detail: error.message)
+            }
+        }
+        guard headerBytes > 0, let announced = try announcedBytes(try gunzip(limit: headerBytes, prefix: true)[...]) else {
+            return try gunzip(limit: ResourceLimits.fileBytes, prefix: false)
+        }
+        return try gunzip(limit: min(ResourceLimits.fileBytes, announced + 1), prefix: true)
     }
 
     /// MNIST's idx format: a big-endian header (magic 0x0000_08NN for unsigned bytes and N
@@ -174,18 +196,30 @@ public struct Dataset: Sendable {
     private static func idxArray(
         _ path: String, rank: Int
     ) throws(DatasetError.Reason) -> (shape: [Int], bytes: ArraySlice<UInt8>) {
-        let bytes = try contents(path)
         let file = (path as NSString).lastPathComponent
-        guard bytes.count >= 4 + 4 * rank, bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08, Int(bytes[3]) == rank else {
-            throw .malformed(detail: "\(file) is not an idx file of unsigned bytes with \(rank) dimensions")
-        }
-        let shape = (0..<rank).map { dimension in
-            (0..<4).reduce(0) { $0 << 8 | Int(bytes[4 + 4 * dimension + $1]) }
-        }
         let start = 4 + 4 * rank
-        guard bytes.count - start == shape.reduce(1, *) else {
+        // The header: the magic, then each dimension; their product, bounded before it is formed.
+        func header(_ bytes: ArraySlice<UInt8>) throws(DatasetError.Reason) -> (shape: [Int], count: Int) {
+            let bytes = Array(bytes)
+            guard bytes.count >= start, bytes[0] == 0, bytes[1] == 0, bytes[2] == 0x08, Int(bytes[3]) == rank else {
+                throw .malformed(detail: "\(file) is not an idx file of unsigned bytes with \(rank) dimensions")
+            }
+            let shape = (0..<rank).map { dimension in
+                (0..<4).reduce(0) { $0 << 8 | Int(bytes[4 + 4 * dimension + $1]) }
+            }
+            guard let count = ResourceLimits.product(shape, limit: ResourceLimits.datasetValues) else {
+                throw .malformed(
+                    detail: "\(file) announces \(shape.shapeDescription): an empty size, or more than the \(ResourceLimits.datasetValues) values this tool reads")
+            }
+            return (shape, count)
+        }
+        let bytes = try contents(path, headerBytes: start) { (prefix) throws(DatasetError.Reason) -> Int? in
+            start + (try header(prefix)).count
+        }
+        let (shape, count) = try header(bytes[...])
+        guard bytes.count - start == count else {
             throw .malformed(
-                detail: "\(file) holds \(bytes.count - start) data bytes, its header announces \(shape.reduce(1, *))")
+                detail: "\(file) holds \(bytes.count - start > count ? "more than \(count)" : "\(bytes.count - start)") data bytes, its header announces \(count)")
         }
         return (shape, bytes[start...])
     }
@@ -201,6 +235,9 @@ public struct Dataset: Sendable {
                 detail: "\(bytes.count) bytes is not a whole number of CIFAR-10 records (\(record) bytes each)")
         }
         let count = bytes.count / record
+        guard count * 3 * plane <= ResourceLimits.datasetValues else {
+            throw .malformed(detail: "\(count) images are more than the \(ResourceLimits.datasetValues) values this tool reads")
+        }
         var images = [Float](repeating: 0, count: count * 3 * plane)
         var labels: [Int] = []
         for image in 0..<count {
@@ -244,6 +281,10 @@ public struct Dataset: Sendable {
             throw .labelCount(images: array.shape[0], labels: labelArray.shape[0])
         }
         let pixels = array.elementType == .uint8 ? array.values.map { Float($0) / 255 } : array.floats
+        let imageSize = array.shape.dropFirst().reduce(1, *)
+        if let index = pixels.firstIndex(where: { !$0.isFinite }) {
+            throw .malformed(detail: "image \(index / max(imageSize, 1)) holds a pixel that is \(pixels[index]), not a number")
+        }
         let shape = array.shape.count == 3 ? array.shape + [1] : array.shape
         return Dataset(
             name: path, imageFile: path, images: Tensor(shape: shape, values: pixels),

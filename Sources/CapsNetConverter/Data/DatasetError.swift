@@ -16,6 +16,8 @@ public struct DatasetError: Error, Equatable, Sendable, CustomStringConvertible 
         case rangeOutOfBounds(start: Int, end: Int, count: Int)
         /// The images do not fit the model's input.
         case imageShape(images: [Int], model: [Int])
+        /// A label that is not one of the model's classes (`0..<classes`).
+        case labelOutOfRange(image: Int, label: Int, classes: Int)
     }
 
     /// The dataset as given, `PATH` or `PATH@START-END`.
@@ -44,6 +46,8 @@ public struct DatasetError: Error, Equatable, Sendable, CustomStringConvertible 
                 "the range \(start)-\(end) goes past the last image (the dataset holds \(count), indices 0-\(count - 1))"
         case .imageShape(let images, let model):
             detail = "the images are \(images.shapeDescription), but the model takes \(model.shapeDescription)"
+        case .labelOutOfRange(let image, let label, let classes):
+            detail = "image \(image) has the label \(label), but the model has \(classes) classes (0-\(classes - 1))"
         }
         return "\(path): \(detail)"
     }

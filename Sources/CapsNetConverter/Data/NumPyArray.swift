@@ -66,7 +66,10 @@ public struct NumPyArray: Sendable {
         guard let type = ElementType(rawValue: String(descriptor.dropFirst())), "<>|=".contains(byteOrder) else {
             throw .malformed(detail: "element type '\(descriptor)' is not supported")
         }
-        let count = shape.reduce(1, *)
+        guard let count = ResourceLimits.product(shape, limit: ResourceLimits.datasetValues) else {
+            throw .malformed(
+                detail: "the .npy header announces \(shape.shapeDescription): an empty size, or more than the \(ResourceLimits.datasetValues) values this tool reads")
+        }
         let dataStart = headerStart + headerLength
         guard bytes.count - dataStart == count * type.size else {
             throw .malformed(

@@ -37,6 +37,7 @@ extension FloatReference {
         throws(DatasetError) -> Evaluation
     {
         let images = try dataset.images(for: model)
+        let labels = try dataset.labels(classes: model.outputShape.reduce(1, *))
         var predictions: [Int] = []
         predictions.reserveCapacity(dataset.count)
         for start in stride(from: 0, to: dataset.count, by: max(batchSize, 1)) {
@@ -46,6 +47,6 @@ extension FloatReference {
             predictions += Evaluation.classes(of: outputs)
             progress(predictions.count)
         }
-        return Evaluation(predictions: predictions, labels: dataset.labels)
+        return Evaluation(predictions: predictions, labels: labels)
     }
 }

@@ -158,8 +158,12 @@ final class HDF5Object {
         guard rank >= 0 else { throw HDF5Error.fromStack("cannot read the shape of \(path)") }
         var dimensions = [hsize_t](repeating: 0, count: rank)
         H5Sget_simple_extent_dims(space, &dimensions, nil)
-        let shape = dimensions.map { Int($0) }
-        var values = [Float](repeating: 0, count: shape.reduce(1, *))
+        let shape = dimensions.map { Int(clamping: $0) }
+        // A dataset may declare any extent and store nothing (HDF5 fills it in): bound it first.
+        guard let count = ResourceLimits.product(shape, limit: ResourceLimits.tensorValues) ?? (shape.contains(0) ? 0 : nil) else {
+            throw HDF5Error(message: "\(path) declares the shape \(shape), more than the \(ResourceLimits.tensorValues) values of a weight this tool reads")
+        }
+        var values = [Float](repeating: 0, count: count)
         let status = values.withUnsafeMutableBytes {
             H5Dread(
                 id, capsnet_h5_native_float(), capsnet_h5_all(), capsnet_h5_all(), capsnet_h5_default(), $0.baseAddress)

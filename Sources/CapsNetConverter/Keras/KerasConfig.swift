@@ -87,6 +87,10 @@ struct KerasModelConfig {
         guard shape.count == dimensions.count - 1, shape.allSatisfy({ $0 > 0 }) else {
             throw .invalidConfig(detail: "the input shape \(declared?.text ?? "") has unknown dimensions")
         }
+        guard ResourceLimits.values(of: shape) != nil else {
+            throw .invalidConfig(
+                detail: "the input shape \(shape.shapeDescription) has a size above \(ResourceLimits.size) or more than \(ResourceLimits.tensorValues) values")
+        }
         return shape
     }
 }

@@ -21,6 +21,11 @@ public struct KerasLayerBuilder {
             throw .unsupportedLayer(layer: layer.name, className: layer.className)
         }
         let (loaded, outputShape) = try kind.load(self)
+        guard ResourceLimits.values(of: outputShape) != nil else {
+            throw .inputShape(
+                layer: layer.name, className: layer.className, shape: outputShape,
+                expected: "an output with sizes up to \(ResourceLimits.size) and at most \(ResourceLimits.tensorValues) values")
+        }
         return Layer(
             name: layer.name, className: layer.className, kind: loaded, inputShape: inputShape,
             outputShape: outputShape)
@@ -40,17 +45,26 @@ public struct KerasLayerBuilder {
                 layer: layer.name, className: layer.className, weight: stored.name, expected: wanted.shape,
                 actual: stored.shape)
         }
+        for stored in weights {
+            if let bad = stored.values.first(where: { !(abs($0) <= ResourceLimits.weightMagnitude) }) {
+                throw .weightValue(layer: layer.name, className: layer.className, weight: stored.name, value: bad)
+            }
+        }
         return weights
     }
 
     // MARK: - Attributes
 
-    func positive(_ key: String, default fallback: Int? = nil) throws(KerasModelError.Reason) -> Int {
+    /// A positive integer attribute of at most `limit`.
+    func positive(
+        _ key: String, default fallback: Int? = nil, limit: Int = ResourceLimits.size
+    ) throws(KerasModelError.Reason) -> Int {
         guard let value = layer.config[key] else {
             if let fallback { return fallback }
             throw .invalidConfig(detail: "layer '\(layer.name)' (\(layer.className)) has no '\(key)'")
         }
         guard let number = value.int, number > 0 else { throw unsupported(key, value) }
+        guard number <= limit else { throw tooLarge(key, number, limit) }
         return number
     }
 
@@ -82,13 +96,22 @@ public struct KerasLayerBuilder {
     }
 
     func pair(_ value: JSONValue, _ key: String) throws(KerasModelError.Reason) -> (Int, Int) {
-        if let number = value.int, number > 0 { return (number, number) }
-        if let items = value.array, items.count == 2, let rows = items[0].int, let columns = items[1].int,
-            rows > 0, columns > 0
-        {
-            return (rows, columns)
+        let sizes: (Int, Int)
+        if let number = value.int {
+            sizes = (number, number)
+        } else if let items = value.array, items.count == 2, let rows = items[0].int, let columns = items[1].int {
+            sizes = (rows, columns)
+        } else {
+            throw unsupported(key, value)
         }
-        throw unsupported(key, value)
+        guard sizes.0 > 0, sizes.1 > 0 else { throw unsupported(key, value) }
+        guard max(sizes.0, sizes.1) <= ResourceLimits.size else { throw tooLarge(key, max(sizes.0, sizes.1), ResourceLimits.size) }
+        return sizes
+    }
+
+    /// A size beyond what the tool takes (``ResourceLimits``).
+    func tooLarge(_ attribute: String, _ value: Int, _ limit: Int) -> KerasModelError.Reason {
+        .unsupportedAttribute(layer: layer.name, className: layer.className, attribute: attribute, value: "\(value) (at most \(limit))")
     }
 
     func unsupported(_ attribute: String, _ value: JSONValue) -> KerasModelError.Reason {

@@ -112,6 +112,11 @@ extension CapsNetModel {
             layers.append(built)
             shape = built.outputShape
         }
+        // A Functional graph was already cut at its class lengths; a Sequential chain must end in them.
+        guard let last = layers.last(where: { !($0.kind is Reshape) }), last.kind is Length else {
+            let last = layers.last(where: { !($0.kind is Reshape) })
+            throw .notClassLengths(layer: last?.name ?? "input", className: last?.className ?? LayerKinds.inputLayerClassName)
+        }
         return CapsNetModel(
             name: config.name, inputShape: config.inputShape, layers: try PrimaryCapsule.recognized(in: layers),
             leftOut: config.leftOut)

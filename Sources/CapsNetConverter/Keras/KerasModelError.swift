@@ -30,6 +30,10 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
         case inputShape(layer: String, className: String, shape: [Int], expected: String)
         case missingWeights(layer: String, className: String, expected: [String], found: Int)
         case weightShape(layer: String, className: String, weight: String, expected: [Int], actual: [Int])
+        /// A weight that is NaN, infinite or beyond ``ResourceLimits/weightMagnitude``.
+        case weightValue(layer: String, className: String, weight: String, value: Float)
+        /// The model's output is not class lengths: its last layer (past no-op reshapes) is not a `Length`.
+        case notClassLengths(layer: String, className: String)
     }
 
     /// The model file.
@@ -78,6 +82,14 @@ public struct KerasModelError: Error, Equatable, Sendable, CustomStringConvertib
             detail =
                 "layer '\(layer)' (\(className)) needs \(expected.count) weight arrays "
                 + "(\(expected.joined(separator: ", "))), the file has \(found)"
+        case .weightValue(let layer, let className, let weight, let value):
+            detail =
+                "layer '\(layer)' (\(className)): the weight \(weight) holds \(value); a trained model's weights are "
+                + "finite and at most \(ResourceLimits.weightMagnitude) in magnitude"
+        case .notClassLengths(let layer, let className):
+            detail =
+                "the model ends with layer '\(layer)' (\(className)), not class lengths: the last layer must be a "
+                + "Length, for its outputs to be scored as classes"
         case .weightShape(let layer, let className, let weight, let expected, let actual):
             detail =
                 "layer '\(layer)' (\(className)): weight '\(weight)' is \(actual.shapeDescription), "

@@ -61,7 +61,7 @@ public struct Capsule: LayerKind {
         guard keras.inputShape.count == 2 else { throw keras.inputError("capsules [count, dimension]") }
         let outputs = try keras.positive("num_capsule")
         let dimension = try keras.positive("dim_capsule")
-        let routings = try keras.positive("routings", default: 3)
+        let routings = try keras.positive("routings", default: 3, limit: ResourceLimits.routings)
         let shape = [outputs, keras.inputShape[0], dimension, keras.inputShape[1]]
         let isCapsNetKeras = keras.layer.className == "CapsuleLayer"
         let stored = try keras.expectWeights([(isCapsNetKeras ? "W" : "weights", shape)])

@@ -54,6 +54,7 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
         let (model, folds) = original.folded()
         let reference = FloatReference(model)
         let images = try dataset.images(for: model)
+        let labels = try dataset.labels(classes: model.outputShape.reduce(1, *))
         var signal = [Double](repeating: 0, count: quantized.layers.count)
         var noise = [Double](repeating: 0, count: quantized.layers.count)
         var floatPredictions: [Int] = []
@@ -79,8 +80,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
                 }
             }
         }
-        let float = Evaluation(predictions: floatPredictions, labels: dataset.labels)
-        let int8 = Evaluation(predictions: int8Predictions, labels: dataset.labels)
+        let float = Evaluation(predictions: floatPredictions, labels: labels)
+        let int8 = Evaluation(predictions: int8Predictions, labels: labels)
         let agreeing = zip(floatPredictions, int8Predictions).filter { $0 == $1 }.count
         let layers = quantized.layers.enumerated().map { index, layer in
             LayerFigures(

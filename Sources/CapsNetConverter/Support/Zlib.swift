@@ -18,8 +18,13 @@ enum Zlib {
     /// Whether `bytes` start with the gzip magic number.
     static func isGzip(_ bytes: [UInt8]) -> Bool { bytes.count >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b }
 
-    /// The decompressed contents of `bytes`.
-    static func inflate(_ bytes: ArraySlice<UInt8>, _ format: Format) throws(Failure) -> [UInt8] {
+    /// The decompressed contents of `bytes`, which may be at most `limit` bytes: inflating stops
+    /// with an error as soon as it passes them, so a small file that inflates to gigabytes costs
+    /// no more than the limit. With `prefix`, the first `limit` bytes are returned instead (fewer
+    /// if the stream is shorter), for reading a header before the rest.
+    static func inflate(
+        _ bytes: ArraySlice<UInt8>, _ format: Format, limit: Int = ResourceLimits.fileBytes, prefix: Bool = false
+    ) throws(Failure) -> [UInt8] {
         var stream = z_stream()
         guard capsnet_inflate_init(&stream, format.windowBits) == Z_OK else {
             throw Failure(message: "zlib could not start")
@@ -40,11 +45,19 @@ enum Zlib {
                     status = CZlibShim.inflate(&stream, Z_NO_FLUSH)
                     output.append(contentsOf: target.prefix(target.count - Int(stream.avail_out)))
                 }
+                if output.count > limit {
+                    status = prefix ? Z_STREAM_END : Z_MEM_ERROR
+                    break
+                }
                 // Concatenated gzip members (as `cat a.gz b.gz` makes) continue after a reset.
                 if status == Z_STREAM_END && format == .gzip && stream.avail_in > 0 {
                     status = inflateReset(&stream)
                 }
             } while status == Z_OK
+        }
+        if output.count > limit {
+            guard prefix else { throw Failure(message: "it inflates to more than \(limit) bytes") }
+            return Array(output.prefix(limit))
         }
         switch status {
         case Z_STREAM_END: return output

@@ -41,9 +41,19 @@ public struct QuantizedCapsule: QuantizedLayerKind {
         from reader: inout ModelFileReader, layer: QuantizedLayer.Header
     ) throws(QuantizedModelFileError.Reason) -> QuantizedCapsule {
         let sizes = try reader.ints(expected: 4)
+        try layer.checkSizes(sizes, "the capsule layer")
         let formats = try reader.ints(expected: 3)
+        try layer.checkInputFormat(formats[0])
+        let routings = try reader.count()
+        guard (1...ResourceLimits.routings).contains(routings) else {
+            throw .malformed("layer '\(layer.name)': \(routings) routing iterations, outside 1 to \(ResourceLimits.routings)")
+        }
+        // The predictions it keeps (J x I x D) are a tensor like any other.
+        guard ResourceLimits.values(of: [sizes[0], sizes[2], sizes[1]]) != nil else {
+            throw .malformed("layer '\(layer.name)': \(sizes[0] * sizes[2] * sizes[1]) prediction values, more than \(ResourceLimits.tensorValues)")
+        }
         var iterations: [RoutingFormats] = []
-        for _ in 0..<(try reader.count()) {
+        for _ in 0..<routings {
             let fracs = try reader.ints(expected: 4)
             iterations.append(
                 RoutingFormats(logitFrac: fracs[0], sumFrac: fracs[1], outputFrac: fracs[2], agreementFrac: fracs[3]))

@@ -87,12 +87,23 @@ public struct QuantizedConvolution: QuantizedLayerKind {
             padTop: geometry[4], padLeft: geometry[5], outputHeight: geometry[6], outputWidth: geometry[7],
             inputChannels: sizes[0], filters: sizes[1], weights: weights, bias: bias, inputFrac: sizes[2],
             weightFrac: sizes[3], biasFrac: sizes[4], outputFrac: sizes[5], activation: activation)
+        try layer.checkSizes(
+            [geometry[0], geometry[1], geometry[2], geometry[3], geometry[6], geometry[7], sizes[0], sizes[1]],
+            "the convolution")
+        try layer.checkInputFormat(convolution.inputFrac)
         let taps = convolution.kernelHeight * convolution.kernelWidth * convolution.inputChannels
-        guard layer.inputShape.count == 3, convolution.inputChannels == layer.inputShape[2], taps > 0,
-            convolution.filters > 0, convolution.outputHeight > 0, convolution.outputWidth > 0,
+        guard layer.inputShape.count == 3, convolution.inputChannels == layer.inputShape[2],
             convolution.weights.count == convolution.filters * taps,
             convolution.bias.map({ $0.count == convolution.filters }) ?? true
         else { throw .malformed("layer '\(layer.name)': the convolution's sizes disagree") }
+        // The kernel's own rule (check_axis in its C file): padding inside the window, and every
+        // window starting inside the input.
+        for (input, kernel, stride, padding, output) in [
+            (layer.inputShape[0], geometry[0], geometry[2], geometry[4], geometry[6]),
+            (layer.inputShape[1], geometry[1], geometry[3], geometry[5], geometry[7]),
+        ] where !(0..<kernel ~= padding) || (output - 1) * stride - padding > input - 1 {
+            throw .malformed("layer '\(layer.name)': the convolution's windows do not fit its input")
+        }
         return convolution
     }
 

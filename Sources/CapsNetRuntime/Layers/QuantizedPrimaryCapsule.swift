@@ -20,6 +20,7 @@ public struct QuantizedPrimaryCapsule: QuantizedLayerKind {
     ) throws(QuantizedModelFileError.Reason) -> QuantizedPrimaryCapsule {
         let convolution = try QuantizedConvolution.read(&reader, layer: layer)
         let dimension = try reader.int()
+        try layer.checkSizes([dimension], "the capsule dimension")
         let positions = convolution.outputHeight * convolution.outputWidth
         guard dimension > 0, convolution.filters % dimension == 0 else {
             throw .malformed("layer '\(layer.name)': \(convolution.filters) filters are not whole capsules")

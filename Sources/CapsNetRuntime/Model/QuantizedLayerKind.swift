@@ -101,8 +101,24 @@ extension QuantizedLayer {
         public var name: String
         public var className: String
         public var inputShape: [Int]
+        /// The format of the input: the previous layer's output format, or the model's input format.
+        public var inputFrac: Int
         public var outputShape: [Int]
         public var outputFrac: Int
+
+        /// The check of a kind that stores the format it reads its input in: the one it gets.
+        func checkInputFormat(_ frac: Int) throws(QuantizedModelFileError.Reason) {
+            guard frac == inputFrac else {
+                throw .malformed("layer '\(name)' reads its input as Q\(frac), but the layer before it writes Q\(inputFrac)")
+            }
+        }
+
+        /// A size the kind reads from the file, before anything multiplies it: `1...ResourceLimits.size`.
+        func checkSizes(_ sizes: [Int], _ what: String) throws(QuantizedModelFileError.Reason) {
+            for size in sizes where !(1...ResourceLimits.size).contains(size) {
+                throw .malformed("layer '\(name)': \(what) has a size of \(size), outside 1 to \(ResourceLimits.size)")
+            }
+        }
 
         /// The check of a kind that keeps its input's values: as many out as in.
         func checkSameCount() throws(QuantizedModelFileError.Reason) {

@@ -67,23 +67,28 @@ public enum QuantizedModelFile {
         }
         let inputShape = try payload.ints()
         let inputFrac = try payload.int()
-        guard inputShape.count == 3, inputShape.allSatisfy({ $0 > 0 }) else {
-            throw .malformed("the input shape \(inputShape) is not [H, W, C]")
+        guard inputShape.count == 3, ResourceLimits.values(of: inputShape) != nil else {
+            throw .malformed("the input shape \(inputShape) is not [H, W, C] with sizes 1 to \(ResourceLimits.size) and at most \(ResourceLimits.tensorValues) values")
         }
+        try checkFormat(inputFrac, of: "the input")
         var layers: [QuantizedLayer] = []
         var shape = inputShape
+        var frac = inputFrac
         for _ in 0..<(try payload.count()) {
             let layerName = try payload.string()
             let className = try payload.string()
             let tag = try payload.byte()
             let header = QuantizedLayer.Header(
-                name: layerName, className: className, inputShape: try payload.ints(), outputShape: try payload.ints(),
-                outputFrac: try payload.int())
-            guard header.inputShape == shape, header.outputShape.allSatisfy({ $0 > 0 }),
-                header.outputShape.reduce(1, *) < 1 << 30
-            else {
+                name: layerName, className: className, inputShape: try payload.ints(), inputFrac: frac,
+                outputShape: try payload.ints(), outputFrac: try payload.int())
+            guard header.inputShape == shape else {
                 throw .malformed("layer '\(layerName)' does not take the previous layer's output")
             }
+            // Every size a kind multiplies is checked before it does, starting with its output.
+            guard (1...4).contains(header.outputShape.count), ResourceLimits.values(of: header.outputShape) != nil else {
+                throw .malformed("layer '\(layerName)': the output shape \(header.outputShape) has a size outside 1 to \(ResourceLimits.size) or more than \(ResourceLimits.tensorValues) values")
+            }
+            try checkFormat(header.outputFrac, of: "layer '\(layerName)'")
             guard let kind = QuantizedLayerKinds.kind(fileTag: tag) else {
                 throw .malformed("layer '\(layerName)' has unknown operation \(tag)")
             }
@@ -92,9 +97,17 @@ public enum QuantizedModelFile {
                     name: layerName, className: className, kind: try kind.decode(from: &payload, layer: header),
                     inputShape: header.inputShape, outputShape: header.outputShape, outputFrac: header.outputFrac))
             shape = header.outputShape
+            frac = header.outputFrac
         }
         guard payload.isAtEnd else { throw .malformed("bytes left after the last layer") }
         return QuantizedModel(name: name, scheme: scheme, inputShape: inputShape, inputFrac: inputFrac, layers: layers)
+    }
+
+    /// A value format (fractional bits) the kernels take: `CAPSNET_FRAC_MIN...CAPSNET_FRAC_MAX`.
+    static func checkFormat(_ frac: Int, of what: String) throws(QuantizedModelFileError.Reason) {
+        guard Int(CAPSNET_FRAC_MIN)...Int(CAPSNET_FRAC_MAX) ~= frac else {
+            throw .malformed("\(what) has the format Q\(frac), outside the kernels' \(CAPSNET_FRAC_MIN) to \(CAPSNET_FRAC_MAX) fractional bits")
+        }
     }
 
     /// Writes `model` to `path` atomically: a reader never sees half a file.

@@ -5,7 +5,7 @@ import Foundation
 /// folder (data files are not committed): five 12×12 "digits" as MNIST idx (plain and gzip) and
 /// as NumPy arrays, and three CIFAR-10 records.
 enum GeneratedData {
-    static let digitLabels: [UInt8] = [3, 1, 4, 1, 5]
+    static let digitLabels: [UInt8] = [2, 1, 0, 1, 2]
 
     /// The digits' pixels, `[5][12][12]`, from a fixed sequence.
     static let digitPixels: [UInt8] = {

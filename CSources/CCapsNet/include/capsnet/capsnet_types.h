@@ -42,6 +42,11 @@ extern "C" {
 /** Longest softmax row (and most output capsules of a capsule layer): the sum of a row's Q15
  * exponentials, doubled for rounding, stays below 2^32. */
 #define CAPSNET_SOFTMAX_ROW_MAX 65535
+/** Largest spatial size of a convolution (input and output height and width, kernel, stride): a
+ * position plus a window or minus a padding then stays inside int32_t. Larger sizes get
+ * CAPSNET_ERROR_DIMENSION. Channels are bounded by the element counts (at most INT32_MAX) and the
+ * accumulator's headroom instead. */
+#define CAPSNET_DIM_MAX 32768
 /** The int8 range every requantized value saturates to. */
 #define CAPSNET_Q7_MIN (-128)
 #define CAPSNET_Q7_MAX 127

@@ -13,7 +13,8 @@
 
 static capsnet_status check_axis(int32_t in, int32_t kernel, int32_t stride, int32_t padding, int32_t out)
 {
-    if (in < 1 || kernel < 1 || stride < 1 || out < 1 || padding < 0 || padding >= kernel) {
+    if (in < 1 || kernel < 1 || stride < 1 || out < 1 || padding < 0 || padding >= kernel ||
+        in > CAPSNET_DIM_MAX || kernel > CAPSNET_DIM_MAX || stride > CAPSNET_DIM_MAX || out > CAPSNET_DIM_MAX) {
         return CAPSNET_ERROR_DIMENSION;
     }
     /* Every window must start inside the input: padding beyond that would only add zero windows. */
