@@ -8,7 +8,7 @@ SWIFT ?= swift
 UBSAN := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined \
          -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
 
-.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan trained-models
+.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan trained-models fuzz
 
 # The main job: quantize the MNIST CapsNet, calibrating on test images 0-999 and scoring 1000-9999.
 MODEL ?= ../shared/data/models/caps_net_mnist.h5
@@ -40,6 +40,10 @@ fixtures: deps
 # converted and scored on 8000-9999, counted on the Cortex-M4 (about 10 min; not part of `make test`).
 trained-models: deps
 	.ci/train-models
+
+# The fuzz targets of Sources/CapsNetFuzz under libFuzzer and ASan, FUZZ_SECONDS (15) each; CI runs it.
+fuzz: deps fixtures
+	.ci/fuzz
 
 # C99 strict warnings, cross builds for Cortex-M4 and rv32imc, and the no-float/no-libc audit.
 check-c:

@@ -17,6 +17,8 @@ let package = Package(
         .executable(name: "capsnet", targets: ["CapsNetCLI"]),
         // Runs a .capsnet model on one image, linked against the runtime alone.
         .executable(name: "capsnet-run", targets: ["CapsNetRun"]),
+        // The fuzz targets of .ci/fuzz (libFuzzer with -DFUZZING), and their replay without it.
+        .executable(name: "capsnet-fuzz", targets: ["CapsNetFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -58,6 +60,7 @@ let package = Package(
             dependencies: ["CapsNetEdge", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(name: "CapsNetRun", dependencies: ["CapsNetRuntime"]),
+        .executableTarget(name: "CapsNetFuzz", dependencies: ["CapsNetConverter"]),
         .testTarget(name: "KernelTests", dependencies: ["CCapsNet", "CapsNetRuntime"]),
         .testTarget(
             name: "CapsNetEdgeTests",

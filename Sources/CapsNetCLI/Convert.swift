@@ -45,6 +45,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         let clock = ContinuousClock()
         let start = clock.now
+        let outputs = try OutputFiles(folder: out)
         let float = try keras.load(model)
         if !float.leftOut.isEmpty { print(float.leftOutNote + "\n") }
         let calibrationSet = try Dataset(calibration)
@@ -64,11 +65,10 @@ struct Convert: ParsableCommand {
         ) { scoring.update($0) }
         scoring.finish()
 
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-        let folder = URL(fileURLWithPath: out)
-        try QuantizedModelFile.write(quantized, to: folder.appendingPathComponent("model.capsnet").path)
-        try Data(report.jsonString().utf8).write(to: folder.appendingPathComponent("report.json"), options: .atomic)
-        try Data(report.markdown.utf8).write(to: folder.appendingPathComponent("report.md"), options: .atomic)
+        try outputs.write("model.capsnet", QuantizedModelFile.encode(quantized))
+        try outputs.write("report.json", try report.jsonString())
+        try outputs.write("report.md", report.markdown)
+        try outputs.commit()
 
         print(report.markdown)
         let seconds = String(format: "%.1f", (clock.now - start).seconds)

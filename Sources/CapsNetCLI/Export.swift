@@ -36,6 +36,7 @@ struct Export: ParsableCommand {
 
     func run() throws {
         let quantized = try QuantizedModelFile.read(model)
+        let outputs = try OutputFiles(folder: out)
         let exporter = try FirmwareExporter(
             quantized, name: name ?? FirmwareExporter.identifier(from: quantized.name), routing: routing)
         let engine = try Int8Engine(quantized, routing: routing)
@@ -47,10 +48,10 @@ struct Export: ParsableCommand {
             let inputs = (0..<dataset.count).map { engine.quantizeInput(images.values[$0 * size..<($0 + 1) * size]) }
             files.merge(exporter.testDataFiles(inputs: inputs, expected: try engine.outputs(images))) { $1 }
         }
-        try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         for (file, contents) in files.sorted(by: { $0.key < $1.key }) {
-            try Data(contents.utf8).write(to: URL(fileURLWithPath: out).appendingPathComponent(file), options: .atomic)
+            try outputs.write(file, contents)
         }
+        try outputs.commit()
         print("Wrote \(files.keys.sorted().joined(separator: ", ")) to \(out)")
         print(
             "Arena: \(engine.ramBytes) bytes (routing: \(routing.rawValue)); keeping the predictions "

@@ -4,6 +4,57 @@ import Testing
 
 @Suite("capsnet convert")
 struct ConvertCommandTests {
+    @Test("outputs are one set: a failure leaves the previous ones whole, an unwritable folder fails first", .needsFixtures)
+    func outputsAreASet() throws {
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let out = folder.appendingPathComponent("out").path
+        let digits = GeneratedData.digits
+        func convert(_ out: String) throws -> ProcessResult {
+            try CapsNetTool.run([
+                "convert", TestData.fixture("tiny_sequential.keras"), "--calibration", digits, "--eval", digits, "--out", out,
+            ])
+        }
+        #expect(try convert(out).status == 0)
+        let model = try Data(contentsOf: URL(fileURLWithPath: out + "/model.capsnet"))
+        let names = try FileManager.default.contentsOfDirectory(atPath: out).sorted()
+
+        // report.md cannot be written (a folder stands in its way) in a second convert, on other
+        // calibration images: model.capsnet and report.json stay the first run's, and no staging is left.
+        try FileManager.default.removeItem(atPath: out + "/report.md")
+        try FileManager.default.createDirectory(atPath: out + "/report.md", withIntermediateDirectories: false)
+        let blocked = try CapsNetTool.run([
+            "convert", TestData.fixture("tiny_sequential.keras"), "--calibration", digits + "@0-1", "--eval", digits,
+            "--out", out,
+        ])
+        #expect(blocked.status != 0)
+        #expect(blocked.error.contains("\(out)/report.md: a folder is in the way of the output file"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.capsnet")) == model)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out).sorted() == names)
+
+        // An export whose name is too long for the file system leaves the previous export whole.
+        let export = folder.appendingPathComponent("export").path
+        #expect(try CapsNetTool.run(["export", out + "/model.capsnet", "--out", export]).status == 0)
+        let cmake = try Data(contentsOf: URL(fileURLWithPath: export + "/CMakeLists.txt"))
+        let long = try CapsNetTool.run(["export", out + "/model.capsnet", "--out", export, "--name", String(repeating: "a", count: 300)])
+        #expect(long.status != 0)
+        #expect(long.error.contains(": cannot write: File name too long"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: export + "/CMakeLists.txt")) == cmake)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: export).allSatisfy { !$0.hasPrefix(".capsnet-staging") })
+
+        // An output folder that cannot be made fails before any work, in one line naming it.
+        let file = folder.appendingPathComponent("file").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        let unwritable = try convert(file + "/out")
+        #expect(unwritable.status != 0)
+        #expect(unwritable.error == "Error: \(file): not a folder, cannot write into it\n")
+        #expect(!unwritable.error.contains("NSCocoaErrorDomain"))
+        // A folder made for a run that fails is removed again.
+        let fresh = folder.appendingPathComponent("fresh/deeper").path
+        #expect(try CapsNetTool.run(["convert", TestData.fixture("tiny_sequential.keras"), "--calibration", "missing.npy", "--eval", digits, "--out", fresh]).status != 0)
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("fresh").path))
+    }
+
     @Test("convert writes the model and both reports; eval runs the quantized model", .needsFixtures)
     func convertTiny() throws {
         let folder = try TestData.temporaryFolder()

@@ -225,4 +225,26 @@ struct HostileInputTests {
             try CapsNetModel.build(flattened, weights: Filled(value: 0.5), squashLambdas: [])
         }
     }
+
+    @Test("capsnet-fuzz replays inputs through each target without libFuzzer, as regressions are checked", .needsFixtures)
+    func fuzzReplay() throws {
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (_, model) = try tinyQuantized()
+        let payload = folder.appendingPathComponent("payload")
+        try Data(QuantizedModelFile.encode(model).dropFirst(24)).write(to: payload)
+        let garbage = folder.appendingPathComponent("garbage")
+        try Data([0xFF, 0xFF, 0xFF, 0x7F, 0, 0, 0, 0, 0x4C, 0x42]).write(to: garbage)
+        let fuzz = CapsNetTool.executable.deletingLastPathComponent().appendingPathComponent("capsnet-fuzz").path
+        for target in ["capsnet", "npy", "idx", "cifar", "keras-archive"] {
+            let result = try runProcess(fuzz, [target, payload.path, garbage.path])
+            #expect(result.status == 0, "\(target): \(result.error)")
+            #expect(result.output.components(separatedBy: ": ran").count == 3, "\(target)")
+        }
+        let keras = try runProcess("/usr/bin/env", [
+            "CAPSNET_FUZZ_WEIGHTS=" + TestData.fixture("weights_only_keras2.h5"), fuzz, "keras", TestData.fixture("tiny_sequential.json"), garbage.path,
+        ])
+        #expect(keras.status == 0, "\(keras.error)")
+        #expect(try runProcess(fuzz, ["nonsense"]).status == 2)
+    }
 }

@@ -37,12 +37,18 @@ public enum QuantizedModelFile {
             payload.int(layer.outputFrac)
             layer.kind.encode(to: &payload)
         }
+        return framed(payload.bytes)
+    }
+
+    /// `payload` behind a header with its length and CRC: for the fuzzer, whose inputs must get
+    /// past the checksum to exercise the structure.
+    package static func framed(_ payload: [UInt8]) -> [UInt8] {
         var header = ModelFileWriter()
         header.bytes += magic
         header.u32(UInt32(version))
-        header.u64(UInt64(payload.bytes.count))
-        header.u32(CRC32.checksum(payload.bytes))
-        return header.bytes + payload.bytes
+        header.u64(UInt64(payload.count))
+        header.u32(CRC32.checksum(payload))
+        return header.bytes + payload
     }
 
     /// The model in `bytes`.
