@@ -74,7 +74,7 @@ struct ZipArchive {
         switch entry.method {
         case 0: contents = Array(stored)
         case 8:
-            do { contents = try Zlib.inflate(stored, .rawDeflate, limit: entry.size) } catch {
+            do { contents = try Zlib.inflate(stored, .rawDeflate, limit: min(entry.size, ResourceLimits.fileBytes)) } catch {
                 throw Failure(message: "the zip entry \(name): \(error.message)")
             }
         default: throw Failure(message: "the zip entry \(name) uses compression method \(entry.method)")
