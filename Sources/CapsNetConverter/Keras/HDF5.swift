@@ -160,7 +160,7 @@ final class HDF5Object {
         H5Sget_simple_extent_dims(space, &dimensions, nil)
         let shape = dimensions.map { Int(clamping: $0) }
         // A dataset may declare any extent and store nothing (HDF5 fills it in): bound it first.
-        guard let count = ResourceLimits.product(shape, limit: ResourceLimits.tensorValues) ?? (shape.contains(0) ? 0 : nil) else {
+        guard let count = shape.contains(0) ? 0 : ResourceLimits.product(shape, limit: ResourceLimits.tensorValues) else {
             throw HDF5Error(message: "\(path) declares the shape \(shape), more than the \(ResourceLimits.tensorValues) values of a weight this tool reads")
         }
         var values = [Float](repeating: 0, count: count)

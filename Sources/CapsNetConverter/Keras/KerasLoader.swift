@@ -113,8 +113,8 @@ extension CapsNetModel {
             shape = built.outputShape
         }
         // A Functional graph was already cut at its class lengths; a Sequential chain must end in them.
-        guard let last = layers.last(where: { !($0.kind is Reshape) }), last.kind is Length else {
-            let last = layers.last(where: { !($0.kind is Reshape) })
+        let last = layers.last { !($0.kind is Reshape) }
+        guard let last, last.kind is Length else {
             throw .notClassLengths(layer: last?.name ?? "input", className: last?.className ?? LayerKinds.inputLayerClassName)
         }
         return CapsNetModel(

@@ -30,10 +30,9 @@ public struct Reshape: LayerKind {
         guard dimensions.count == items.count, unknown <= 1, known.allSatisfy({ $0 > 0 }) else {
             throw keras.unsupported("target_shape", target)
         }
-        guard let knownCount = ResourceLimits.product(known, limit: ResourceLimits.tensorValues) else {
-            throw keras.inputError("\(count) values in the shape \(target.text)")
-        }
-        guard count % knownCount == 0, unknown == 1 || knownCount == count else {
+        guard let knownCount = ResourceLimits.product(known, limit: ResourceLimits.tensorValues),
+            count % knownCount == 0, unknown == 1 || knownCount == count
+        else {
             throw keras.inputError("\(count) values in the shape \(target.text)")
         }
         return dimensions.map { $0 == -1 ? count / knownCount : $0 }
