@@ -21,6 +21,14 @@ struct Inspect: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
+    func validate() throws {
+        if QuantizedModelFile.isQuantizedModel(model) {
+            throw ValidationError(
+                "\(model) is a quantized model; inspect reads the trained Keras model (.h5 or .keras), and "
+                    + "eval, bench, export and count read .capsnet files")
+        }
+    }
+
     func run() throws {
         let loaded = try keras.load(model)
         let summary = ModelSummary(loaded)

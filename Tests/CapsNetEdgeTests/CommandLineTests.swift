@@ -1,3 +1,4 @@
+import CapsNetEdge
 import Foundation
 import Testing
 
@@ -69,6 +70,7 @@ struct CommandLineTests {
             (["eval", "missing.h5", "--data", "digits"], "missing.h5: no such file"),
             (["eval", "not-a-model", "--data", "digits"], "not a Keras model: neither an HDF5 file"),
             (["inspect", "truncated"], "the file is truncated or damaged"),
+            (["inspect", "quantized"], "is a quantized model; inspect reads the trained Keras model"),
             (["inspect", "weights_only.weights.h5"], "holds weights only"),
             (["inspect", "unsupported_layer.h5"], "is a MaxPooling2D, which is not supported"),
             (["inspect", "shape_mismatch.h5"], "is 3×3×1×5, but the configuration needs 3×3×1×4"),
@@ -90,8 +92,12 @@ struct CommandLineTests {
         let model = try Data(contentsOf: URL(fileURLWithPath: TestData.fixture("tiny_sequential.h5")))
         try model.prefix(model.count / 2).write(to: truncated)
 
+        let quantized = folder.appendingPathComponent("model.capsnet")
+        try QuantizedModelFile.write(try tinyQuantized().1, to: quantized.path)
+
         let resolved = arguments.map { argument -> String in
             if argument == "truncated" { return truncated.path }
+            if argument == "quantized" { return quantized.path }
             if argument == "not-a-model" { return TestData.notAModel }
             if argument.hasPrefix("digits") { return GeneratedData.digits + argument.dropFirst("digits".count) }
             if argument.hasSuffix(".h5") || argument.hasSuffix(".keras") {

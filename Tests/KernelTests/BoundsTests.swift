@@ -93,6 +93,30 @@ struct BoundsTests {
         }
     }
 
+    @Test("the capsule layer's scratch companion refuses what the layer refuses, in 64-bit arithmetic")
+    func capsuleScratchSizes() {
+        let pin = Pinned()
+        let iterations = pin.buffer(
+            [capsnet_routing_formats](
+                repeating: capsnet_routing_formats(logit_frac: 5, sum_frac: 5, output_frac: 7, agreement_frac: 5),
+                count: Int(CAPSNET_ROUTINGS_MAX) + 1))
+        func size(_ dims: capsnet_capsule_dims, routings: Int32, _ memory: capsnet_routing_memory) -> Int32 {
+            var params = capsnet_capsule_params(
+                input_frac: 7, weight_frac: 7, prediction_frac: 7, routings: routings,
+                iterations: UnsafePointer(iterations), memory: memory)
+            var dims = dims
+            return capsnet_capsule_layer_q7_get_buffer_size(&params, &dims)
+        }
+        let small = capsnet_capsule_dims(num_inputs: 4, input_dim: 2, num_outputs: 3, output_dim: 2)
+        #expect(size(small, routings: CAPSNET_ROUTINGS_MAX, CAPSNET_ROUTING_KEEP_PREDICTIONS) > 0)
+        // Found by the kernel-arguments fuzz target: the layer refuses 17 routings, so must its companion.
+        #expect(size(small, routings: CAPSNET_ROUTINGS_MAX + 1, CAPSNET_ROUTING_KEEP_PREDICTIONS) == CAPSNET_ERROR_DIMENSION.rawValue)
+        // J * D fits int32 and J * (2 + D), a core's share when predictions are recomputed, does not:
+        // formed in 32 bits it overflowed (UndefinedBehaviorSanitizer, make test-ubsan).
+        let wide = capsnet_capsule_dims(num_inputs: 1, input_dim: 1, num_outputs: 65535, output_dim: 32767)
+        #expect(size(wide, routings: 3, CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS) == CAPSNET_ERROR_DIMENSION.rawValue)
+    }
+
     @Test("element-wise, softmax and matrix kernels")
     func vectorsAndMatrices() {
         var g = SeededGenerator(seed: 22)

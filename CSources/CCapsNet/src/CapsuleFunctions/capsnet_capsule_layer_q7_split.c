@@ -45,9 +45,10 @@ static uint8_t *scratch_base(void *buf, int32_t num_cores)
     return (uint8_t *)buf + (misalignment == 0 ? 0 : CAPSNET_CORE_LINE - misalignment);
 }
 
-static int32_t per_core_bytes(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims)
+/* J * (2 + D) can pass INT32_MAX where J * D does not, so it is formed in 64 bits. */
+static int64_t per_core_bytes(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims)
 {
-    const int32_t recomputed = params->memory == CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS ? dims->output_dim : 0;
+    const int64_t recomputed = params->memory == CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS ? dims->output_dim : 0;
     return dims->num_outputs * (2 + recomputed);
 }
 
@@ -74,7 +75,7 @@ static capsnet_status check_shape(const capsnet_capsule_params *params, const ca
         return CAPSNET_ERROR_NULL_POINTER;
     }
     const int32_t routes = capsnet_count2(dims->num_outputs, dims->num_inputs);
-    if (routes < 0 || params->routings < 1 || num_cores < 1 || capsnet_count2(dims->num_inputs, dims->input_dim) < 0 ||
+    if (routes < 0 || params->routings < 1 || params->routings > CAPSNET_ROUTINGS_MAX || num_cores < 1 || capsnet_count2(dims->num_inputs, dims->input_dim) < 0 ||
         capsnet_count3(routes, dims->output_dim, dims->input_dim) < 0 ||
         capsnet_count2(dims->num_outputs, dims->output_dim) < 0 || num_cores > CAPSNET_CORES_MAX) {
         return CAPSNET_ERROR_DIMENSION;
@@ -104,9 +105,6 @@ typedef struct {
 
 static capsnet_status derive_shifts(const capsnet_capsule_params *params, routing_shifts *shifts)
 {
-    if (params->routings > CAPSNET_ROUTINGS_MAX) {
-        return CAPSNET_ERROR_DIMENSION;
-    }
     CAPSNET_RETURN_IF_ERROR(capsnet_product_shift(params->input_frac, params->weight_frac, params->prediction_frac,
                                                   &shifts->prediction));
     for (int32_t r = 0; r < params->routings; r++) {
