@@ -211,12 +211,19 @@ static int product_shift_bad(int32_t a, int32_t b, int32_t out)
     return shift < 0 || shift > CAPSNET_SHIFT_MAX;
 }
 
-/** Which pointer argument (0, 1, ...) the input makes NULL; a large value for none. */
+/** Which pointer argument (0, 1, ...) the input makes NULL: none for most bytes (zeros among them). */
 static int pick_null(byte_stream *s)
 {
     const uint8_t b = next_byte(s);
-    return b < 16 ? b : 255;
+    return b >= 0xF0 ? b - 0xF0 : 255;
 }
+
+/** Core splits every split kernel must refuse. */
+static const capsnet_core_split bad_splits[] = {
+    {0, CAPSNET_CORES_MAX + 1, NULL, NULL}, {0, 0, NULL, NULL}, {-1, 2, NULL, NULL}, {2, 2, NULL, NULL},
+    {0, INT32_MIN, NULL, NULL}, {INT32_MAX, INT32_MAX, NULL, NULL},
+};
+
 
 /* ---------------------------------------------------------------------------------------------- */
 /* Convolution and primary capsules                                                                */
@@ -365,7 +372,7 @@ static void check_conv_kind(const char *name, byte_stream *s, const conv_call *c
     if ((any_cores < 1 || any_cores > CAPSNET_CORES_MAX) && split_size(params, &c->input_dims, any_cores) >= 0) {
         fail(name, "the split companion accepted an invalid number of cores");
     }
-    forbidden = forbidden || null_arg <= 3 || one_size < 0;
+    forbidden = forbidden || null_arg <= 4 || one_size < 0;
     const int run = !forbidden && runnable(conv_bytes(c, (int64_t)one_size + (split_bytes > 0 ? split_bytes : 0)),
                                            conv_macs(c));
     if (!forbidden && !run) {
@@ -381,7 +388,10 @@ static void check_conv_kind(const char *name, byte_stream *s, const conv_call *c
     const int8_t *bias = !c->has_bias ? NULL : run ? exact(&b, out->c) : no_access();
     int8_t *output = run ? exact(&b, out_count) : no_access();
     const int8_t *before = snapshot(&b, output, out_count, run);
-    const capsnet_context ctx = scratch(&b, one_size, short_by, run);
+    capsnet_context ctx = scratch(&b, one_size, short_by, run);
+    if (null_arg == 4) {
+        ctx.buf = NULL;
+    }
     const capsnet_status status =
         one(params, null_arg == 0 ? NULL : &ctx, c, null_arg == 1 ? NULL : input, null_arg == 2 ? NULL : weights,
             bias, null_arg == 3 ? NULL : output);
@@ -404,10 +414,16 @@ static void check_conv_kind(const char *name, byte_stream *s, const conv_call *c
     if (memcmp(shared, output, (size_t)out_count) != 0) {
         fail(name, "the split's output differs from the one-core kernel's");
     }
-    /* A split naming a core outside [0, num_cores) must be refused. */
+    /* Invalid splits must be refused, however large the scratch claims to be. */
     const capsnet_core_split stray = {core_id + cores, cores, NULL, NULL};
-    if (split_fn(params, &split_ctx, c, input, weights, bias, shared, &stray) == CAPSNET_OK) {
+    const capsnet_context roomy = {split_ctx.buf, INT32_MAX};
+    if (split_fn(params, &roomy, c, input, weights, bias, shared, &stray) == CAPSNET_OK) {
         fail(name, "accepted a core id outside the split");
+    }
+    for (size_t k = 0; k < sizeof bad_splits / sizeof bad_splits[0]; k++) {
+        if (split_fn(params, &roomy, c, input, weights, bias, shared, &bad_splits[k]) == CAPSNET_OK) {
+            fail(name, "accepted an invalid core split");
+        }
     }
     free_all(&b);
 }
@@ -496,7 +512,7 @@ static void fuzz_capsule_layer(byte_stream *s)
     int forbidden = d.num_inputs < 1 || d.input_dim < 1 || d.num_outputs < 1 || d.output_dim < 1 ||
                     d.num_outputs > CAPSNET_SOFTMAX_ROW_MAX || p.routings < 1 || p.routings > CAPSNET_ROUTINGS_MAX ||
                     (p.memory != CAPSNET_ROUTING_KEEP_PREDICTIONS && p.memory != CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS) ||
-                    null_arg <= 4;
+                    null_arg <= 7;
     const int64_t jd = forbidden ? 0 : product(d.num_outputs, d.output_dim, 1);
     const int64_t weights_count = forbidden ? 0 : product(jd, d.num_inputs, d.input_dim);
     if (!forbidden) {
@@ -522,10 +538,17 @@ static void fuzz_capsule_layer(byte_stream *s)
     const int8_t *weights = run ? exact(&b, weights_count) : no_access();
     int8_t *output = run ? exact(&b, jd) : no_access();
     const int8_t *before = snapshot(&b, output, jd, run);
-    const capsnet_context ctx = scratch(&b, size, short_by, run);
-    const capsnet_status status = capsnet_capsule_layer_q7(null_arg == 0 ? NULL : &ctx, null_arg == 1 ? NULL : &p,
+    capsnet_context ctx = scratch(&b, size, short_by, run);
+    if (null_arg == 7) {
+        ctx.buf = NULL;
+    }
+    capsnet_capsule_params called = p;
+    if (null_arg == 6) {
+        called.iterations = NULL;
+    }
+    const capsnet_status status = capsnet_capsule_layer_q7(null_arg == 0 ? NULL : &ctx, null_arg == 1 ? NULL : &called,
                                                            null_arg == 2 ? NULL : &d, null_arg == 3 ? NULL : input,
-                                                           null_arg == 4 ? NULL : weights, output);
+                                                           null_arg == 4 ? NULL : weights, null_arg == 5 ? NULL : output);
     if (!judge(name, forbidden || (short_by && size > 0), status, before, output, jd)) {
         free_all(&b);
         return;
@@ -541,7 +564,9 @@ static void fuzz_capsule_layer(byte_stream *s)
     capsule_core each[4];
     for (int32_t k = 0; k < cores; k++) {
         each[k] = (capsule_core){&r, k, CAPSNET_OK};
-        pthread_create(&threads[k], NULL, capsule_thread, &each[k]);
+        if (pthread_create(&threads[k], NULL, capsule_thread, &each[k]) != 0) {
+            abort();
+        }
     }
     for (int32_t k = 0; k < cores; k++) {
         pthread_join(threads[k], NULL);
@@ -557,6 +582,16 @@ static void fuzz_capsule_layer(byte_stream *s)
         const capsnet_core_split no_barrier = {0, cores, NULL, NULL};
         if (capsnet_capsule_layer_q7_split(r.ctx, &p, &d, input, weights, r.output, &no_barrier) == CAPSNET_OK) {
             fail(name, "accepted several cores without a barrier");
+        }
+    }
+    /* Invalid splits, with a barrier (it must never be called) and a scratch that claims to be huge. */
+    const capsnet_context roomy = {r.ctx->buf, INT32_MAX};
+    for (size_t k = 0; k < sizeof bad_splits / sizeof bad_splits[0]; k++) {
+        capsnet_core_split bad = bad_splits[k];
+        bad.barrier = wait_barrier;
+        bad.barrier_arg = NULL;
+        if (capsnet_capsule_layer_q7_split(&roomy, &p, &d, input, weights, r.output, &bad) == CAPSNET_OK) {
+            fail(name, "accepted an invalid core split");
         }
     }
     free_all(&b);
@@ -728,7 +763,7 @@ static void fuzz_softmax(byte_stream *s)
     const int short_by = next_byte(s) & 1;
     const int32_t size = capsnet_softmax_q7_get_buffer_size();
     const int64_t n = count2(rows, row_len);
-    const int forbidden = too_many(n) || row_len > CAPSNET_SOFTMAX_ROW_MAX || frac_bad(frac) || null_arg <= 2 || size < 0;
+    const int forbidden = too_many(n) || row_len > CAPSNET_SOFTMAX_ROW_MAX || frac_bad(frac) || null_arg <= 3 || size < 0;
     const int run = !forbidden && runnable(2 * n + size, n);
     if (!forbidden && !run) {
         record_too_large();
@@ -738,7 +773,10 @@ static void fuzz_softmax(byte_stream *s)
     const int8_t *logits = run ? exact(&b, n) : no_access();
     int8_t *output = run ? exact(&b, n) : no_access();
     const int8_t *before = snapshot(&b, output, n, run);
-    const capsnet_context ctx = scratch(&b, size, short_by, run);
+    capsnet_context ctx = scratch(&b, size, short_by, run);
+    if (null_arg == 3) {
+        ctx.buf = NULL;
+    }
     const capsnet_status status = capsnet_softmax_q7(null_arg == 0 ? NULL : &ctx, null_arg == 1 ? NULL : logits, rows,
                                                      row_len, frac, null_arg == 2 ? NULL : output);
     judge(name, forbidden || (short_by && size > 0), status, before, output, n);

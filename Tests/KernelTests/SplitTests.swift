@@ -137,7 +137,7 @@ struct SplitTests {
         let input: [Int8] = [1, 2, 3, 4]
         let weights: [Int8] = [64]
         let scratch = Scratch(capsnet_conv_hwc_q7_split_get_buffer_size(&params, &dims, 8))
-        for (core, cores) in [(0, 0), (-1, 2), (2, 2), (5, 3)] {
+        for (core, cores) in [(0, 0), (-1, 2), (2, 2), (5, 3), (0, Int(CAPSNET_CORES_MAX) + 1)] {
             var output = [Int8](repeating: 99, count: 4)
             var split = capsnet_core_split(core_id: Int32(core), num_cores: Int32(cores), barrier: nil, barrier_arg: nil)
             #expect(

@@ -5,8 +5,9 @@
  *
  * Conventions shared by every kernel (see capsnet_types.h for the number format):
  * - Activations are HWC (channels last); a capsule is `dim` consecutive int8 values.
- * - Every kernel validates all of its arguments before it writes anything and returns a
- *   capsnet_status. Buffer lengths cannot be checked in C: the caller passes buffers of the
+ * - Every kernel validates all of its arguments before it reads or writes any tensor or scratch
+ *   byte, and returns a capsnet_status (the arrays inside parameter structs are read once the
+ *   sizes that bound them are checked). Buffer lengths cannot be checked in C: the caller passes buffers of the
  *   documented sizes.
  * - Accumulators are 32 bits. A kernel refuses (CAPSNET_ERROR_OVERFLOW) a shape whose worst case,
  *   every product at 2^14 = (-128)*(-128), could leave the int32 range.

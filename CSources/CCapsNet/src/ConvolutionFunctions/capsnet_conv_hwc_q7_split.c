@@ -305,7 +305,8 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         weights == NULL || output_dims == NULL || output == NULL || split == NULL) {
         return CAPSNET_ERROR_NULL_POINTER;
     }
-    if (split->num_cores < 1 || split->core_id < 0 || split->core_id >= split->num_cores) {
+    if (split->num_cores < 1 || split->num_cores > CAPSNET_CORES_MAX || split->core_id < 0 ||
+        split->core_id >= split->num_cores) {
         return CAPSNET_ERROR_DIMENSION;
     }
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
