@@ -184,13 +184,16 @@ struct HDF5LayerWeights: LayerWeights {
 
     func weights(of layer: KerasLayerConfig) throws(KerasModelError.Reason) -> [StoredWeight] {
         guard let outer = layer.scope.first else { return try weights(ofGroup: layer.name) }
-        return try weights(ofGroup: outer).filter { Self.owner(of: $0.name) == layer.name }
+        return try weights(ofGroup: outer).filter { Self.owner(of: $0.name, inModel: outer) == layer.name }
     }
 
-    /// The layer a nested model's weight path names: the component before the weight's own name.
-    static func owner(of path: String) -> String? {
-        let components = path.split(separator: "/")
-        return components.count >= 2 ? String(components[components.count - 2]) : nil
+    /// The layer of `model` a nested model's weight path names: its first component, after the
+    /// model's own name where the path starts with it (`conv1/kernel`, `decoder/dense/kernel`); a
+    /// layer's own sublayers add components after it (`primary_caps/conv2d_11/kernel`).
+    static func owner(of path: String, inModel model: String) -> String? {
+        var components = path.split(separator: "/").map(String.init)
+        if components.count >= 3, components[0] == model { components.removeFirst() }
+        return components.count >= 2 ? components[0] : nil
     }
 
     /// The arrays of the group `model_weights/<name>` in `weight_names` order.

@@ -136,13 +136,19 @@ struct StoredLayerWeights: LayerWeights {
 
     /// A nested model's weights, stored as one group in Keras 2's layout, split among its layers:
     /// by the layer names in the weight paths, matched by position to the layers that hold weights.
+    /// Keras lists the trainable weights of all layers before the others (a batch normalization's
+    /// moving mean and variance come last), so a layer's weights need not be adjacent.
     private static func split(
         _ weights: [StoredWeight], among model: KerasLayerConfig
     ) throws(KerasModelError.Reason) -> [(String, [StoredWeight])] {
         var owners: [(name: String, weights: [StoredWeight])] = []
         for weight in weights {
-            let owner = HDF5LayerWeights.owner(of: weight.name) ?? ""
-            if owners.last?.name == owner { owners[owners.count - 1].weights.append(weight) } else { owners.append((owner, [weight])) }
+            let owner = HDF5LayerWeights.owner(of: weight.name, inModel: model.name) ?? ""
+            if let index = owners.firstIndex(where: { $0.name == owner }) {
+                owners[index].weights.append(weight)
+            } else {
+                owners.append((owner, [weight]))
+            }
         }
         let inner = try KerasGraph(className: model.className, config: model.config, scope: [model.name]).layers
             .filter(storesWeights)

@@ -104,8 +104,9 @@ public protocol LayerKind: Sendable, Equatable {
     func forward(_ input: Tensor, _ layer: Layer, recording: Bool) -> LayerTrace
     /// The tensors of a recorded trace whose ranges the quantizer needs.
     func calibrationTensors(_ trace: LayerTrace) -> [CalibrationTensor]
-    /// The runtime kind with formats chosen from the calibration statistics, and its output format.
-    func quantize(_ context: QuantizationContext) -> (kind: any QuantizedLayerKind, outputFrac: Int)
+    /// The runtime kind with formats chosen from the calibration statistics, and its output format;
+    /// or why the layer has no int8 form.
+    func quantize(_ context: QuantizationContext) throws(QuantizationError) -> (kind: any QuantizedLayerKind, outputFrac: Int)
     /// The model, in which this layer is layer `index`, rewritten so that a neighbour does this
     /// layer's work exactly and this layer none, or why not; nil for a kind that never folds.
     func fold(_ model: CapsNetModel, at index: Int) -> LayerFold?
@@ -133,7 +134,7 @@ extension LayerKind {
 public enum LayerKinds {
     public static let all: [any LayerKind.Type] = [
         Convolution.self, ReLU.self, PrimaryCapsule.self, Capsule.self, Length.self, Reshape.self, LeakyReLU.self,
-        BatchNormalization.self, Squash.self,
+        BatchNormalization.self, Squash.self, DepthwisePrimaryCapsule.self, SelfAttentionCapsule.self,
     ]
 
     /// The Keras class of a model's input, which is not a layer of the chain.

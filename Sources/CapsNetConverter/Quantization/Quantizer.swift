@@ -2,6 +2,8 @@
 public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The calibration set cannot be used with the model.
     case calibrationData(DatasetError)
+    /// A layer kind the float reference runs has no int8 kernel yet.
+    case noInt8Kernel(layer: String, className: String)
     /// A calibration image holds NaN or an infinity.
     case nonFiniteCalibration(dataset: String, image: Int)
     /// The float model produced NaN or an infinity in a tensor on the calibration set.
@@ -10,6 +12,9 @@ public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertib
     public var description: String {
         switch self {
         case .calibrationData(let error): "calibration: \(error)"
+        case .noInt8Kernel(let layer, let className):
+            "layer '\(layer)' (\(className)) has no int8 kernel yet: the float reference runs it (inspect, eval, "
+                + "bench), convert cannot"
         case .nonFiniteCalibration(let dataset, let image):
             "\(dataset): calibration image \(image) holds NaN or an infinity"
         case .nonFiniteTensor(let layer, let tensor):
@@ -44,7 +49,7 @@ public struct Quantizer: Sendable {
     ) throws(QuantizationError) -> QuantizedModel {
         let folded = model.folded().model
         let statistics = try calibrate(folded, calibration, batchSize: max(batchSize, 1), progress: progress)
-        return build(folded, statistics)
+        return try build(folded, statistics)
     }
 
     // MARK: - Calibration
@@ -91,7 +96,7 @@ public struct Quantizer: Sendable {
     // MARK: - Formats
 
     /// Each layer quantized by its kind, on the format of the layer before it.
-    private func build(_ model: CapsNetModel, _ statistics: Statistics) -> QuantizedModel {
+    private func build(_ model: CapsNetModel, _ statistics: Statistics) throws(QuantizationError) -> QuantizedModel {
         let input = QuantizationContext(scheme: scheme, model: model, index: -1, inputFrac: 0, statistics: statistics)
         let inputFrac = input.activationFormat(statistics.tensors[.input])
         var frac = inputFrac
@@ -99,7 +104,7 @@ public struct Quantizer: Sendable {
         for (index, layer) in model.layers.enumerated() {
             let context = QuantizationContext(
                 scheme: scheme, model: model, index: index, inputFrac: frac, statistics: statistics)
-            let (kind, outputFrac) = layer.kind.quantize(context)
+            let (kind, outputFrac) = try layer.kind.quantize(context)
             frac = outputFrac
             layers.append(
                 QuantizedLayer(

@@ -124,13 +124,97 @@ def capsnet_keras_graph(image_shape, filters, kernel, primary_capsules, primary_
     digitcaps = CapsuleLayer(classes, class_dim, routings=3, name="digitcaps")(y)
     lengths = Length(name="capsnet")(digitcaps)
     label = keras.Input((classes,), batch_size=batch_size)
+    decoder = dense_decoder(classes * class_dim, hidden, image_shape, "decoder", "out_recon")
+    return image, digitcaps, lengths, label, decoder
+
+
+def dense_decoder(inputs, hidden, image_shape, name, output_name):
+    """The Dense network both families rebuild the image with from the masked class capsules."""
     pixels = 1
     for size in image_shape:
         pixels *= size
-    decoder = keras.Sequential([
-        keras.Input((classes * class_dim,)),
+    return keras.Sequential([
+        keras.Input((inputs,)),
         keras.layers.Dense(hidden, activation="relu"),
         keras.layers.Dense(pixels, activation="sigmoid"),
-        keras.layers.Reshape(image_shape, name="out_recon"),
-    ], name="decoder")
-    return image, digitcaps, lengths, label, decoder
+        keras.layers.Reshape(image_shape, name=output_name),
+    ], name=name)
+
+
+# Efficient-CapsNet (Mazzia, Salvetti and Chiaberge, 2021), its layers as EscVM/Efficient-CapsNet's
+# utils/layers.py defines them: the class names, configuration keys and weight names its saves have.
+
+def exp_squash(s, eps=1e-20):
+    """Efficient-CapsNet's squash: (1 - 1/(e^|s| + eps)) * s / (|s| + eps)."""
+    n = safe_sqrt(ops.sum(s * s, axis=-1, keepdims=True))
+    return (1.0 - 1.0 / (ops.exp(n) + eps)) * (s / (n + eps))
+
+
+@keras.saving.register_keras_serializable()
+class PrimaryCaps(keras.layers.Layer):
+    """F depthwise K x K filters (a Conv2D with groups = F, valid, no activation, stride s), the
+    output read as N capsules of D values, squashed."""
+
+    def __init__(self, F, K, N, D, s=1, **kwargs):
+        super().__init__(**kwargs)
+        self.F, self.K, self.N, self.D, self.s = F, K, N, D, s
+
+    def build(self, input_shape):
+        self.DW_Conv2D = keras.layers.Conv2D(self.F, self.K, strides=self.s, activation="linear",
+                                             groups=self.F, padding="valid")
+        self.DW_Conv2D.build(input_shape)
+
+    def call(self, x):
+        return exp_squash(ops.reshape(self.DW_Conv2D(x), (-1, self.N, self.D)))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(F=self.F, K=self.K, N=self.N, D=self.D, s=self.s)
+        return config
+
+
+@keras.saving.register_keras_serializable()
+class FCCaps(keras.layers.Layer):
+    """Self-attention routing: predictions u[n, i] = u_i W[n, i] (W is [N, I, Din, D]), agreements
+    c[n, i] = u[n, i] . sum_k u[n, k] / sqrt(D), softmax over the N output capsules, plus the bias
+    b[n, i], the weighted sum over i, squash."""
+
+    def __init__(self, N, D, **kwargs):
+        super().__init__(**kwargs)
+        self.N, self.D = N, D
+
+    def build(self, input_shape):
+        inputs, input_dim = input_shape[-2], input_shape[-1]
+        self.W = self.add_weight(name="W", shape=(self.N, inputs, input_dim, self.D), initializer="he_normal")
+        self.b = self.add_weight(name="b", shape=(self.N, inputs, 1), initializer="zeros")
+
+    def call(self, x):
+        u = ops.einsum("...ji,kjiz->...kjz", x, self.W)
+        c = ops.einsum("...ij,...kj->...i", u, u)[..., None] / ops.sqrt(float(self.D))
+        c = ops.softmax(c, axis=1) + self.b
+        return exp_squash(ops.sum(u * c, axis=-2))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(N=self.N, D=self.D)
+        return config
+
+
+def efficient_capsnet_graph(image_shape, filters, primary, classes, class_dim, hidden):
+    """The Efficient-CapsNet MNIST graph (models/efficient_capsnet_graph_mnist.py) in any size:
+    `filters` ReLU convolutions, each followed by a batch normalization (the last with stride 2 and
+    F filters), PrimaryCaps(F, K, N, D) over the whole remaining grid, FCCaps(classes, class_dim),
+    and two outputs, the class capsules and their lengths; with the Dense generator the training
+    model rebuilds the image with. `primary` is (F, K, N, D). Returns the CapsNet model and the
+    generator."""
+    image = keras.Input(image_shape)
+    y = image
+    for index, (count, kernel) in enumerate(filters):
+        last = index == len(filters) - 1
+        y = keras.layers.Conv2D(count, kernel, strides=2 if last else 1, activation="relu")(y)
+        y = keras.layers.BatchNormalization()(y)
+    y = PrimaryCaps(*primary)(y)
+    capsules = FCCaps(classes, class_dim)(y)
+    lengths = Length(name="length_capsnet_output")(capsules)
+    capsnet = keras.Model(image, [capsules, lengths], name="Efficient_CapsNet")
+    return capsnet, dense_decoder(classes * class_dim, hidden, image_shape, "Generator", "out_generator")

@@ -26,7 +26,7 @@ import h5py
 import keras
 import numpy as np
 
-from capsnet_layers import Capsule, Length, Mask, PrimaryCapsule, capsnet_keras_graph
+from capsnet_layers import Capsule, Length, Mask, PrimaryCapsule, capsnet_keras_graph, efficient_capsnet_graph
 
 # Saving `.h5` on purpose is what the legacy-format tests need; Keras warns about it every time.
 logging.getLogger("absl").setLevel(logging.ERROR)
@@ -190,6 +190,42 @@ def capsnet_keras():
         nested.save(os.path.join(OUT, "capsnet_keras_nested" + suffix))
 
 
+def efficient_capsnet():
+    """Efficient-CapsNet as its repository builds it (models/efficient_capsnet_graph_mnist.py), in
+    small: ReLU convolutions each followed by a batch normalization, PrimaryCaps (a depthwise
+    convolution over the whole grid), FCCaps and the lengths, a model with two outputs (capsules,
+    lengths) nested in the training model with the label input, Mask, the noise input and the
+    Dense generator. Saved as the CapsNet itself, as the training model (nested), and as the
+    training model's weights only in Keras 2's layout (what its repository publishes) with its
+    to_json() architecture; Keras's class capsules and lengths for three inputs."""
+    capsnet, generator = efficient_capsnet_graph((14, 14, 1), [(4, 3), (8, 3)], (8, 5, 4, 2), 3, 4, 16)
+    image = keras.Input((14, 14, 1))
+    label = keras.Input((3,))
+    noise = keras.Input((3, 4))
+    capsules, lengths = capsnet(image)
+    noised = keras.layers.Add()([capsules, noise])
+    train = keras.Model([image, label], [lengths, generator(Mask()([capsules, label]))],
+                        name="Efficient_CapsNet_Generator")
+    play = keras.Model([image, label, noise], [lengths, generator(Mask()([noised, label]))], name="play")
+    randomize(capsnet)
+    randomize(generator)
+    x = rng.uniform(0.0, 1.0, size=(3, 14, 14, 1)).astype("float32")
+    np.save(os.path.join(OUT, "efficient_capsnet_input.npy"), x)
+    predicted_capsules, predicted_lengths = capsnet.predict(x, verbose=0)
+    np.save(os.path.join(OUT, "efficient_capsnet_output.npy"), np.asarray(predicted_lengths, dtype="float32"))
+    np.save(os.path.join(OUT, "efficient_capsnet_capsules.npy"), np.asarray(predicted_capsules, dtype="float32"))
+    images_for(train, "efficient_capsnet")
+    for model, name in [(capsnet, "efficient_capsnet"), (train, "efficient_capsnet_train"),
+                        (play, "efficient_capsnet_play")]:
+        model.save(os.path.join(OUT, name + ".keras"))
+        model.save(os.path.join(OUT, name + ".h5"))
+    from keras.src.legacy.saving import legacy_h5_format
+    with h5py.File(os.path.join(OUT, "efficient_capsnet_weights_keras2.h5"), "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, train)
+    with open(os.path.join(OUT, "efficient_capsnet_train.json"), "w") as f:
+        f.write(train.to_json())
+
+
 def deflated():
     """Keras stores its archive's entries uncompressed; users who re-zip one get deflate."""
     with zipfile.ZipFile(os.path.join(OUT, "tiny_sequential.keras")) as source, \
@@ -261,6 +297,7 @@ functional()
 leaky()
 batch_norm()
 capsnet_keras()
+efficient_capsnet()
 deflated()
 damaged(model)
 weights_only(model)

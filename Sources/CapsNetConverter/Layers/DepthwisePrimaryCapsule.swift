@@ -1,0 +1,108 @@
+/// Efficient-CapsNet's primary capsules (`PrimaryCaps(F, K, N, D, s)`): a depthwise convolution,
+/// one K×K filter per input channel (Keras's `Conv2D` with `groups = F`, valid padding, no
+/// activation), its output read as N capsules of D values and squashed with the exponential squash.
+public struct DepthwisePrimaryCapsule: LayerKind {
+    public var kernelHeight: Int
+    public var kernelWidth: Int
+    public var strideY: Int
+    public var strideX: Int
+    /// Input and output channels, F.
+    public var channels: Int
+    /// Capsules, N.
+    public var capsules: Int
+    /// Values per capsule, D.
+    public var dimension: Int
+    /// The filters as Keras stores them, `[Kh][Kw][1][F]`.
+    public var kernel: [Float]
+    /// F values, or nil.
+    public var bias: [Float]?
+
+    public static let storesWeights = true
+
+    public var parameterCount: Int { kernel.count + (bias?.count ?? 0) }
+
+    public func macs(_ layer: Layer) -> Int { layer.outputShape.reduce(1, *) / channels * channels * kernelHeight * kernelWidth }
+
+    /// The output grid on an input of `height × width`, or nil if the kernel does not fit.
+    func grid(height: Int, width: Int) -> (height: Int, width: Int)? {
+        guard height >= kernelHeight, width >= kernelWidth else { return nil }
+        return ((height - kernelHeight) / strideY + 1, (width - kernelWidth) / strideX + 1)
+    }
+
+    // MARK: - Keras
+
+    public static let kerasClassNames = ["PrimaryCaps"]
+
+    public static func load(
+        _ keras: KerasLayerBuilder
+    ) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
+        guard keras.inputShape.count == 3 else { throw keras.inputError("an image [height, width, channels]") }
+        let channels = try keras.positive("F")
+        let kernel = try keras.pair("K")
+        let stride = try keras.pair("s", default: 1)
+        let capsules = try keras.positive("N")
+        let dimension = try keras.positive("D")
+        guard keras.inputShape[2] == channels else {
+            throw keras.inputError("\(channels) channels, one per depthwise filter (F = \(channels))")
+        }
+        let useBias = keras.weights.count != 1
+        let kernelShape = [kernel.0, kernel.1, 1, channels]
+        let stored = try keras.expectWeights(
+            useBias ? [("kernel", kernelShape), ("bias", [channels])] : [("kernel", kernelShape)])
+        let layer = DepthwisePrimaryCapsule(
+            kernelHeight: kernel.0, kernelWidth: kernel.1, strideY: stride.0, strideX: stride.1, channels: channels,
+            capsules: capsules, dimension: dimension, kernel: stored[0].values, bias: useBias ? stored[1].values : nil)
+        guard let grid = layer.grid(height: keras.inputShape[0], width: keras.inputShape[1]) else {
+            throw keras.inputError("an image at least \(kernel.0)×\(kernel.1)")
+        }
+        guard grid.height * grid.width * channels == capsules * dimension else {
+            throw keras.inputError(
+                "an image whose \(grid.height)×\(grid.width)×\(channels) filter outputs are N × D = \(capsules)×\(dimension) values")
+        }
+        return (layer, [capsules, dimension])
+    }
+
+    // MARK: - Float
+
+    public func forward(_ input: Tensor, _ layer: Layer, recording: Bool) -> LayerTrace {
+        let (batch, height, width) = (input.shape[0], input.shape[1], input.shape[2])
+        let (rows, columns) = grid(height: height, width: width) ?? (0, 0)
+        var output = [Float](repeating: 0, count: batch * rows * columns * channels)
+        var index = 0
+        for image in 0..<batch {
+            for y in 0..<rows {
+                for x in 0..<columns {
+                    for f in 0..<channels {
+                        var sum = bias?[f] ?? 0
+                        for ky in 0..<kernelHeight {
+                            let row = ((image * height + y * strideY + ky) * width + x * strideX) * channels + f
+                            for kx in 0..<kernelWidth {
+                                sum += input.values[row + kx * channels] * kernel[(ky * kernelWidth + kx) * channels + f]
+                            }
+                        }
+                        output[index] = sum
+                        index += 1
+                    }
+                }
+            }
+        }
+        let capsulesBeforeSquash = Tensor(shape: [batch] + layer.outputShape, values: output)
+        return LayerTrace(
+            name: layer.name, output: FloatMath.exponentialSquash(capsulesBeforeSquash),
+            preActivation: recording ? capsulesBeforeSquash : nil)
+    }
+
+    /// The capsules before squash feed squash.
+    public func calibrationTensors(_ trace: LayerTrace) -> [CalibrationTensor] {
+        [CalibrationTensor(.output, trace.output)]
+            + (trace.preActivation.map { [CalibrationTensor(.preActivation, $0, feedsSquash: true)] } ?? [])
+    }
+
+    // MARK: - Quantization
+
+    public func quantize(
+        _ context: QuantizationContext
+    ) throws(QuantizationError) -> (kind: any QuantizedLayerKind, outputFrac: Int) {
+        throw .noInt8Kernel(layer: context.layer.name, className: context.layer.className)
+    }
+}

@@ -1,0 +1,67 @@
+@testable import CapsNetConverter
+import Foundation
+import Testing
+
+/// Efficient-CapsNet (self-attention routing), as its repository defines the layers: the saves
+/// load, and the float reference equals Keras on the class capsules and their lengths.
+@Suite("Efficient-CapsNet")
+struct EfficientCapsNetTests {
+    /// The CapsNet (two outputs), the training model it is nested in (label input, Mask, the Dense
+    /// generator), the play model (plus the noise input and its Add), both formats each, and the
+    /// training model's weights only in Keras 2's layout with its to_json().
+    static let saves: [(file: String, config: String?)] = [
+        ("efficient_capsnet.keras", nil), ("efficient_capsnet.h5", nil), ("efficient_capsnet_train.keras", nil),
+        ("efficient_capsnet_train.h5", nil), ("efficient_capsnet_play.keras", nil), ("efficient_capsnet_play.h5", nil),
+        ("efficient_capsnet_weights_keras2.h5", "efficient_capsnet_train.json"),
+    ]
+
+    @Test("every save loads to the same layers, pruned to the inference path, equal to Keras", .needsFixtures, arguments: saves)
+    func loads(file: String, config: String?) throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture(file), config: config.map(TestData.fixture))
+        #expect(
+            model.layers.map(\.className) == [
+                "Conv2D", "BatchNormalization", "Conv2D", "BatchNormalization", "PrimaryCaps", "FCCaps", "Length",
+            ])
+        #expect(model.inputShape == [14, 14, 1])
+        let primary = try #require(model.layers[4].kind as? DepthwisePrimaryCapsule)
+        #expect(primary.channels == 8 && primary.kernelHeight == 5 && primary.capsules == 4 && primary.dimension == 2)
+        let routing = try #require(model.layers[5].kind as? SelfAttentionCapsule)
+        #expect(routing.outputs == 3 && routing.dimension == 4 && routing.inputs == 4 && routing.inputDimension == 2)
+        if file.contains("train") || file.contains("play") {
+            #expect(model.leftOut.contains { $0.hasPrefix("Generator (Sequential)") })
+        }
+        let reference = try CapsNetModel(contentsOf: TestData.fixture("efficient_capsnet.keras"))
+        #expect(model.layers == reference.layers)
+
+        let input = try tensor(TestData.fixture("efficient_capsnet_input.npy"))
+        let float = FloatReference(model)
+        let (maxAbs, range) = difference(try float.outputs(input), try tensor(TestData.fixture("efficient_capsnet_output.npy")))
+        #expect(maxAbs <= 1e-4 * range, "lengths: max abs difference \(maxAbs), range \(range)")
+        let capsules = try #require(try float.trace(input).layers.dropLast().last?.output)
+        let (capsuleDifference, capsuleRange) = difference(capsules, try tensor(TestData.fixture("efficient_capsnet_capsules.npy")))
+        #expect(capsuleDifference <= 1e-4 * capsuleRange, "capsules: max abs difference \(capsuleDifference), range \(capsuleRange)")
+    }
+
+    @Test("the exponential squash: zero stays zero, lengths follow 1 - e^-|s|, directions are kept")
+    func exponentialSquash() {
+        let s = Tensor(shape: [1, 3, 2], values: [0, 0, 3, 4, 1e-3, 0])
+        let v = FloatMath.exponentialSquash(s)
+        #expect(v.values[0] == 0 && v.values[1] == 0)
+        #expect(abs(v.values[2] - 0.6 * (1 - exp(-5))) < 1e-6 && abs(v.values[3] - 0.8 * (1 - exp(-5))) < 1e-6)
+        #expect(abs(v.values[4] - (1 - exp(-1e-3))) < 1e-7)
+    }
+
+    @Test("convert names the layer that has no int8 kernel yet, and writes nothing", .needsFixtures)
+    func convertRefusesForNow() throws {
+        let folder = try TestData.temporaryFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let data = TestData.fixture("efficient_capsnet_data/images.npy")
+        let out = folder.appendingPathComponent("out").path
+        let result = try CapsNetTool.run([
+            "convert", TestData.fixture("efficient_capsnet.keras"), "--calibration", data, "--eval", data, "--out", out,
+        ])
+        #expect(result.status != 0)
+        #expect(result.error.contains("layer 'primary_caps' (PrimaryCaps) has no int8 kernel yet"), "\(result.error)")
+        #expect(!FileManager.default.fileExists(atPath: out))
+    }
+}
