@@ -131,7 +131,7 @@ static void fail(const char *kernel, const char *rule)
 
 /** What became of each kernel's calls, printed when the fuzzer exits (.ci/fuzz reports it). */
 enum { REFUSED_AS_REQUIRED, RAN_AND_ACCEPTED, RAN_AND_REFUSED, TOO_LARGE_TO_RUN, OUTCOMES };
-#define KERNELS 13
+#define KERNELS 14
 static const char *kernel_names[KERNELS];
 static int64_t outcomes[KERNELS][OUTCOMES];
 static int current_kernel;
@@ -233,7 +233,15 @@ typedef struct {
     capsnet_conv_params params;
     capsnet_hwc input_dims, output_dims;
     int has_bias;
+    int depthwise; /**< capsnet_depthwise_conv_hwc_q7: one Kh x Kw filter per channel, no scratch */
 } conv_call;
+
+/** The filters' values: Cout*Kh*Kw*Cin, or Kh*Kw*C for a depthwise convolution. */
+static int64_t conv_weights(const conv_call *c)
+{
+    const int64_t window = (int64_t)c->params.kernel.h * c->params.kernel.w;
+    return c->depthwise ? window * c->input_dims.c : window * c->input_dims.c * c->output_dims.c;
+}
 
 static void read_conv(byte_stream *s, conv_call *c)
 {
@@ -274,7 +282,8 @@ static int conv_forbidden(const conv_call *c)
         return 1;
     }
     if (too_many(product(in->h, in->w, in->c)) || too_many(product(out->h, out->w, out->c)) ||
-        too_many(product(out->c, p->kernel.h * (int64_t)p->kernel.w, in->c))) {
+        too_many(product(out->c, p->kernel.h * (int64_t)p->kernel.w, c->depthwise ? 1 : in->c)) ||
+        (c->depthwise && (out->c != in->c || too_many(product(p->kernel.h, p->kernel.w, in->c))))) {
         return 1;
     }
     if (product_shift_bad(p->input_frac, p->weight_frac, p->output_frac)) {
@@ -290,7 +299,7 @@ static int conv_forbidden(const conv_call *c)
             return 1;
         }
     }
-    const int64_t terms = product(p->kernel.h, p->kernel.w, in->c);
+    const int64_t terms = product(p->kernel.h, p->kernel.w, c->depthwise ? 1 : in->c);
     if (terms > INT32_MAX || terms * 16384 + ((int64_t)128 << bias_shift) > INT32_MAX) {
         return 1;
     }
@@ -302,14 +311,13 @@ static int conv_forbidden(const conv_call *c)
 static int64_t conv_macs(const conv_call *c)
 {
     return product(product(c->output_dims.h, c->output_dims.w, c->output_dims.c), c->params.kernel.h,
-                   product(c->params.kernel.w, c->input_dims.c, 1));
+                   product(c->params.kernel.w, c->depthwise ? 1 : c->input_dims.c, 1));
 }
 
 static int64_t conv_bytes(const conv_call *c, int64_t scratch)
 {
     const capsnet_hwc *in = &c->input_dims, *out = &c->output_dims;
-    return product(in->h, in->w, in->c) + product(out->h, out->w, out->c) +
-           product(out->c, product(c->params.kernel.h, c->params.kernel.w, in->c), 1) + scratch;
+    return product(in->h, in->w, in->c) + product(out->h, out->w, out->c) + conv_weights(c) + scratch;
 }
 
 /** A kernel's scratch from its companion's answer, or the no-access page; `short_by` bytes fewer. */
@@ -372,7 +380,7 @@ static void check_conv_kind(const char *name, byte_stream *s, const conv_call *c
     if ((any_cores < 1 || any_cores > CAPSNET_CORES_MAX) && split_size(params, &c->input_dims, any_cores) >= 0) {
         fail(name, "the split companion accepted an invalid number of cores");
     }
-    forbidden = forbidden || null_arg <= 4 || one_size < 0;
+    forbidden = forbidden || null_arg <= 3 || (null_arg == 4 && one_size > 0) || one_size < 0;
     const int run = !forbidden && runnable(conv_bytes(c, (int64_t)one_size + (split_bytes > 0 ? split_bytes : 0)),
                                            conv_macs(c));
     if (!forbidden && !run) {
@@ -383,8 +391,7 @@ static void check_conv_kind(const char *name, byte_stream *s, const conv_call *c
     const capsnet_hwc *in = &c->input_dims, *out = &c->output_dims;
     const int64_t out_count = run ? product(out->h, out->w, out->c) : 0;
     const int8_t *input = run ? exact(&b, product(in->h, in->w, in->c)) : no_access();
-    const int8_t *weights = run ? exact(&b, product(out->c, c->params.kernel.h, product(c->params.kernel.w, in->c, 1)))
-                                : no_access();
+    const int8_t *weights = run ? exact(&b, conv_weights(c)) : no_access();
     const int8_t *bias = !c->has_bias ? NULL : run ? exact(&b, out->c) : no_access();
     int8_t *output = run ? exact(&b, out_count) : no_access();
     const int8_t *before = snapshot(&b, output, out_count, run);
@@ -428,6 +435,25 @@ static void check_conv_kind(const char *name, byte_stream *s, const conv_call *c
     free_all(&b);
 }
 
+static capsnet_status depthwise_one(const void *params, const capsnet_context *ctx, const conv_call *c,
+                                    const int8_t *input, const int8_t *weights, const int8_t *bias, int8_t *output)
+{
+    return capsnet_depthwise_conv_hwc_q7(ctx, params, &c->input_dims, input, weights, bias, &c->output_dims, output);
+}
+
+static capsnet_status depthwise_split(const void *params, const capsnet_context *ctx, const conv_call *c,
+                                      const int8_t *input, const int8_t *weights, const int8_t *bias,
+                                      int8_t *output, const capsnet_core_split *split)
+{
+    return capsnet_depthwise_conv_hwc_q7_split(ctx, params, &c->input_dims, input, weights, bias, &c->output_dims,
+                                               output, split);
+}
+
+static int32_t depthwise_split_size(const void *params, const capsnet_hwc *input_dims, int32_t cores)
+{
+    return capsnet_depthwise_conv_hwc_q7_split_get_buffer_size(params, input_dims, cores);
+}
+
 static int32_t conv_split_size(const void *params, const capsnet_hwc *input_dims, int32_t cores)
 {
     return capsnet_conv_hwc_q7_split_get_buffer_size(params, input_dims, cores);
@@ -445,6 +471,19 @@ static void fuzz_conv(byte_stream *s)
     const int32_t size = capsnet_conv_hwc_q7_get_buffer_size(&c.params, &c.input_dims);
     check_conv_kind("capsnet_conv_hwc_q7", s, &c, &c.params, conv_forbidden(&c), size, conv_one, conv_split,
                     conv_split_size);
+}
+
+static void fuzz_depthwise_conv(byte_stream *s)
+{
+    conv_call c;
+    read_conv(s, &c);
+    c.depthwise = 1;
+    if (next_byte(s) < 0xF0) {
+        c.output_dims.c = c.input_dims.c; /* mostly as the contract wants; else whatever was drawn */
+    }
+    const int32_t size = capsnet_depthwise_conv_hwc_q7_get_buffer_size(&c.params, &c.input_dims);
+    check_conv_kind("capsnet_depthwise_conv_hwc_q7", s, &c, &c.params, conv_forbidden(&c), size, depthwise_one,
+                    depthwise_split, depthwise_split_size);
 }
 
 static void fuzz_primary_capsule(byte_stream *s)
@@ -825,7 +864,8 @@ static void fuzz_channel_affine(byte_stream *s)
 static void fuzz_mat_mult(byte_stream *s) { fuzz_mat_product(s, 0); }
 static void fuzz_mat_mult_trans_b(byte_stream *s) { fuzz_mat_product(s, 1); }
 
-/** The kernels, in the order of capsnet_functions.h; the first input byte picks one. */
+/** The kernels; the first input byte picks one (a new kernel goes last, so that saved inputs keep
+ * their meaning). */
 static const struct {
     const char *name;
     void (*run)(byte_stream *);
@@ -843,6 +883,7 @@ static const struct {
     {"primary_capsule_q7", fuzz_primary_capsule},
     {"capsule_layer_q7", fuzz_capsule_layer},
     {"capsule_length_q7", fuzz_capsule_length},
+    {"depthwise_conv_hwc_q7", fuzz_depthwise_conv},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -178,6 +178,46 @@ static inline capsnet_status capsnet_check_mat_product(const int8_t *a, const in
     return capsnet_accumulator_fits(k, 0) ? CAPSNET_OK : CAPSNET_ERROR_OVERFLOW;
 }
 
+/** One spatial axis of a convolution: every size in range (CAPSNET_DIM_MAX) and the padding below
+ * the kernel, and every window starting inside the input, since padding beyond that would only add
+ * zero windows. Positions plus a window, or minus a padding, then stay inside int32_t. */
+static inline capsnet_status capsnet_check_conv_axis(int32_t in, int32_t kernel, int32_t stride, int32_t padding,
+                                                     int32_t out)
+{
+    if (in < 1 || kernel < 1 || stride < 1 || out < 1 || padding < 0 || padding >= kernel ||
+        in > CAPSNET_DIM_MAX || kernel > CAPSNET_DIM_MAX || stride > CAPSNET_DIM_MAX || out > CAPSNET_DIM_MAX) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    const int64_t last_start = (int64_t)(out - 1) * stride - padding;
+    return last_start <= in - 1 ? CAPSNET_OK : CAPSNET_ERROR_DIMENSION;
+}
+
+/** The checks on a convolution's clamp and formats that the convolution kernels share: the
+ * requantization shift, and the bias's left shift when there is a bias (it is "a product" stored
+ * in bias_frac: the same shift, applied to the left). The leak is left to the caller. */
+static inline capsnet_status capsnet_check_conv_formats(const capsnet_conv_params *params, int has_bias,
+                                                        int32_t *shift, int32_t *bias_shift)
+{
+    if (params->activation.min < CAPSNET_Q7_MIN || params->activation.min >= params->activation.max ||
+        params->activation.max > CAPSNET_Q7_MAX) {
+        return CAPSNET_ERROR_ARGUMENT;
+    }
+    CAPSNET_RETURN_IF_ERROR(capsnet_product_shift(params->input_frac, params->weight_frac, params->output_frac, shift));
+    *bias_shift = 0;
+    if (has_bias) {
+        CAPSNET_RETURN_IF_ERROR(
+            capsnet_product_shift(params->input_frac, params->weight_frac, params->bias_frac, bias_shift));
+    }
+    return CAPSNET_OK;
+}
+
+/** Whether a split names a valid core of at most CAPSNET_CORES_MAX. */
+static inline int capsnet_split_is_valid(const capsnet_core_split *split)
+{
+    return split->num_cores >= 1 && split->num_cores <= CAPSNET_CORES_MAX && split->core_id >= 0 &&
+           split->core_id < split->num_cores;
+}
+
 /** The contiguous share [*begin, *end) of `count` items that split->core_id computes: chunks of
  * ceil(count / num_cores), so the last cores may get fewer or none. */
 static inline void capsnet_split_range(int32_t count, const capsnet_core_split *split, int32_t *begin,

@@ -88,6 +88,52 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
                                          const capsnet_hwc *output_dims, int8_t *output,
                                          const capsnet_core_split *split);
 
+/**
+ * @brief Scratch bytes capsnet_depthwise_conv_hwc_q7 needs (none on every path so far), or a
+ * negative status if the arguments are invalid (CAPSNET_ERROR_NULL_POINTER,
+ * CAPSNET_ERROR_DIMENSION, CAPSNET_ERROR_OVERFLOW).
+ */
+int32_t capsnet_depthwise_conv_hwc_q7_get_buffer_size(const capsnet_conv_params *params,
+                                                      const capsnet_hwc *input_dims);
+
+/**
+ * @brief Depthwise 2-D convolution, HWC int8, exact, with a channel multiplier of 1: output channel
+ * c is input channel c convolved with its own filter (Keras's Conv2D with groups = channels, as
+ * Efficient-CapsNet's primary capsules use it).
+ *
+ * out[y][x][c] = clamp(requantize(bias[c] << bias_shift + sum_{ky,kx} in[y*sh-ph+ky][x*sw-pw+kx][c] * w[ky][kx][c]))
+ * with the shifts, padding, activation (clamp and leak) and rounding of capsnet_conv_hwc_q7.
+ *
+ * @param[in]  ctx          scratch of capsnet_depthwise_conv_hwc_q7_get_buffer_size(params, input_dims) bytes
+ *                          (ctx->buf may be NULL while that is 0)
+ * @param[in]  params       kernel size, stride, padding (0 <= padding < kernel), formats, activation
+ * @param[in]  input_dims   input shape [H, W, C]
+ * @param[in]  input        H*W*C values
+ * @param[in]  weights      the filters in [Kh][Kw][C] order (Keras's [Kh][Kw][1][C] kernel as stored)
+ * @param[in]  bias         C values in bias_frac, or NULL for no bias
+ * @param[in]  output_dims  output shape [Ho, Wo, C], the last window starting inside the input
+ * @param[out] output       Ho*Wo*C values
+ * @return CAPSNET_OK, or an error and nothing written. Overflow guard: Kh*Kw*2^14 + 2^(7+bias_shift) < 2^31.
+ */
+capsnet_status capsnet_depthwise_conv_hwc_q7(const capsnet_context *ctx, const capsnet_conv_params *params,
+                                             const capsnet_hwc *input_dims, const int8_t *input,
+                                             const int8_t *weights, const int8_t *bias,
+                                             const capsnet_hwc *output_dims, int8_t *output);
+
+/** @brief Scratch bytes capsnet_depthwise_conv_hwc_q7_split needs for num_cores cores together. */
+int32_t capsnet_depthwise_conv_hwc_q7_split_get_buffer_size(const capsnet_conv_params *params,
+                                                            const capsnet_hwc *input_dims, int32_t num_cores);
+
+/**
+ * @brief capsnet_depthwise_conv_hwc_q7 on one core's share of the output rows (capsnet_core_split);
+ * together the num_cores calls write exactly what capsnet_depthwise_conv_hwc_q7 writes.
+ */
+capsnet_status capsnet_depthwise_conv_hwc_q7_split(const capsnet_context *ctx, const capsnet_conv_params *params,
+                                                   const capsnet_hwc *input_dims, const int8_t *input,
+                                                   const int8_t *weights, const int8_t *bias,
+                                                   const capsnet_hwc *output_dims, int8_t *output,
+                                                   const capsnet_core_split *split);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Activations                                                                                     */
 /* ---------------------------------------------------------------------------------------------- */

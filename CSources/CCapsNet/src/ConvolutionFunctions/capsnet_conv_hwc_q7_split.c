@@ -11,17 +11,6 @@
 #include "../capsnet_simd.h"
 #include "../capsnet_support.h"
 
-static capsnet_status check_axis(int32_t in, int32_t kernel, int32_t stride, int32_t padding, int32_t out)
-{
-    if (in < 1 || kernel < 1 || stride < 1 || out < 1 || padding < 0 || padding >= kernel ||
-        in > CAPSNET_DIM_MAX || kernel > CAPSNET_DIM_MAX || stride > CAPSNET_DIM_MAX || out > CAPSNET_DIM_MAX) {
-        return CAPSNET_ERROR_DIMENSION;
-    }
-    /* Every window must start inside the input: padding beyond that would only add zero windows. */
-    const int64_t last_start = (int64_t)(out - 1) * stride - padding;
-    return last_start <= in - 1 ? CAPSNET_OK : CAPSNET_ERROR_DIMENSION;
-}
-
 static int32_t min_s32(int32_t a, int32_t b)
 {
     return a < b ? a : b;
@@ -305,15 +294,14 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         weights == NULL || output_dims == NULL || output == NULL || split == NULL) {
         return CAPSNET_ERROR_NULL_POINTER;
     }
-    if (split->num_cores < 1 || split->num_cores > CAPSNET_CORES_MAX || split->core_id < 0 ||
-        split->core_id >= split->num_cores) {
+    if (!capsnet_split_is_valid(split)) {
         return CAPSNET_ERROR_DIMENSION;
     }
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_c = input_dims->c;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_c = output_dims->c;
     const int32_t k_h = params->kernel.h, k_w = params->kernel.w;
-    if (check_axis(in_h, k_h, params->stride.h, params->padding.h, out_h) != CAPSNET_OK ||
-        check_axis(in_w, k_w, params->stride.w, params->padding.w, out_w) != CAPSNET_OK ||
+    if (capsnet_check_conv_axis(in_h, k_h, params->stride.h, params->padding.h, out_h) != CAPSNET_OK ||
+        capsnet_check_conv_axis(in_w, k_w, params->stride.w, params->padding.w, out_w) != CAPSNET_OK ||
         capsnet_count3(in_h, in_w, in_c) < 0 || capsnet_count3(out_h, out_w, out_c) < 0) {
         return CAPSNET_ERROR_DIMENSION;
     }
@@ -323,7 +311,8 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
     }
 
     /* The leak is checked where it is used, in convolve_rows_leaky, before anything is written: a
-     * check here costs the Cortex-M4's DSP loops 2% (gcc 12 allocates their registers anew). */
+     * check here costs the Cortex-M4's DSP loops 2% (gcc 12 allocates their registers anew), and so
+     * does calling capsnet_check_conv_formats for the checks below, which are the same. */
     if (params->activation.min < CAPSNET_Q7_MIN || params->activation.min >= params->activation.max ||
         params->activation.max > CAPSNET_Q7_MAX) {
         return CAPSNET_ERROR_ARGUMENT;
