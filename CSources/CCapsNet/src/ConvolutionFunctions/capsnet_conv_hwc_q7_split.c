@@ -311,8 +311,9 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
     }
 
     /* The leak is checked where it is used, in convolve_rows_leaky, before anything is written: a
-     * check here costs the Cortex-M4's DSP loops 2% (gcc 12 allocates their registers anew), and so
-     * does calling capsnet_check_conv_formats for the checks below, which are the same. */
+     * check here costs the Cortex-M4's DSP loops 2% (gcc 12 allocates their registers anew), and
+     * calling capsnet_check_conv_formats for the same checks as below cost them 3% (conv2d) to 4%
+     * (the primary capsules) on MNIST. */
     if (params->activation.min < CAPSNET_Q7_MIN || params->activation.min >= params->activation.max ||
         params->activation.max > CAPSNET_Q7_MAX) {
         return CAPSNET_ERROR_ARGUMENT;
