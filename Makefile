@@ -41,7 +41,7 @@ fixtures: deps
 trained-models: deps
 	.ci/train-models
 
-# The fuzz targets of Sources/CapsNetFuzz under libFuzzer and ASan, FUZZ_SECONDS (15) each; CI runs it.
+# The fuzz targets (Sources/CapsNetFuzz, CSources/fuzz) under libFuzzer and the sanitizers, FUZZ_SECONDS (10) each; CI runs it.
 fuzz: deps fixtures
 	.ci/fuzz
 
