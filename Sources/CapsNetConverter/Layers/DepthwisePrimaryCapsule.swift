@@ -21,7 +21,8 @@ public struct DepthwisePrimaryCapsule: LayerKind {
 
     public var parameterCount: Int { kernel.count + (bias?.count ?? 0) }
 
-    public func macs(_ layer: Layer) -> Int { layer.outputShape.reduce(1, *) / channels * channels * kernelHeight * kernelWidth }
+    /// One K×K window per output value (N·D of them).
+    public func macs(_ layer: Layer) -> Int { layer.outputShape.reduce(1, *) * kernelHeight * kernelWidth }
 
     /// The output grid on an input of `height × width`, or nil if the kernel does not fit.
     func grid(height: Int, width: Int) -> (height: Int, width: Int)? {

@@ -69,6 +69,7 @@ capsnet_status capsnet_depthwise_conv_hwc_q7_split(const capsnet_context *ctx, c
     if (!capsnet_accumulator_fits(k_h * k_w, bias_shift)) {
         return CAPSNET_ERROR_OVERFLOW;
     }
+    /* The companion asks for 0 bytes; a negative size is not a context at all. */
     if (ctx->size < 0) {
         return CAPSNET_ERROR_BUFFER_SIZE;
     }
