@@ -131,7 +131,7 @@ static void fail(const char *kernel, const char *rule)
 
 /** What became of each kernel's calls, printed when the fuzzer exits (.ci/fuzz reports it). */
 enum { REFUSED_AS_REQUIRED, RAN_AND_ACCEPTED, RAN_AND_REFUSED, TOO_LARGE_TO_RUN, OUTCOMES };
-#define KERNELS 14
+#define KERNELS 16
 static const char *kernel_names[KERNELS];
 static int64_t outcomes[KERNELS][OUTCOMES];
 static int current_kernel;
@@ -502,12 +502,15 @@ static void fuzz_primary_capsule(byte_stream *s)
 /* Capsule layer                                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
 
+/** One call of a routing layer's split kernel on `cores` threads: dynamic routing (`params`) or
+ * self-attention routing (`attention`). */
 typedef struct {
     pthread_barrier_t barrier;
     const capsnet_context *ctx;
     const capsnet_capsule_params *params;
+    const capsnet_self_attention_params *attention;
     const capsnet_capsule_dims *dims;
-    const int8_t *input, *weights;
+    const int8_t *input, *weights, *bias;
     int8_t *output;
     int32_t cores;
 } capsule_run;
@@ -520,13 +523,66 @@ typedef struct {
 
 static void wait_barrier(void *arg) { pthread_barrier_wait(arg); }
 
+static capsnet_status call_capsule_split(const capsule_run *r, const capsnet_context *ctx, int8_t *output,
+                                         const capsnet_core_split *split)
+{
+    return r->attention != NULL
+               ? capsnet_self_attention_capsule_q7_split(ctx, r->attention, r->dims, r->input, r->weights, r->bias,
+                                                         output, split)
+               : capsnet_capsule_layer_q7_split(ctx, r->params, r->dims, r->input, r->weights, output, split);
+}
+
 static void *capsule_thread(void *arg)
 {
     capsule_core *core = arg;
     capsule_run *r = core->run;
     const capsnet_core_split split = {core->core, r->cores, wait_barrier, &r->barrier};
-    core->status = capsnet_capsule_layer_q7_split(r->ctx, r->params, r->dims, r->input, r->weights, r->output, &split);
+    core->status = call_capsule_split(r, r->ctx, r->output, &split);
     return NULL;
+}
+
+/**
+ * Runs the split kernel of `r` on its threads and checks it against the one-core output `whole`
+ * of `count` bytes; then checks that several cores without a barrier, and every invalid split,
+ * are refused.
+ */
+static void check_capsule_split(const char *name, capsule_run *r, const int8_t *whole, int64_t count)
+{
+    pthread_barrier_init(&r->barrier, NULL, (unsigned)r->cores);
+    pthread_t threads[4];
+    capsule_core each[4];
+    for (int32_t k = 0; k < r->cores; k++) {
+        each[k] = (capsule_core){r, k, CAPSNET_OK};
+        if (pthread_create(&threads[k], NULL, capsule_thread, &each[k]) != 0) {
+            abort();
+        }
+    }
+    for (int32_t k = 0; k < r->cores; k++) {
+        pthread_join(threads[k], NULL);
+        if (each[k].status != CAPSNET_OK) {
+            fail(name, "a core of the split refuses what the kernel accepts");
+        }
+    }
+    pthread_barrier_destroy(&r->barrier);
+    if (memcmp(r->output, whole, (size_t)count) != 0) {
+        fail(name, "the split's output differs from the one-core kernel's");
+    }
+    if (r->cores > 1) {
+        const capsnet_core_split no_barrier = {0, r->cores, NULL, NULL};
+        if (call_capsule_split(r, r->ctx, r->output, &no_barrier) == CAPSNET_OK) {
+            fail(name, "accepted several cores without a barrier");
+        }
+    }
+    /* Invalid splits, with a barrier (it must never be called) and a scratch that claims to be huge. */
+    const capsnet_context roomy = {r->ctx->buf, INT32_MAX};
+    for (size_t k = 0; k < sizeof bad_splits / sizeof bad_splits[0]; k++) {
+        capsnet_core_split bad = bad_splits[k];
+        bad.barrier = wait_barrier;
+        bad.barrier_arg = NULL;
+        if (call_capsule_split(r, &roomy, r->output, &bad) == CAPSNET_OK) {
+            fail(name, "accepted an invalid core split");
+        }
+    }
 }
 
 static void fuzz_capsule_layer(byte_stream *s)
@@ -598,41 +654,76 @@ static void fuzz_capsule_layer(byte_stream *s)
     capsule_run r = {.ctx = &(capsnet_context){exact(&b, split_bytes), split_bytes},
                      .params = &p, .dims = &d, .input = input, .weights = weights,
                      .output = exact(&b, jd), .cores = cores};
-    pthread_barrier_init(&r.barrier, NULL, (unsigned)cores);
-    pthread_t threads[4];
-    capsule_core each[4];
-    for (int32_t k = 0; k < cores; k++) {
-        each[k] = (capsule_core){&r, k, CAPSNET_OK};
-        if (pthread_create(&threads[k], NULL, capsule_thread, &each[k]) != 0) {
-            abort();
-        }
+    check_capsule_split(name, &r, output, jd);
+    free_all(&b);
+}
+
+static void fuzz_self_attention(byte_stream *s)
+{
+    static const char *name = "capsnet_self_attention_capsule_q7";
+    capsnet_capsule_dims d = {pick(s, 1, 12), pick(s, 1, 4), pick(s, 1, 4), pick(s, 1, 6)};
+    const capsnet_self_attention_params p = {pick_frac(s), pick_frac(s), pick_frac(s), pick_frac(s),
+                                             pick_frac(s), pick(s, -2, 7), pick_frac(s), pick(s, 0, 9)};
+    const int null_arg = pick_null(s);
+    const int short_by = next_byte(s) & 1;
+    const int32_t cores = 1 + next_byte(s) % 4;
+    const int32_t any_cores = pick(s, 1, 8);
+    if ((any_cores < 1 || any_cores > CAPSNET_CORES_MAX) &&
+        capsnet_self_attention_capsule_q7_split_get_buffer_size(&d, any_cores) >= 0) {
+        fail(name, "the split companion accepted an invalid number of cores");
     }
-    for (int32_t k = 0; k < cores; k++) {
-        pthread_join(threads[k], NULL);
-        if (each[k].status != CAPSNET_OK) {
-            fail(name, "a core of the split refuses what the kernel accepts");
-        }
+
+    int forbidden = d.num_inputs < 1 || d.input_dim < 1 || d.num_outputs < 1 || d.output_dim < 1 ||
+                    d.num_outputs > CAPSNET_SOFTMAX_ROW_MAX || null_arg <= 7;
+    const int64_t jd = forbidden ? 0 : product(d.num_outputs, d.output_dim, 1);
+    const int64_t routes = forbidden ? 0 : product(d.num_outputs, d.num_inputs, 1);
+    const int64_t weights_count = forbidden ? 0 : product(jd, d.num_inputs, d.input_dim);
+    if (!forbidden) {
+        const int64_t agreement_shift = 30 + 2 * (int64_t)p.prediction_frac - p.agreement_frac;
+        const int32_t finer = p.bias_frac > CAPSNET_SOFTMAX_FRAC ? p.bias_frac : CAPSNET_SOFTMAX_FRAC;
+        forbidden = too_many(product(d.num_inputs, d.input_dim, 1)) || too_many(jd) || too_many(routes) ||
+                    too_many(weights_count) || too_many(product(d.num_inputs, d.output_dim, 1)) ||
+                    product_shift_bad(p.input_frac, p.weight_frac, p.prediction_frac) ||
+                    frac_bad(p.agreement_frac) || agreement_shift < 0 || agreement_shift > 62 ||
+                    frac_bad(p.bias_frac) || frac_bad(p.coupling_frac) || finer < p.coupling_frac ||
+                    product_shift_bad(p.coupling_frac, p.prediction_frac, p.sum_frac) || frac_bad(p.output_frac) ||
+                    p.output_frac < 0 || (int64_t)d.input_dim * 16384 > INT32_MAX ||
+                    product(d.num_inputs, d.output_dim, 16384) > INT32_MAX;
     }
-    pthread_barrier_destroy(&r.barrier);
-    if (memcmp(r.output, output, (size_t)jd) != 0) {
-        fail(name, "the split's output differs from the one-core kernel's");
+    const int32_t size = capsnet_self_attention_capsule_q7_get_buffer_size(&d);
+    const int32_t split_bytes = capsnet_self_attention_capsule_q7_split_get_buffer_size(&d, cores);
+    forbidden = forbidden || size < 0;
+    const int64_t macs = forbidden ? 0 : weights_count + 2 * jd * d.num_inputs;
+    const int run = !forbidden && runnable(weights_count + (int64_t)size + split_bytes, macs);
+    if (!forbidden && !run) {
+        record_too_large();
+        return;
     }
-    if (cores > 1) {
-        const capsnet_core_split no_barrier = {0, cores, NULL, NULL};
-        if (capsnet_capsule_layer_q7_split(r.ctx, &p, &d, input, weights, r.output, &no_barrier) == CAPSNET_OK) {
-            fail(name, "accepted several cores without a barrier");
-        }
+    buffers b = {.data = s};
+    const int8_t *input = run ? exact(&b, product(d.num_inputs, d.input_dim, 1)) : no_access();
+    const int8_t *weights = run ? exact(&b, weights_count) : no_access();
+    const int8_t *bias = run ? exact(&b, routes) : no_access();
+    int8_t *output = run ? exact(&b, jd) : no_access();
+    const int8_t *before = snapshot(&b, output, jd, run);
+    capsnet_context ctx = scratch(&b, size, short_by, run);
+    if (null_arg == 7) {
+        ctx.buf = NULL;
     }
-    /* Invalid splits, with a barrier (it must never be called) and a scratch that claims to be huge. */
-    const capsnet_context roomy = {r.ctx->buf, INT32_MAX};
-    for (size_t k = 0; k < sizeof bad_splits / sizeof bad_splits[0]; k++) {
-        capsnet_core_split bad = bad_splits[k];
-        bad.barrier = wait_barrier;
-        bad.barrier_arg = NULL;
-        if (capsnet_capsule_layer_q7_split(&roomy, &p, &d, input, weights, r.output, &bad) == CAPSNET_OK) {
-            fail(name, "accepted an invalid core split");
-        }
+    const capsnet_status status = capsnet_self_attention_capsule_q7(
+        null_arg == 0 ? NULL : &ctx, null_arg == 1 ? NULL : &p, null_arg == 2 ? NULL : &d,
+        null_arg == 3 ? NULL : input, null_arg == 4 ? NULL : weights, null_arg == 5 ? NULL : bias,
+        null_arg == 6 ? NULL : output);
+    if (!judge(name, forbidden || (short_by && size > 0), status, before, output, jd)) {
+        free_all(&b);
+        return;
     }
+    if (split_bytes < 0) {
+        fail(name, "the split companion refuses what the kernel accepts");
+    }
+    capsule_run r = {.ctx = &(capsnet_context){exact(&b, split_bytes), split_bytes},
+                     .attention = &p, .dims = &d, .input = input, .weights = weights, .bias = bias,
+                     .output = exact(&b, jd), .cores = cores};
+    check_capsule_split(name, &r, output, jd);
     free_all(&b);
 }
 
@@ -697,6 +788,12 @@ static capsnet_status call_squash(const void *v, int8_t *const *t)
     return capsnet_squash_q7(t[0], a->a, a->b, a->fa, a->fout, a->c ? t[0] : t[1]);
 }
 
+static capsnet_status call_exp_squash(const void *v, int8_t *const *t)
+{
+    const plain_args *a = v;
+    return capsnet_exp_squash_q7(t[0], a->a, a->b, a->fa, a->fout, a->c ? t[0] : t[1]);
+}
+
 static capsnet_status call_length(const void *v, int8_t *const *t)
 {
     const plain_args *a = v;
@@ -755,6 +852,16 @@ static void fuzz_squash(byte_stream *s)
     const int64_t sizes[2] = {n, n};
     const int forbidden = too_many(n) || frac_bad(a.fa) || frac_bad(a.fout) || a.fout < 0;
     check_plain("capsnet_squash_q7", s, &a, forbidden, sizes, a.c ? 1 : 2, a.c ? 0 : 1, call_squash);
+}
+
+static void fuzz_exp_squash(byte_stream *s)
+{
+    const plain_args a = {.a = pick(s, 1, 8), .b = pick(s, 1, 16), .c = next_byte(s) & 1,
+                          .fa = pick_frac(s), .fout = pick(s, 0, 9)};
+    const int64_t n = count2(a.a, a.b);
+    const int64_t sizes[2] = {n, n};
+    const int forbidden = too_many(n) || frac_bad(a.fa) || frac_bad(a.fout) || a.fout < 0;
+    check_plain("capsnet_exp_squash_q7", s, &a, forbidden, sizes, a.c ? 1 : 2, a.c ? 0 : 1, call_exp_squash);
 }
 
 static void fuzz_capsule_length(byte_stream *s)
@@ -884,6 +991,8 @@ static const struct {
     {"capsule_layer_q7", fuzz_capsule_layer},
     {"capsule_length_q7", fuzz_capsule_length},
     {"depthwise_conv_hwc_q7", fuzz_depthwise_conv},
+    {"exp_squash_q7", fuzz_exp_squash},
+    {"self_attention_capsule_q7", fuzz_self_attention},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -128,6 +128,51 @@ struct SplitTests {
         }
     }
 
+    @Test("self-attention layer: 1 to 8 threads meeting at the barrier write the one-core output")
+    func selfAttentionLayer() throws {
+        var g = SeededGenerator(seed: 0x5E23)
+        let teams = (1...8).map { CoreTeam(cores: $0) }
+        for _ in 0..<40 {
+            let l = SelfAttentionTests.randomLayer(
+                &g, inputs: g.int(1...40), inputDim: g.int(1...6), outputs: g.int(1...12), outputDim: g.int(1...8))
+            let input = g.int8s(l.inputs * l.inputDim)
+            let weights = g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim)
+            let bias = g.int8s(l.outputs * l.inputs)
+            let whole = try SelfAttentionTests.run(l, input: input, weights: weights, bias: bias)
+            for team in teams {
+                let memory = SharedMemory(outputs: whole.count, cores: team.cores)
+                team.perform { core in
+                    var dims = SelfAttentionTests.dims(l)
+                    var params = SelfAttentionTests.parameters(l)
+                    var context = capsnet_context(buf: memory.scratch, size: memory.scratchBytes)
+                    var split = team.barrier.split(core: core)
+                    memory.statuses[core] = capsnet_self_attention_capsule_q7_split(
+                        &context, &params, &dims, input, weights, bias, memory.output.baseAddress, &split)
+                }
+                #expect(memory.statuses.allSatisfy { $0 == CAPSNET_OK }, "\(l), \(team.cores) cores")
+                #expect(Array(memory.output) == whole, "\(l), \(team.cores) cores")
+            }
+        }
+        // Several cores without a barrier, and an invalid split, are refused.
+        let l = SelfAttentionTests.randomLayer(&g, inputs: 2, inputDim: 2, outputs: 2, outputDim: 2)
+        var dims = SelfAttentionTests.dims(l)
+        var params = SelfAttentionTests.parameters(l)
+        let scratch = Scratch(capsnet_self_attention_capsule_q7_split_get_buffer_size(&dims, 2))
+        for (split, status) in [
+            (capsnet_core_split(core_id: 0, num_cores: 2, barrier: nil, barrier_arg: nil), CAPSNET_ERROR_NULL_POINTER),
+            (capsnet_core_split(core_id: 2, num_cores: 2, barrier: nil, barrier_arg: nil), CAPSNET_ERROR_NULL_POINTER),
+            (capsnet_core_split(core_id: 1, num_cores: 1, barrier: nil, barrier_arg: nil), CAPSNET_ERROR_DIMENSION),
+        ] {
+            var split = split
+            var output = [Int8](repeating: 99, count: 4)
+            #expect(
+                capsnet_self_attention_capsule_q7_split(
+                    &scratch.context, &params, &dims, [1, 2, 3, 4], [Int8](repeating: 5, count: 16), [0, 0, 0, 0],
+                    &output, &split) == status)
+            #expect(output == [99, 99, 99, 99])
+        }
+    }
+
     @Test("an invalid split is refused and nothing is written")
     func invalidSplits() {
         var params = capsnet_conv_params(

@@ -218,6 +218,15 @@ static inline int capsnet_split_is_valid(const capsnet_core_split *split)
            split->core_id < split->num_cores;
 }
 
+/** The split checks of the kernels that synchronise inside: a barrier for several cores, a valid split. */
+static inline capsnet_status capsnet_check_barrier_split(const capsnet_core_split *split)
+{
+    if (split->num_cores > 1 && split->barrier == NULL) {
+        return CAPSNET_ERROR_NULL_POINTER;
+    }
+    return capsnet_split_is_valid(split) ? CAPSNET_OK : CAPSNET_ERROR_DIMENSION;
+}
+
 /** The contiguous share [*begin, *end) of `count` items that split->core_id computes: chunks of
  * ceil(count / num_cores), so the last cores may get fewer or none. */
 static inline void capsnet_split_range(int32_t count, const capsnet_core_split *split, int32_t *begin,
@@ -227,6 +236,47 @@ static inline void capsnet_split_range(int32_t count, const capsnet_core_split *
     const int64_t first = (int64_t)chunk * split->core_id;
     *begin = first < count ? (int32_t)first : count;
     *end = first + chunk < count ? (int32_t)(first + chunk) : count;
+}
+
+/** out[k] = saturate(floor((in[k] * m + 2^15) / 2^16)) for one capsule of `dim` values: both squashes
+ * scale a capsule by one multiplier with 16 fractional bits, m < 2^32. `out` may be `in`. */
+static inline void capsnet_scale_capsule_q7(const int8_t *in, int32_t dim, int64_t m, int8_t *out)
+{
+    for (int32_t k = 0; k < dim; k++) {
+        /* Rounding to 16 fractional bits leaves |value| < 2^23: the narrowing cannot wrap. */
+        const int32_t rounded = (int32_t)(((int64_t)in[k] * m + ((int64_t)1 << 15)) >> 16);
+        out[k] = capsnet_saturate_q7(rounded);
+    }
+}
+
+/** A squash's multiplier for one capsule: m with 16 fractional bits, from its sum of squares. */
+typedef int64_t (*capsnet_squash_multiplier)(uint32_t sum_sq, int32_t input_frac, int32_t output_frac);
+
+/** The checks and the capsule loop both squashes share; `multiplier` is their one difference.
+ * Inlined into each squash, so that the multiplier is a direct call. */
+static inline capsnet_status capsnet_squash_capsules(const int8_t *input, int32_t num_capsules, int32_t capsule_dim,
+                                                     int32_t input_frac, int32_t output_frac, int8_t *output,
+                                                     capsnet_squash_multiplier multiplier)
+{
+    if (input == NULL || output == NULL) {
+        return CAPSNET_ERROR_NULL_POINTER;
+    }
+    if (capsnet_count2(num_capsules, capsule_dim) < 0) {
+        return CAPSNET_ERROR_DIMENSION;
+    }
+    if (!capsnet_squash_formats_are_valid(input_frac, output_frac)) {
+        return CAPSNET_ERROR_SHIFT;
+    }
+    if (!capsnet_accumulator_fits(capsule_dim, 0)) {
+        return CAPSNET_ERROR_OVERFLOW;
+    }
+    for (int32_t n = 0; n < num_capsules; n++) {
+        const int8_t *in = input + (ptrdiff_t)n * capsule_dim;
+        const int32_t sum_sq = capsnet_dot_strided_q7(in, in, capsule_dim, 1);
+        capsnet_scale_capsule_q7(in, capsule_dim, multiplier((uint32_t)sum_sq, input_frac, output_frac),
+                                 output + (ptrdiff_t)n * capsule_dim);
+    }
+    return CAPSNET_OK;
 }
 
 /** floor(sqrt(x)) for any 64-bit x. */
@@ -260,6 +310,40 @@ static inline void *capsnet_align4_pointer(void *buf)
 {
     const uintptr_t misalignment = (uintptr_t)buf % 4u;
     return (uint8_t *)buf + (misalignment == 0 ? 0 : 4u - misalignment);
+}
+
+/** Bytes that separate the cores' shares of a shared scratch: a common cache-line size. Cores with
+ * data caches would otherwise write the same line for every item they compute (false sharing). */
+#define CAPSNET_CORE_LINE 64
+
+/** A core's share of `bytes`, rounded up to whole lines when several cores share the buffer. */
+static inline int64_t capsnet_core_stride(int64_t bytes, int32_t num_cores)
+{
+    return num_cores > 1 ? (bytes + CAPSNET_CORE_LINE - 1) / CAPSNET_CORE_LINE * CAPSNET_CORE_LINE : bytes;
+}
+
+/** Bytes a shared scratch may lose to aligning the caller's buffer: 3, or a line less one for several cores. */
+static inline int64_t capsnet_scratch_slack(int32_t num_cores)
+{
+    return num_cores > 1 ? CAPSNET_CORE_LINE - 1 : 3;
+}
+
+/** The aligned start of a shared scratch: 4 bytes for one core, a line for several. */
+static inline uint8_t *capsnet_scratch_base(void *buf, int32_t num_cores)
+{
+    if (num_cores == 1) {
+        return (uint8_t *)capsnet_align4_pointer(buf);
+    }
+    const uintptr_t misalignment = (uintptr_t)buf % CAPSNET_CORE_LINE;
+    return (uint8_t *)buf + (misalignment == 0 ? 0 : CAPSNET_CORE_LINE - misalignment);
+}
+
+/** The split's barrier, when there is more than one core. */
+static inline void capsnet_wait_for_cores(const capsnet_core_split *split)
+{
+    if (split->num_cores > 1) {
+        split->barrier(split->barrier_arg);
+    }
 }
 
 #endif /* CAPSNET_SUPPORT_H */

@@ -28,6 +28,30 @@ public enum Kernels {
         }
     }
 
+    /// Depthwise 2-D convolution, HWC, one filter per channel; `weights` are `[Kh][Kw][C]`, `bias` has `C`
+    /// values or is nil.
+    public static func depthwiseConvolution(
+        _ input: [Int8], shape: capsnet_hwc, weights: [Int8], bias: [Int8]?,
+        parameters: capsnet_conv_params, outputShape: capsnet_hwc
+    ) throws(KernelError) -> [Int8] {
+        let name = "capsnet_depthwise_conv_hwc_q7"
+        try expect(name, "input", input, count: count(name, shape.h, shape.w, shape.c))
+        try expect(name, "weights", weights, count: count(name, parameters.kernel.h, parameters.kernel.w, shape.c))
+        if let bias { try expect(name, "bias", bias, count: count(name, shape.c)) }
+        var params = parameters
+        return try run(name, outputCount: count(name, outputShape.h, outputShape.w, outputShape.c)) { output in
+            var inDims = shape
+            var outDims = outputShape
+            let scratch = capsnet_depthwise_conv_hwc_q7_get_buffer_size(&params, &inDims)
+            if scratch < 0 { return capsnet_status(rawValue: scratch) }
+            return withScratch(bytes: Int(scratch)) { ctx in
+                withOptionalPointer(bias) {
+                    capsnet_depthwise_conv_hwc_q7(ctx, &params, &inDims, input, weights, $0, &outDims, output)
+                }
+            }
+        }
+    }
+
     /// Convolution followed by squash of each group of `parameters.capsule_dim` output channels.
     public static func primaryCapsules(
         _ input: [Int8], shape: capsnet_hwc, weights: [Int8], bias: [Int8]?,
@@ -97,6 +121,17 @@ public enum Kernels {
         let inFrac = try int32(name, inputFormat.fractionalBits)
         let outFrac = try int32(name, outputFormat.fractionalBits)
         return try run(name, outputCount: capsules.count) { capsnet_squash_q7(capsules, n, dim, inFrac, outFrac, $0) }
+    }
+
+    /// Efficient-CapsNet's exponential squash of each capsule of `capsuleDim` values.
+    public static func exponentialSquash(
+        _ capsules: [Int8], capsuleDim: Int, inputFormat: QFormat, outputFormat: QFormat
+    ) throws(KernelError) -> [Int8] {
+        let name = "capsnet_exp_squash_q7"
+        let (n, dim) = try capsuleCount(name, capsules, capsuleDim)
+        let inFrac = try int32(name, inputFormat.fractionalBits)
+        let outFrac = try int32(name, outputFormat.fractionalBits)
+        return try run(name, outputCount: capsules.count) { capsnet_exp_squash_q7(capsules, n, dim, inFrac, outFrac, $0) }
     }
 
     /// Softmax of each row of `rowLength` logits, into ``QFormat/softmaxOutput``.
@@ -170,6 +205,27 @@ public enum Kernels {
                 return withScratch(bytes: Int(scratch)) {
                     capsnet_capsule_layer_q7($0, &params, &d, input, weights, output)
                 }
+            }
+        }
+    }
+
+    /// Capsule layer with Efficient-CapsNet's self-attention routing: `weights` are `[J][I][D][Din]`, `bias` `[J][I]`.
+    public static func selfAttentionCapsule(
+        _ input: [Int8], weights: [Int8], bias: [Int8], dims: capsnet_capsule_dims,
+        parameters: capsnet_self_attention_params
+    ) throws(KernelError) -> [Int8] {
+        let name = "capsnet_self_attention_capsule_q7"
+        try expect(name, "input", input, count: count(name, dims.num_inputs, dims.input_dim))
+        try expect(
+            name, "weights", weights, count: count(name, dims.num_outputs, dims.num_inputs, dims.output_dim, dims.input_dim))
+        try expect(name, "bias", bias, count: count(name, dims.num_outputs, dims.num_inputs))
+        var d = dims
+        var params = parameters
+        return try run(name, outputCount: count(name, dims.num_outputs, dims.output_dim)) { output in
+            let scratch = capsnet_self_attention_capsule_q7_get_buffer_size(&d)
+            if scratch < 0 { return capsnet_status(rawValue: scratch) }
+            return withScratch(bytes: Int(scratch)) {
+                capsnet_self_attention_capsule_q7($0, &params, &d, input, weights, bias, output)
             }
         }
     }

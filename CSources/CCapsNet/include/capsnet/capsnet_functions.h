@@ -179,6 +179,30 @@ capsnet_status capsnet_leaky_relu_q7(int8_t *data, int32_t size, int32_t leak);
 capsnet_status capsnet_squash_q7(const int8_t *input, int32_t num_capsules, int32_t capsule_dim,
                                  int32_t input_frac, int32_t output_frac, int8_t *output);
 
+/**
+ * @brief Efficient-CapsNet's exponential squash of consecutive capsules:
+ * v = (1 - exp(-|s|)) * s / |s| (its epsilons, 1e-20, change no int8 result).
+ *
+ * Integer rule, per capsule q (in input_frac f) to v (in output_frac g):
+ * - N = sum_k q_k^2 (exact); a capsule with N = 0 gives zeros;
+ * - R = floor(sqrt(N * 2^32)), so that |s| = R * 2^-(16+f);
+ * - E = exp(-|s|) in Q31: starting from 2^31, for each set bit of R from the highest, the product
+ *   with round(exp(-2^b) * 2^31) for the bit's weight 2^b, rounded to Q31 (round half up); E = 0
+ *   once |s| >= 32; H = 2^31 - E;
+ * - m = floor(H * 2^(g+1) / R) (a multiplier with 16 fractional bits);
+ * - v_k = saturate(floor((q_k * m + 2^15) / 2^16)).
+ * Error against the float squash of the dequantized input: at most 0.5 + 2^-7 LSB of the output
+ * format wherever the exact result lies inside the int8 range (H is within 36 * 2^-31 of exact, R
+ * and m lose less than one unit each; 0.5015 is the largest error measured).
+ *
+ * @param[in]  input        num_capsules * capsule_dim values in input_frac
+ * @param[in]  input_frac   in [CAPSNET_FRAC_MIN, CAPSNET_FRAC_MAX]
+ * @param[in]  output_frac  in [0, CAPSNET_FRAC_MAX]: a squashed capsule lies in the unit ball
+ * @param[out] output       num_capsules * capsule_dim values; may be the input itself
+ */
+capsnet_status capsnet_exp_squash_q7(const int8_t *input, int32_t num_capsules, int32_t capsule_dim,
+                                     int32_t input_frac, int32_t output_frac, int8_t *output);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Normalization                                                                                   */
 /* ---------------------------------------------------------------------------------------------- */
@@ -360,6 +384,65 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
                                               const capsnet_capsule_dims *dims, const int8_t *input,
                                               const int8_t *weights, int8_t *output,
                                               const capsnet_core_split *split);
+
+/**
+ * @brief Scratch bytes capsnet_self_attention_capsule_q7 needs, or a negative status if the shape
+ * is invalid (CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION): the softmax table, J*D totals
+ * and J*D partial sums of 4 bytes, 2*J bytes, and the J*I*D predictions.
+ */
+int32_t capsnet_self_attention_capsule_q7_get_buffer_size(const capsnet_capsule_dims *dims);
+
+/**
+ * @brief Capsule layer with Efficient-CapsNet's self-attention routing (its FCCaps), one pass.
+ *
+ * 1. u_hat[j][i] = W[j][i] * u[i]                  (exact, into prediction_frac);
+ * 2. T[j] = sum_i u_hat[j][i]                      (exact, 32 bits);
+ * 3. a[j][i] = saturate(floor(dot(u_hat[j][i], T[j]) * K / 2^(30 + 2 * prediction_frac - agreement_frac) + 1/2))
+ *    with K = floor(2^30 / sqrt(D)): the agreement u_hat . sum_k u_hat_k / sqrt(D) in agreement_frac,
+ *    within 0.5 + 2^-20 LSB of exact (the shift must lie in [0, 62]);
+ * 4. c = softmax of a over j, per input capsule i  (as capsnet_softmax_q7, Q0.7);
+ * 5. c[j][i] = c[j][i] + b[j][i]                   (as capsnet_mat_add_q7, aligned, into coupling_frac);
+ * 6. s[j] = sum_i c[j][i] * u_hat[j][i]            (exact into sum_frac);
+ * 7. v = exponential squash of s                   (capsnet_exp_squash_q7 into output_frac).
+ *
+ * Overflow guard: Din * 2^14 < 2^31 and I * D * 2^14 < 2^31 (the agreement's dot product); J is
+ * at most CAPSNET_SOFTMAX_ROW_MAX.
+ *
+ * @param[in]  ctx      scratch of capsnet_self_attention_capsule_q7_get_buffer_size(dims) bytes
+ * @param[in]  params   the formats of every tensor
+ * @param[in]  input    u, I * Din values in input_frac
+ * @param[in]  weights  W in [J][I][D][Din] order, weight_frac (Keras stores [J][I][Din][D])
+ * @param[in]  bias     b, J * I values in bias_frac
+ * @param[out] output   v, J * D values in output_frac
+ */
+capsnet_status capsnet_self_attention_capsule_q7(const capsnet_context *ctx,
+                                                 const capsnet_self_attention_params *params,
+                                                 const capsnet_capsule_dims *dims, const int8_t *input,
+                                                 const int8_t *weights, const int8_t *bias, int8_t *output);
+
+/**
+ * @brief Scratch bytes capsnet_self_attention_capsule_q7_split needs for num_cores cores together
+ * (one buffer, shared by all of them; each core's partial sums and per-core bytes on 64-byte lines
+ * of their own), or a negative status.
+ */
+int32_t capsnet_self_attention_capsule_q7_split_get_buffer_size(const capsnet_capsule_dims *dims, int32_t num_cores);
+
+/**
+ * @brief capsnet_self_attention_capsule_q7 on num_cores cores: every core calls it with the same
+ * arguments and context and its own split. Four phases, three barriers (split->barrier): the
+ * predictions of a share of the input capsules; the totals T of a share of the output capsules;
+ * the agreements, couplings and partial sums of the first share; the reduction and squash of the
+ * second. The output is identical for every core count. An invalid argument is reported by every
+ * core before the first barrier.
+ *
+ * @param[in]  ctx  scratch of capsnet_self_attention_capsule_q7_split_get_buffer_size(dims,
+ *                  split->num_cores) bytes, the same buffer on every core
+ */
+capsnet_status capsnet_self_attention_capsule_q7_split(const capsnet_context *ctx,
+                                                       const capsnet_self_attention_params *params,
+                                                       const capsnet_capsule_dims *dims, const int8_t *input,
+                                                       const int8_t *weights, const int8_t *bias, int8_t *output,
+                                                       const capsnet_core_split *split);
 
 /**
  * @brief Length of each capsule, ||v|| = sqrt(sum_k v_k^2), exact: floor(||v|| * 2^output_frac + 1/2),

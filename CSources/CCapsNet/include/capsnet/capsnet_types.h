@@ -198,6 +198,21 @@ typedef struct {
     capsnet_routing_memory memory;             /**< the same output either way; sets the scratch size */
 } capsnet_capsule_params;
 
+/**
+ * Formats of a capsule layer with Efficient-CapsNet's self-attention routing
+ * (capsnet_self_attention_capsule_q7). Its shape is a capsnet_capsule_dims.
+ */
+typedef struct {
+    int32_t input_frac;      /**< u */
+    int32_t weight_frac;     /**< W */
+    int32_t prediction_frac; /**< u_hat = W u */
+    int32_t agreement_frac;  /**< a = u_hat . sum_k u_hat_k / sqrt(D), the softmax's logits */
+    int32_t bias_frac;       /**< b, added to the softmax's Q0.7 coefficients */
+    int32_t coupling_frac;   /**< c = softmax(a) + b */
+    int32_t sum_frac;        /**< s = sum_i c u_hat, the squash input */
+    int32_t output_frac;     /**< v = the exponential squash of s, in [0, CAPSNET_FRAC_MAX] */
+} capsnet_self_attention_params;
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,30 +43,5 @@ static int64_t squash_multiplier(uint32_t sum_sq, int32_t input_frac, int32_t ou
 capsnet_status capsnet_squash_q7(const int8_t *input, int32_t num_capsules, int32_t capsule_dim,
                                  int32_t input_frac, int32_t output_frac, int8_t *output)
 {
-    if (input == NULL || output == NULL) {
-        return CAPSNET_ERROR_NULL_POINTER;
-    }
-    if (capsnet_count2(num_capsules, capsule_dim) < 0) {
-        return CAPSNET_ERROR_DIMENSION;
-    }
-    if (!capsnet_squash_formats_are_valid(input_frac, output_frac)) {
-        return CAPSNET_ERROR_SHIFT;
-    }
-    if (!capsnet_accumulator_fits(capsule_dim, 0)) {
-        return CAPSNET_ERROR_OVERFLOW;
-    }
-
-    for (int32_t n = 0; n < num_capsules; n++) {
-        const int8_t *in = input + (ptrdiff_t)n * capsule_dim;
-        int8_t *out = output + (ptrdiff_t)n * capsule_dim;
-        const int32_t sum_sq = capsnet_dot_strided_q7(in, in, capsule_dim, 1);
-        const int64_t m = squash_multiplier((uint32_t)sum_sq, input_frac, output_frac);
-        for (int32_t k = 0; k < capsule_dim; k++) {
-            const int64_t scaled = (int64_t)in[k] * m;
-            /* Rounding to 16 fractional bits leaves |value| < 2^23: the narrowing cannot wrap. */
-            const int32_t rounded = (int32_t)((scaled + ((int64_t)1 << 15)) >> 16);
-            out[k] = capsnet_saturate_q7(rounded);
-        }
-    }
-    return CAPSNET_OK;
+    return capsnet_squash_capsules(input, num_capsules, capsule_dim, input_frac, output_frac, output, squash_multiplier);
 }

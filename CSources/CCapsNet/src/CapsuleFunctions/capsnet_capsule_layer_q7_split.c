@@ -26,25 +26,6 @@ typedef struct {
     int64_t partials, history, per_core, per_core_stride, predictions, total;
 } scratch_offsets;
 
-/* Bytes that separate the cores' shares of the scratch: a common cache-line size. */
-#define CAPSNET_CORE_LINE 64
-
-/* A core's share of `bytes`, rounded up to whole lines when cores share the buffer. */
-static int64_t core_stride(int64_t bytes, int32_t num_cores)
-{
-    return num_cores > 1 ? (bytes + CAPSNET_CORE_LINE - 1) / CAPSNET_CORE_LINE * CAPSNET_CORE_LINE : bytes;
-}
-
-/* The aligned start of the scratch: 4 bytes for one core, a line for several. */
-static uint8_t *scratch_base(void *buf, int32_t num_cores)
-{
-    if (num_cores == 1) {
-        return (uint8_t *)capsnet_align4_pointer(buf);
-    }
-    const uintptr_t misalignment = (uintptr_t)buf % CAPSNET_CORE_LINE;
-    return (uint8_t *)buf + (misalignment == 0 ? 0 : CAPSNET_CORE_LINE - misalignment);
-}
-
 /* J * (2 + D) can pass INT32_MAX where J * D does not, so it is formed in 64 bits. */
 static int64_t per_core_bytes(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims)
 {
@@ -58,13 +39,12 @@ static scratch_offsets layout(const capsnet_capsule_params *params, const capsne
     const int64_t jd = (int64_t)dims->num_outputs * dims->output_dim;
     scratch_offsets at;
     at.partials = CAPSNET_EXP_TABLE_LEN * (int64_t)sizeof(uint32_t);
-    at.history = at.partials + num_cores * core_stride(jd * (int64_t)sizeof(int32_t), num_cores);
-    at.per_core = core_stride(at.history + (params->routings - 1) * jd, num_cores);
-    at.per_core_stride = core_stride(per_core_bytes(params, dims), num_cores);
+    at.history = at.partials + num_cores * capsnet_core_stride(jd * (int64_t)sizeof(int32_t), num_cores);
+    at.per_core = capsnet_core_stride(at.history + (params->routings - 1) * jd, num_cores);
+    at.per_core_stride = capsnet_core_stride(per_core_bytes(params, dims), num_cores);
     at.predictions = at.per_core + num_cores * at.per_core_stride;
     const int64_t kept = params->memory == CAPSNET_ROUTING_KEEP_PREDICTIONS ? jd * dims->num_inputs : 0;
-    /* Up to 3 bytes (a line less one, for several cores) go to aligning the caller's buffer. */
-    at.total = at.predictions + kept + (num_cores > 1 ? CAPSNET_CORE_LINE - 1 : 3);
+    at.total = at.predictions + kept + capsnet_scratch_slack(num_cores);
     return at;
 }
 
@@ -151,14 +131,7 @@ typedef struct {
 static int32_t partial_stride(const routing_call *call)
 {
     const int64_t jd = (int64_t)call->dims->num_outputs * call->dims->output_dim;
-    return (int32_t)(core_stride(jd * (int64_t)sizeof(int32_t), call->split->num_cores) / (int64_t)sizeof(int32_t));
-}
-
-static void wait_for_cores(const capsnet_core_split *split)
-{
-    if (split->num_cores > 1) {
-        split->barrier(split->barrier_arg);
-    }
+    return (int32_t)(capsnet_core_stride(jd * (int64_t)sizeof(int32_t), call->split->num_cores) / (int64_t)sizeof(int32_t));
 }
 
 /* u_hat[j][i] = W[j][i] u[i] for every j: J*D dot products of Din, into J*D bytes. */
@@ -260,12 +233,7 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
         input == NULL || weights == NULL || output == NULL || split == NULL) {
         return CAPSNET_ERROR_NULL_POINTER;
     }
-    if (split->num_cores > 1 && split->barrier == NULL) {
-        return CAPSNET_ERROR_NULL_POINTER;
-    }
-    if (split->num_cores < 1 || split->core_id < 0 || split->core_id >= split->num_cores) {
-        return CAPSNET_ERROR_DIMENSION;
-    }
+    CAPSNET_RETURN_IF_ERROR(capsnet_check_barrier_split(split));
     CAPSNET_RETURN_IF_ERROR(check_shape(params, dims, split->num_cores));
     routing_call call;
     CAPSNET_RETURN_IF_ERROR(derive_shifts(params, &call.shifts));
@@ -280,7 +248,7 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
         return CAPSNET_ERROR_BUFFER_SIZE;
     }
 
-    uint8_t *base = scratch_base(ctx->buf, split->num_cores);
+    uint8_t *base = capsnet_scratch_base(ctx->buf, split->num_cores);
     int8_t *mine = (int8_t *)(base + at.per_core + split->core_id * at.per_core_stride);
     call.params = params;
     call.dims = dims;
@@ -305,12 +273,12 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
 
     for (int32_t r = 0; r < params->routings; r++) {
         accumulate(&call, r);
-        wait_for_cores(split);
+        capsnet_wait_for_cores(split);
         squash_outputs(&call, r);
         if (r + 1 < params->routings && split->core_id == 0) {
             capsnet_exp_table_fill(call.exp_q30, params->iterations[r + 1].logit_frac, 1, CAPSNET_EXP_TABLE_LEN);
         }
-        wait_for_cores(split);
+        capsnet_wait_for_cores(split);
     }
     return CAPSNET_OK;
 }
