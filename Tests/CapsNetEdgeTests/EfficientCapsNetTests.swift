@@ -51,8 +51,38 @@ struct EfficientCapsNetTests {
         #expect(abs(v.values[4] - (1 - exp(-1e-3))) < 1e-7)
     }
 
-    @Test("convert names the layer that has no int8 kernel yet, and writes nothing", .needsFixtures)
-    func convertRefusesForNow() throws {
+    @Test(
+        "in int8, both schemes: its own kinds, the file reads back, every layer tracks float, 1 to 4 threads agree",
+        .needsFixtures, arguments: QuantizationScheme.allCases)
+    func quantized(scheme: QuantizationScheme) throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture("efficient_capsnet.keras"))
+        let data = TestData.fixture("efficient_capsnet_data/images.npy")
+        let quantized = try Quantizer(scheme: scheme).quantize(model, calibration: Dataset(data + "@0-15"))
+        #expect(quantized.layers[4].kind is QuantizedDepthwisePrimaryCapsule)
+        #expect(quantized.layers[5].kind is QuantizedSelfAttentionCapsule)
+        #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(quantized)) == quantized)
+
+        let engine = try Int8Engine(quantized)
+        let evaluation = try Dataset(data + "@16-23")
+        let report = try QuantizationReport.measure(
+            float: model, int8: engine, modelName: "efficient_capsnet", calibration: Dataset(data + "@0-15"),
+            evaluation: evaluation)
+        print("Efficient-CapsNet fixture, \(scheme): SQNR per layer \(report.layers.map(\.sqnrDb))")
+        // Every layer's int8 output tracks the float layer of the same index.
+        #expect(report.layers.allSatisfy { ($0.sqnrDb ?? 99) > 15 }, "\(report.layers.map(\.sqnrDb))")
+
+        let runners = (1...4).map { engine.runner(on: CoreTeam(cores: $0)) }
+        let images = try evaluation.images(for: model)
+        let size = quantized.inputShape.reduce(1, *)
+        for image in 0..<8 {
+            let input = engine.quantizeInput(images.values[image * size..<(image + 1) * size])
+            let expected = try engine.run(input)
+            for runner in runners { #expect(try runner.run(input) == expected, "\(runner.team.cores) cores") }
+        }
+    }
+
+    @Test("convert writes the int8 model and its report", .needsFixtures)
+    func convert() throws {
         let folder = try TestData.temporaryFolder()
         defer { try? FileManager.default.removeItem(at: folder) }
         let data = TestData.fixture("efficient_capsnet_data/images.npy")
@@ -60,8 +90,9 @@ struct EfficientCapsNetTests {
         let result = try CapsNetTool.run([
             "convert", TestData.fixture("efficient_capsnet.keras"), "--calibration", data, "--eval", data, "--out", out,
         ])
-        #expect(result.status != 0)
-        #expect(result.error.contains("layer 'primary_caps' (PrimaryCaps) has no int8 kernel yet"), "\(result.error)")
-        #expect(!FileManager.default.fileExists(atPath: out))
+        #expect(result.status == 0, "\(result.error)")
+        #expect(FileManager.default.fileExists(atPath: out + "/model.capsnet"))
+        let report = try String(contentsOfFile: out + "/report.md", encoding: .utf8)
+        #expect(report.contains("FCCaps"), "\(report)")
     }
 }

@@ -13,15 +13,20 @@ struct ExportTests {
         #expect(FirmwareExporter.identifier(from: "9lives") == "model_9lives")
     }
 
-    /// The exported C, compiled for this machine with gcc and the kernels, gives the host engine's bytes.
-    @Test("the exported C compiles without warnings and runs bit-exact with the engine on the host", .needsFixtures)
-    func hostBuild() throws {
-        let (_, quantized) = try tinyQuantized()
+    /// The exported C, compiled for this machine with gcc and the kernels, gives the host engine's bytes:
+    /// the tiny dynamic-routing CapsNet on the generated digits, Efficient-CapsNet on its fixture's images.
+    @Test(
+        "the exported C compiles without warnings and runs bit-exact with the engine on the host", .needsFixtures,
+        arguments: ["tiny_sequential", "efficient_capsnet"])
+    func hostBuild(fixture: String) throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture(fixture + ".keras"))
+        let data = try Dataset(
+            fixture == "tiny_sequential" ? GeneratedData.digits : TestData.fixture(fixture + "_data/images.npy") + "@0-4")
+        let quantized = try Quantizer().quantize(model, calibration: data)
         let engine = try Int8Engine(quantized)
-        let digits = try Dataset(GeneratedData.digits)
-        let images = try digits.images(for: try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras")))
+        let images = try data.images(for: model)
         let size = quantized.inputShape.reduce(1, *)
-        let inputs = (0..<digits.count).map { engine.quantizeInput(images.values[$0 * size..<($0 + 1) * size]) }
+        let inputs = (0..<data.count).map { engine.quantizeInput(images.values[$0 * size..<($0 + 1) * size]) }
         let exporter = try FirmwareExporter(quantized, name: "tiny")
         var files = exporter.files()
         files.merge(exporter.testDataFiles(inputs: inputs, expected: try engine.outputs(images))) { $1 }

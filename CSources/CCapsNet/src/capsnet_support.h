@@ -279,6 +279,30 @@ static inline capsnet_status capsnet_squash_capsules(const int8_t *input, int32_
     return CAPSNET_OK;
 }
 
+/** The signature of the split convolutions (capsnet_conv_hwc_q7_split, capsnet_depthwise_conv_hwc_q7_split). */
+typedef capsnet_status (*capsnet_conv_split_kernel)(const capsnet_context *ctx, const capsnet_conv_params *params,
+                                                    const capsnet_hwc *input_dims, const int8_t *input,
+                                                    const int8_t *weights, const int8_t *bias,
+                                                    const capsnet_hwc *output_dims, int8_t *output,
+                                                    const capsnet_core_split *split);
+
+/** The signature of the squashes (capsnet_squash_q7, capsnet_exp_squash_q7). */
+typedef capsnet_status (*capsnet_squash_kernel)(const int8_t *input, int32_t num_capsules, int32_t capsule_dim,
+                                                int32_t input_frac, int32_t output_frac, int8_t *output);
+
+/**
+ * A primary capsule layer on split->core_id's share of the output rows: `convolve`, then `squash`
+ * of each group of capsule_dim channels in those rows (a capsule never spans two rows). Checks
+ * the capsule arguments, then leaves the rest to the convolution, before anything is written.
+ */
+capsnet_status capsnet_primary_capsule_rows_q7(capsnet_conv_split_kernel convolve, capsnet_squash_kernel squash,
+                                               const capsnet_context *ctx,
+                                               const capsnet_primary_capsule_params *params,
+                                               const capsnet_hwc *input_dims, const int8_t *input,
+                                               const int8_t *weights, const int8_t *bias,
+                                               const capsnet_hwc *output_dims, int8_t *output,
+                                               const capsnet_core_split *split);
+
 /** floor(sqrt(x)) for any 64-bit x. */
 uint32_t capsnet_isqrt_u64(uint64_t x);
 

@@ -230,6 +230,76 @@ static void primary_case(void)
          capsnet_primary_capsule_q7(&ctx, &params, &in, input, weights, bias, &out, output));
 }
 
+static void exp_squash_case(void)
+{
+    const int32_t capsules = between(1, 20);
+    const int32_t dim = between(1, 16);
+    const int32_t input_frac = between(-8, 15);
+    const int32_t output_frac = between(0, 15);
+    fill(input, capsules * dim);
+    fold(output, capsules * dim, capsnet_exp_squash_q7(input, capsules, dim, input_frac, output_frac, output));
+}
+
+/* Efficient-CapsNet's primary capsules: a depthwise convolution (any kernel, stride and padding)
+ * and the exponential squash. */
+static void depthwise_primary_case(void)
+{
+    capsnet_hwc in;
+    capsnet_hwc out;
+    capsnet_primary_capsule_params params = {
+        .conv = {.kernel = {.h = 3, .w = 3}, .stride = {.h = 1, .w = 1}, .padding = {.h = 0, .w = 0},
+                 .input_frac = 7, .weight_frac = 6, .bias_frac = 6, .output_frac = 3,
+                 .activation = {.min = CAPSNET_Q7_MIN, .max = CAPSNET_Q7_MAX, .leak = 0}},
+        .capsule_dim = 1,
+        .output_frac = 7};
+    params.capsule_dim = between(1, 4);
+    in.h = between(3, 9);
+    in.w = between(3, 9);
+    in.c = params.capsule_dim * between(1, 4);
+    params.conv.kernel.h = between(1, 3);
+    params.conv.kernel.w = between(1, 3);
+    params.conv.stride.h = between(1, 2);
+    params.conv.stride.w = between(1, 2);
+    params.conv.padding.h = between(0, params.conv.kernel.h - 1);
+    params.conv.padding.w = between(0, params.conv.kernel.w - 1);
+    params.conv.output_frac = between(0, 6);
+    params.output_frac = between(4, 7);
+    out.h = (in.h + params.conv.padding.h - params.conv.kernel.h) / params.conv.stride.h + 1;
+    out.w = (in.w + params.conv.padding.w - params.conv.kernel.w) / params.conv.stride.w + 1;
+    out.c = in.c;
+    fill(input, in.h * in.w * in.c);
+    fill(weights, params.conv.kernel.h * params.conv.kernel.w * in.c);
+    fill(bias, in.c);
+    const capsnet_context ctx = {scratch_storage, capsnet_depthwise_primary_capsule_q7_get_buffer_size(&params, &in)};
+    fold(output, out.h * out.w * out.c,
+         capsnet_depthwise_primary_capsule_q7(&ctx, &params, &in, input, weights, bias, &out, output));
+}
+
+/* Efficient-CapsNet's self-attention routing layer, formats drawn within its shift rules. */
+static void self_attention_case(void)
+{
+    capsnet_capsule_dims dims;
+    dims.num_inputs = between(1, 24);
+    dims.input_dim = between(1, 8);
+    dims.num_outputs = between(1, 10);
+    dims.output_dim = between(1, 16);
+    capsnet_self_attention_params params;
+    params.input_frac = between(4, 7);
+    params.weight_frac = between(4, 8);
+    params.prediction_frac = between(params.input_frac + params.weight_frac - 12, params.input_frac + params.weight_frac - 6);
+    params.agreement_frac = between(-4, 6);
+    params.bias_frac = between(5, 9);
+    params.coupling_frac = between(4, params.bias_frac > 7 ? params.bias_frac : 7);
+    params.sum_frac = between(params.coupling_frac + params.prediction_frac - 10, params.coupling_frac + params.prediction_frac - 4);
+    params.output_frac = between(5, 8);
+    const capsnet_context ctx = {scratch_storage, (int32_t)sizeof scratch_storage};
+    fill(input, dims.num_inputs * dims.input_dim);
+    fill(weights, dims.num_outputs * dims.num_inputs * dims.output_dim * dims.input_dim);
+    fill(bias, dims.num_outputs * dims.num_inputs);
+    const capsnet_status status = capsnet_self_attention_capsule_q7(&ctx, &params, &dims, input, weights, bias, output);
+    fold(output, status == CAPSNET_OK ? dims.num_outputs * dims.output_dim : 0, status);
+}
+
 static void affine_case(void)
 {
     static int16_t scales[16];
@@ -261,7 +331,9 @@ void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_
         int32_t cases;
     } kernels[] = {{"conv_hwc", convolution_case, 60}, {"squash", squash_case, 60}, {"softmax", softmax_case, 60},
                    {"matrix", matrix_case, 60},        {"primary_capsule", primary_case, 30},
-                   {"capsule_layer", capsule_case, 30}, {"channel_affine", affine_case, 60}};
+                   {"capsule_layer", capsule_case, 30}, {"channel_affine", affine_case, 60},
+                   {"exp_squash", exp_squash_case, 60}, {"depthwise_primary_capsule", depthwise_primary_case, 30},
+                   {"self_attention", self_attention_case, 30}};
     for (uint32_t kernel = 0; kernel < sizeof kernels / sizeof kernels[0]; kernel++) {
         state = 0x9E3779B9u + kernel;
         digest = 2166136261u;

@@ -86,7 +86,7 @@ public struct Capsule: LayerKind {
         tensors.append(CalibrationTensor(.predictions, routing.predictions))
         for (r, iteration) in routing.iterations.enumerated() {
             tensors.append(CalibrationTensor(.logits(iteration: r), iteration.logits))
-            tensors.append(CalibrationTensor(.sums(iteration: r), iteration.preSquash, feedsSquash: true))
+            tensors.append(CalibrationTensor(.sums(iteration: r), iteration.preSquash, feedsSquash: .capsNet))
             tensors.append(CalibrationTensor(.routedOutput(iteration: r), iteration.output))
             if let agreement = iteration.agreement { tensors.append(CalibrationTensor(.agreement(iteration: r), agreement)) }
         }

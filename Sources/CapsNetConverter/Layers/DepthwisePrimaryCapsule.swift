@@ -96,14 +96,35 @@ public struct DepthwisePrimaryCapsule: LayerKind {
     /// The capsules before squash feed squash.
     public func calibrationTensors(_ trace: LayerTrace) -> [CalibrationTensor] {
         [CalibrationTensor(.output, trace.output)]
-            + (trace.preActivation.map { [CalibrationTensor(.preActivation, $0, feedsSquash: true)] } ?? [])
+            + (trace.preActivation.map { [CalibrationTensor(.preActivation, $0, feedsSquash: .exponential)] } ?? [])
     }
 
     // MARK: - Quantization
 
+    /// The depthwise convolution into the squash's input format, then the exponential squash.
     public func quantize(
         _ context: QuantizationContext
     ) throws(QuantizationError) -> (kind: any QuantizedLayerKind, outputFrac: Int) {
-        throw .noInt8Kernel(layer: context.layer.name, className: context.layer.className)
+        guard channels % dimension == 0 else {
+            throw .unsupportedShape(
+                layer: context.layer.name,
+                reason: "its capsules of \(dimension) span two positions of the \(channels)-channel convolution; "
+                    + "the int8 kernel needs F to be a multiple of D")
+        }
+        let (height, width) = (context.layer.inputShape[0], context.layer.inputShape[1])
+        let grid = self.grid(height: height, width: width) ?? (1, 1)
+        let weightFrac = context.weightFormat(kernel)
+        let accumulatorFrac = context.inputFrac + weightFrac
+        let biasFrac = context.biasFormat(bias ?? [], accumulatorFrac: accumulatorFrac)
+        let convolution = QuantizedConvolution(
+            kernelHeight: kernelHeight, kernelWidth: kernelWidth, strideY: strideY, strideX: strideX, padTop: 0,
+            padLeft: 0, outputHeight: grid.height, outputWidth: grid.width, inputChannels: channels, filters: channels,
+            weights: QFormat(fractionalBits: weightFrac).quantize(kernel),
+            bias: bias.map { QFormat(fractionalBits: biasFrac).quantize($0) }, inputFrac: context.inputFrac,
+            weightFrac: weightFrac, biasFrac: biasFrac,
+            outputFrac: min(context.squashInputFormat(.preActivation), accumulatorFrac), activation: .none,
+            depthwise: true)
+        let outputFrac = min(max(context.activationFormat(.output), 0), QFormat.supportedFractionalBits.upperBound)
+        return (QuantizedDepthwisePrimaryCapsule(convolution: convolution, capsuleDimension: dimension), outputFrac)
     }
 }

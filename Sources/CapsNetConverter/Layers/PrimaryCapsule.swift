@@ -86,7 +86,7 @@ public struct PrimaryCapsule: LayerKind {
     /// The capsules before squash feed squash.
     public func calibrationTensors(_ trace: LayerTrace) -> [CalibrationTensor] {
         [CalibrationTensor(.output, trace.output)]
-            + (trace.preActivation.map { [CalibrationTensor(.preActivation, $0, feedsSquash: true)] } ?? [])
+            + (trace.preActivation.map { [CalibrationTensor(.preActivation, $0, feedsSquash: .capsNet)] } ?? [])
     }
 
     // MARK: - Quantization

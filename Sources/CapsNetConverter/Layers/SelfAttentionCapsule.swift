@@ -91,21 +91,49 @@ public struct SelfAttentionCapsule: LayerKind {
         return LayerTrace(name: layer.name, output: output, routing: recording ? routing : nil)
     }
 
-    /// The output, the predictions, the agreements (the softmax's logits) and the sums.
+    /// The output, the predictions, the agreements (the softmax's logits), the couplings and the sums.
     public func calibrationTensors(_ trace: LayerTrace) -> [CalibrationTensor] {
         var tensors = [CalibrationTensor(.output, trace.output)]
         guard let routing = trace.routing, let iteration = routing.iterations.first else { return tensors }
         tensors.append(CalibrationTensor(.predictions, routing.predictions))
         tensors.append(CalibrationTensor(.logits(iteration: 0), iteration.logits))
-        tensors.append(CalibrationTensor(.sums(iteration: 0), iteration.preSquash, feedsSquash: true))
+        tensors.append(CalibrationTensor(.couplings(iteration: 0), iteration.couplings))
+        tensors.append(CalibrationTensor(.sums(iteration: 0), iteration.preSquash, feedsSquash: .exponential))
         return tensors
     }
 
     // MARK: - Quantization
 
+    /// Every format within the kernel's shift rules (`capsnet_self_attention_capsule_q7`): the
+    /// predictions no finer than their product, the agreements' shift 30 + 2 u_hat - a in 0...62,
+    /// the couplings no finer than the softmax's Q0.7 or the bias, the sums no finer than c u_hat.
     public func quantize(
         _ context: QuantizationContext
     ) throws(QuantizationError) -> (kind: any QuantizedLayerKind, outputFrac: Int) {
-        throw .noInt8Kernel(layer: context.layer.name, className: context.layer.className)
+        // The agreement's dot product of a prediction and a sum of I predictions: I * D * 2^14 < 2^31.
+        guard inputs * dimension < 1 << 17, inputDimension < 1 << 17 else {
+            throw .unsupportedShape(
+                layer: context.layer.name,
+                reason: "\(inputs) input capsules of \(dimension) could overflow the int8 kernel's 32-bit agreements "
+                    + "(I × D must stay below 131,072)")
+        }
+        let supported = QFormat.supportedFractionalBits
+        let clamp = { (frac: Int, low: Int, high: Int) in min(max(frac, max(low, supported.lowerBound)), min(high, supported.upperBound)) }
+        let weightFrac = context.weightFormat(weights)
+        let products = context.inputFrac + weightFrac
+        let predictionFrac = clamp(context.routingFormat(.predictions), products - 31, products)
+        let agreementFrac = clamp(context.routingFormat(.logits(iteration: 0)), 2 * predictionFrac - 32, 30 + 2 * predictionFrac)
+        let biasFrac = context.weightFormat(bias)
+        let couplingFrac = min(context.routingFormat(.couplings(iteration: 0)), max(Int(CAPSNET_SOFTMAX_FRAC), biasFrac))
+        let sums = couplingFrac + predictionFrac
+        let sumFrac = clamp(context.squashInputFormat(.sums(iteration: 0)), sums - 31, sums)
+        let outputFrac = clamp(context.activationFormat(.output), 0, supported.upperBound)
+        let quantized = QuantizedSelfAttentionCapsule(
+            outputs: outputs, dimension: dimension, inputs: inputs, inputDimension: inputDimension,
+            weights: QFormat(fractionalBits: weightFrac).quantize(weights),
+            bias: QFormat(fractionalBits: biasFrac).quantize(bias), inputFrac: context.inputFrac,
+            weightFrac: weightFrac, predictionFrac: predictionFrac, agreementFrac: agreementFrac, biasFrac: biasFrac,
+            couplingFrac: couplingFrac, sumFrac: sumFrac)
+        return (quantized, outputFrac)
     }
 }

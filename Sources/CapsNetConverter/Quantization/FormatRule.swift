@@ -98,12 +98,14 @@ enum FormatRule {
 /// components can cost less than one too coarse for the many small capsules; only the outcome says.
 struct SquashStatistics: Sendable {
     let dimension: Int
+    let squash: SquashFunction
     /// Every calibration capsule, kept until the range, and so the candidates, are known.
     private var values: [Float] = []
     private var maxAbs: Float = 0
 
-    init(dimension: Int) {
+    init(dimension: Int, squash: SquashFunction) {
         self.dimension = dimension
+        self.squash = squash
     }
 
     mutating func add(_ batch: [Float]) {
@@ -121,11 +123,11 @@ struct SquashStatistics: Sendable {
         var stored = [Double](repeating: 0, count: dimension)
         for capsule in stride(from: 0, to: values.count - dimension + 1, by: dimension) {
             for d in 0..<dimension { exact[d] = Double(values[capsule + d]) }
-            let exactScale = Self.scale(exact)
+            let exactScale = scale(exact)
             for (index, frac) in candidates.enumerated() {
                 let format = QFormat(fractionalBits: frac)
                 for d in 0..<dimension { stored[d] = format.dequantize(format.quantize(exact[d])) }
-                let storedScale = Self.scale(stored)
+                let storedScale = scale(stored)
                 for d in 0..<dimension {
                     let difference = stored[d] * storedScale - exact[d] * exactScale
                     errors[index] += difference * difference
@@ -136,8 +138,5 @@ struct SquashStatistics: Sendable {
     }
 
     /// squash(s) = s · scale(s).
-    private static func scale(_ s: [Double]) -> Double {
-        let norm2 = s.reduce(0) { $0 + $1 * $1 }
-        return norm2.squareRoot() / (1 + norm2)
-    }
+    private func scale(_ s: [Double]) -> Double { squash.scale(norm2: s.reduce(0) { $0 + $1 * $1 }) }
 }

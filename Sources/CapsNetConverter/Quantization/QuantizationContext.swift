@@ -1,3 +1,5 @@
+import Foundation
+
 /// A tensor a layer kind exposes for calibration, by its role in the layer.
 public enum LayerTensor: Hashable, Sendable, CustomStringConvertible {
     /// The layer's output.
@@ -8,6 +10,8 @@ public enum LayerTensor: Hashable, Sendable, CustomStringConvertible {
     case predictions
     /// The logits entering routing iteration `iteration`.
     case logits(iteration: Int)
+    /// The coupling coefficients of an iteration (Efficient-CapsNet's: the softmax plus its bias).
+    case couplings(iteration: Int)
     /// The weighted sums of an iteration, before squash.
     case sums(iteration: Int)
     /// The squashed outputs of an iteration.
@@ -21,6 +25,7 @@ public enum LayerTensor: Hashable, Sendable, CustomStringConvertible {
         case .preActivation: "output before its activation"
         case .predictions: "predictions"
         case .logits(let r): "logits of iteration \(r)"
+        case .couplings(let r): "couplings of iteration \(r)"
         case .sums(let r): "weighted sums of iteration \(r)"
         case .routedOutput(let r): "outputs of iteration \(r)"
         case .agreement(let r): "agreements of iteration \(r)"
@@ -32,13 +37,31 @@ public enum LayerTensor: Hashable, Sendable, CustomStringConvertible {
 public struct CalibrationTensor: Sendable {
     public var role: LayerTensor
     public var tensor: Tensor
-    /// Whether squash follows it: the default scheme then measures each format's error after squash.
-    public var feedsSquash: Bool
+    /// The squash that follows it, if any: the default scheme then measures each format's error after it.
+    public var feedsSquash: SquashFunction?
 
-    public init(_ role: LayerTensor, _ tensor: Tensor, feedsSquash: Bool = false) {
+    public init(_ role: LayerTensor, _ tensor: Tensor, feedsSquash: SquashFunction? = nil) {
         self.role = role
         self.tensor = tensor
         self.feedsSquash = feedsSquash
+    }
+}
+
+/// The squash functions of the families the converter reads.
+public enum SquashFunction: Sendable {
+    /// The dynamic-routing CapsNet's, `s |s| / (1 + |s|^2)`.
+    case capsNet
+    /// Efficient-CapsNet's, `(1 - exp(-|s|)) s / |s|`.
+    case exponential
+
+    /// The factor the squash multiplies a vector of squared norm `norm2` by.
+    func scale(norm2: Double) -> Double {
+        switch self {
+        case .capsNet: return norm2.squareRoot() / (1 + norm2)
+        case .exponential:
+            let norm = norm2.squareRoot()
+            return norm == 0 ? 1 : -expm1(-norm) / norm
+        }
     }
 }
 

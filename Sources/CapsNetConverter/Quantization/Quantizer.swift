@@ -4,6 +4,8 @@ public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertib
     case calibrationData(DatasetError)
     /// A layer kind the float reference runs has no int8 kernel yet.
     case noInt8Kernel(layer: String, className: String)
+    /// A layer's shape is one its int8 kernel does not take.
+    case unsupportedShape(layer: String, reason: String)
     /// A calibration image holds NaN or an infinity.
     case nonFiniteCalibration(dataset: String, image: Int)
     /// The float model produced NaN or an infinity in a tensor on the calibration set.
@@ -15,6 +17,7 @@ public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertib
         case .noInt8Kernel(let layer, let className):
             "layer '\(layer)' (\(className)) has no int8 kernel yet: the float reference runs it (inspect, eval, "
                 + "bench), convert cannot"
+        case .unsupportedShape(let layer, let reason): "layer '\(layer)': \(reason)"
         case .nonFiniteCalibration(let dataset, let image):
             "\(dataset): calibration image \(image) holds NaN or an infinity"
         case .nonFiniteTensor(let layer, let tensor):
@@ -76,8 +79,8 @@ public struct Quantizer: Sendable {
                     let key = CalibrationKey.layer(index, calibrated.role)
                     statistics.tensors[key, default: TensorStatistics()].add(calibrated.tensor.values)
                     // Only the default scheme looks at what squash makes of its inputs.
-                    if scheme == .default, calibrated.feedsSquash, let dimension = calibrated.tensor.shape.last {
-                        statistics.squashInputs[key, default: SquashStatistics(dimension: dimension)]
+                    if scheme == .default, let squash = calibrated.feedsSquash, let dimension = calibrated.tensor.shape.last {
+                        statistics.squashInputs[key, default: SquashStatistics(dimension: dimension, squash: squash)]
                             .add(calibrated.tensor.values)
                     }
                 }

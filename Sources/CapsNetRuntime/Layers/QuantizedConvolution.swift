@@ -1,5 +1,6 @@
 /// A 2-D convolution in int8 (`capsnet_conv_hwc_q7`), HWC, with its activation applied as each
-/// output value is requantized.
+/// output value is requantized; or, inside Efficient-CapsNet's primary capsules, a depthwise one
+/// (`capsnet_depthwise_conv_hwc_q7`: one filter per channel).
 public struct QuantizedConvolution: QuantizedLayerKind {
     public static let fileTag: UInt8 = 0
     public static let kernelName = "capsnet_conv_hwc_q7"
@@ -23,11 +24,15 @@ public struct QuantizedConvolution: QuantizedLayerKind {
     /// The convolution's own output format (before squash, for primary capsules).
     public var outputFrac: Int
     public var activation: Activation
+    /// Whether output channel c is input channel c convolved with its own filter (`filters` equals
+    /// `inputChannels`, and `weights` are `[kernelHeight][kernelWidth][inputChannels]`). The kind
+    /// that holds the convolution implies it; it is not stored in the file.
+    public var depthwise: Bool
 
     public init(
         kernelHeight: Int, kernelWidth: Int, strideY: Int, strideX: Int, padTop: Int, padLeft: Int,
         outputHeight: Int, outputWidth: Int, inputChannels: Int, filters: Int, weights: [Int8], bias: [Int8]?,
-        inputFrac: Int, weightFrac: Int, biasFrac: Int, outputFrac: Int, activation: Activation
+        inputFrac: Int, weightFrac: Int, biasFrac: Int, outputFrac: Int, activation: Activation, depthwise: Bool = false
     ) {
         self.kernelHeight = kernelHeight
         self.kernelWidth = kernelWidth
@@ -46,6 +51,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         self.biasFrac = biasFrac
         self.outputFrac = outputFrac
         self.activation = activation
+        self.depthwise = depthwise
     }
 
     /// The output `[Ho, Wo, filters]`.
@@ -72,10 +78,10 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         if let bias { writer.int8s(bias) }
     }
 
-    /// The fields `encode` writes, checked against the layer's input; the primary capsule layer,
-    /// which holds a convolution, reads them the same way.
+    /// The fields `encode` writes, checked against the layer's input; the primary capsule layers,
+    /// which hold a convolution, read them the same way.
     static func read(
-        _ reader: inout ModelFileReader, layer: QuantizedLayer.Header
+        _ reader: inout ModelFileReader, layer: QuantizedLayer.Header, depthwise: Bool = false
     ) throws(QuantizedModelFileError.Reason) -> QuantizedConvolution {
         let geometry = try reader.ints(expected: 8)
         let sizes = try reader.ints(expected: 6)
@@ -86,14 +92,15 @@ public struct QuantizedConvolution: QuantizedLayerKind {
             kernelHeight: geometry[0], kernelWidth: geometry[1], strideY: geometry[2], strideX: geometry[3],
             padTop: geometry[4], padLeft: geometry[5], outputHeight: geometry[6], outputWidth: geometry[7],
             inputChannels: sizes[0], filters: sizes[1], weights: weights, bias: bias, inputFrac: sizes[2],
-            weightFrac: sizes[3], biasFrac: sizes[4], outputFrac: sizes[5], activation: activation)
+            weightFrac: sizes[3], biasFrac: sizes[4], outputFrac: sizes[5], activation: activation,
+            depthwise: depthwise)
         try layer.checkSizes(
             [geometry[0], geometry[1], geometry[2], geometry[3], geometry[6], geometry[7], sizes[0], sizes[1]],
             "the convolution")
         try layer.checkInputFormat(convolution.inputFrac)
-        let taps = convolution.kernelHeight * convolution.kernelWidth * convolution.inputChannels
         guard layer.inputShape.count == 3, convolution.inputChannels == layer.inputShape[2],
-            convolution.weights.count == convolution.filters * taps,
+            !depthwise || convolution.filters == convolution.inputChannels,
+            convolution.weights.count == convolution.weightCount,
             convolution.bias.map({ $0.count == convolution.filters }) ?? true
         else { throw .malformed("layer '\(layer.name)': the convolution's sizes disagree") }
         // The kernel's own rule (check_axis in its C file): padding inside the window, and every
@@ -109,9 +116,10 @@ public struct QuantizedConvolution: QuantizedLayerKind {
 
     // MARK: - Engine
 
-    public func macs(_ layer: QuantizedLayer) -> Int {
-        outputHeight * outputWidth * filters * kernelHeight * kernelWidth * inputChannels
-    }
+    /// Values in `weights`: every filter's window, over one channel when depthwise.
+    var weightCount: Int { filters * kernelHeight * kernelWidth * (depthwise ? 1 : inputChannels) }
+
+    public func macs(_ layer: QuantizedLayer) -> Int { outputHeight * outputWidth * weightCount }
 
     public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
         ArenaNeed(scratchBytes: scratchBytes(inputShape: layer.inputShape, cores: cores))
@@ -127,7 +135,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         var split = call.split
         return weights.withUnsafeBufferPointer { weights in
             withOptionalPointer(bias) { bias in
-                capsnet_conv_hwc_q7_split(
+                (depthwise ? capsnet_depthwise_conv_hwc_q7_split : capsnet_conv_hwc_q7_split)(
                     &context, &params, &inputDims, call.input, weights.baseAddress, bias, &outputDims, call.output,
                     &split)
             }
@@ -149,7 +157,9 @@ public struct QuantizedConvolution: QuantizedLayerKind {
     func scratchBytes(inputShape: [Int], cores: Int) -> Int {
         var params = parameters
         var inputDims = capsnet_hwc(inputShape)
-        return Int(max(capsnet_conv_hwc_q7_split_get_buffer_size(&params, &inputDims, Int32(cores)), 0))
+        let companion =
+            depthwise ? capsnet_depthwise_conv_hwc_q7_split_get_buffer_size : capsnet_conv_hwc_q7_split_get_buffer_size
+        return Int(max(companion(&params, &inputDims, Int32(cores)), 0))
     }
 
     // MARK: - Export
@@ -159,7 +169,8 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         constants.append(
             CConstant(name: context.name("params"), type: "capsnet_conv_params", value: .structure(cParameters)))
         constants += shapeConstants(layer, context)
-        return LoweredLayer(constants: constants, call: call(Self.kernelName, context))
+        let function = depthwise ? "capsnet_depthwise_conv_hwc_q7" : Self.kernelName
+        return LoweredLayer(constants: constants, call: call(function, context))
     }
 
     /// The weights and the bias, in flash.
@@ -167,8 +178,11 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         var constants = [
             CConstant(
                 name: context.name("weights"), type: "int8_t", value: .int8s(weights),
-                comment: "\(layer.name) (\(layer.className)): weights OHWI [\(filters)][\(kernelHeight)]"
-                    + "[\(kernelWidth)][\(inputChannels)] in \(QFormat(fractionalBits: weightFrac))")
+                comment: "\(layer.name) (\(layer.className)): weights "
+                    + (depthwise
+                        ? "[\(kernelHeight)][\(kernelWidth)][\(inputChannels)], one filter per channel,"
+                        : "OHWI [\(filters)][\(kernelHeight)][\(kernelWidth)][\(inputChannels)]")
+                    + " in \(QFormat(fractionalBits: weightFrac))")
         ]
         if let bias {
             constants.append(CConstant(name: context.name("bias"), type: "int8_t", value: .int8s(bias)))

@@ -18,7 +18,14 @@ public struct QuantizedPrimaryCapsule: QuantizedLayerKind {
     public static func decode(
         from reader: inout ModelFileReader, layer: QuantizedLayer.Header
     ) throws(QuantizedModelFileError.Reason) -> QuantizedPrimaryCapsule {
-        let convolution = try QuantizedConvolution.read(&reader, layer: layer)
+        try read(&reader, layer: layer, depthwise: false)
+    }
+
+    /// The fields `encode` writes, with a convolution of the given grouping.
+    static func read(
+        _ reader: inout ModelFileReader, layer: QuantizedLayer.Header, depthwise: Bool
+    ) throws(QuantizedModelFileError.Reason) -> QuantizedPrimaryCapsule {
+        let convolution = try QuantizedConvolution.read(&reader, layer: layer, depthwise: depthwise)
         let dimension = try reader.int()
         try layer.checkSizes([dimension], "the capsule dimension")
         let positions = convolution.outputHeight * convolution.outputWidth
@@ -55,7 +62,7 @@ public struct QuantizedPrimaryCapsule: QuantizedLayerKind {
         var split = call.split
         return convolution.weights.withUnsafeBufferPointer { weights in
             withOptionalPointer(convolution.bias) { bias in
-                capsnet_primary_capsule_q7_split(
+                (convolution.depthwise ? capsnet_depthwise_primary_capsule_q7_split : capsnet_primary_capsule_q7_split)(
                     &context, &params, &inputDims, call.input, weights.baseAddress, bias, &outputDims, call.output,
                     &split)
             }
@@ -78,6 +85,43 @@ public struct QuantizedPrimaryCapsule: QuantizedLayerKind {
         constants.append(
             CConstant(name: context.name("params"), type: "capsnet_primary_capsule_params", value: .structure(params)))
         constants += convolution.shapeConstants(layer, context)
-        return LoweredLayer(constants: constants, call: convolution.call(Self.kernelName, context))
+        let function = convolution.depthwise ? QuantizedDepthwisePrimaryCapsule.kernelName : Self.kernelName
+        return LoweredLayer(constants: constants, call: convolution.call(function, context))
+    }
+}
+
+/// Efficient-CapsNet's primary capsule layer in int8 (`capsnet_depthwise_primary_capsule_q7`): a
+/// depthwise convolution into the pre-squash format, its channels cut into capsules and given the
+/// exponential squash. Its fields and file encoding are ``QuantizedPrimaryCapsule``'s, with a
+/// depthwise convolution.
+public struct QuantizedDepthwisePrimaryCapsule: QuantizedLayerKind {
+    public static let fileTag: UInt8 = 9
+    public static let kernelName = "capsnet_depthwise_primary_capsule_q7"
+
+    public var capsules: QuantizedPrimaryCapsule
+
+    /// `convolution` must be depthwise.
+    public init(convolution: QuantizedConvolution, capsuleDimension: Int) {
+        precondition(convolution.depthwise, "Efficient-CapsNet's primary capsules take a depthwise convolution")
+        capsules = QuantizedPrimaryCapsule(convolution: convolution, capsuleDimension: capsuleDimension)
+    }
+
+    public static func decode(
+        from reader: inout ModelFileReader, layer: QuantizedLayer.Header
+    ) throws(QuantizedModelFileError.Reason) -> QuantizedDepthwisePrimaryCapsule {
+        let capsules = try QuantizedPrimaryCapsule.read(&reader, layer: layer, depthwise: true)
+        return QuantizedDepthwisePrimaryCapsule(
+            convolution: capsules.convolution, capsuleDimension: capsules.capsuleDimension)
+    }
+
+    public func encode(to writer: inout ModelFileWriter) { capsules.encode(to: &writer) }
+    public func macs(_ layer: QuantizedLayer) -> Int { capsules.macs(layer) }
+    public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
+        capsules.arenaNeed(layer, routing: routing, cores: cores)
+    }
+    public var splitsOverCores: Bool { true }
+    public func run(_ call: KernelCall) -> capsnet_status { capsules.run(call) }
+    public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
+        capsules.lower(layer, context)
     }
 }

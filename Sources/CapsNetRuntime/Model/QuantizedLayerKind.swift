@@ -41,7 +41,7 @@ public enum QuantizedLayerKinds {
     public static let all: [any QuantizedLayerKind.Type] = [
         QuantizedConvolution.self, QuantizedReLU.self, QuantizedPrimaryCapsule.self, QuantizedCapsule.self,
         QuantizedLength.self, QuantizedReshape.self, QuantizedLeakyReLU.self, QuantizedChannelAffine.self,
-        QuantizedSquash.self,
+        QuantizedSquash.self, QuantizedDepthwisePrimaryCapsule.self, QuantizedSelfAttentionCapsule.self,
     ]
 
     /// The kind with file tag `tag`.

@@ -327,6 +327,40 @@ capsnet_status capsnet_primary_capsule_q7_split(const capsnet_context *ctx,
                                                 const capsnet_hwc *output_dims, int8_t *output,
                                                 const capsnet_core_split *split);
 
+/** @brief Scratch bytes capsnet_depthwise_primary_capsule_q7 needs: those of its depthwise convolution (0). */
+int32_t capsnet_depthwise_primary_capsule_q7_get_buffer_size(const capsnet_primary_capsule_params *params,
+                                                             const capsnet_hwc *input_dims);
+
+/**
+ * @brief Efficient-CapsNet's primary capsule layer (its PrimaryCaps): capsnet_depthwise_conv_hwc_q7,
+ * then capsnet_exp_squash_q7 on each group of capsule_dim consecutive output channels, in place,
+ * as capsnet_primary_capsule_q7 does with its convolution and squash. Weights are [Kh][Kw][C];
+ * C must be a multiple of capsule_dim.
+ *
+ * @param[in]  ctx  scratch of capsnet_depthwise_primary_capsule_q7_get_buffer_size(params, input_dims)
+ *                  bytes (ctx->buf may be NULL while that is 0)
+ */
+capsnet_status capsnet_depthwise_primary_capsule_q7(const capsnet_context *ctx,
+                                                    const capsnet_primary_capsule_params *params,
+                                                    const capsnet_hwc *input_dims, const int8_t *input,
+                                                    const int8_t *weights, const int8_t *bias,
+                                                    const capsnet_hwc *output_dims, int8_t *output);
+
+/** @brief Scratch bytes capsnet_depthwise_primary_capsule_q7_split needs for num_cores cores together. */
+int32_t capsnet_depthwise_primary_capsule_q7_split_get_buffer_size(const capsnet_primary_capsule_params *params,
+                                                                    const capsnet_hwc *input_dims, int32_t num_cores);
+
+/**
+ * @brief capsnet_depthwise_primary_capsule_q7 on one core's share of the output rows; together the
+ * num_cores calls write exactly what capsnet_depthwise_primary_capsule_q7 writes.
+ */
+capsnet_status capsnet_depthwise_primary_capsule_q7_split(const capsnet_context *ctx,
+                                                          const capsnet_primary_capsule_params *params,
+                                                          const capsnet_hwc *input_dims, const int8_t *input,
+                                                          const int8_t *weights, const int8_t *bias,
+                                                          const capsnet_hwc *output_dims, int8_t *output,
+                                                          const capsnet_core_split *split);
+
 /**
  * @brief Scratch bytes capsnet_capsule_layer_q7 needs, or a negative status if the arguments are
  * invalid (CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION): the softmax table, the outputs of

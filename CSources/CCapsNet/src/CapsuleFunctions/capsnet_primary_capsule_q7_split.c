@@ -24,32 +24,6 @@ capsnet_status capsnet_primary_capsule_q7_split(const capsnet_context *ctx,
                                                 const capsnet_hwc *output_dims, int8_t *output,
                                                 const capsnet_core_split *split)
 {
-    if (params == NULL || output_dims == NULL || split == NULL) {
-        return CAPSNET_ERROR_NULL_POINTER;
-    }
-    const int32_t dim = params->capsule_dim;
-    const int32_t values = capsnet_count3(output_dims->h, output_dims->w, output_dims->c);
-    if (dim < 1 || values < 0 || output_dims->c % dim != 0) {
-        return CAPSNET_ERROR_DIMENSION;
-    }
-    if (!capsnet_squash_formats_are_valid(params->conv.output_frac, params->output_frac)) {
-        return CAPSNET_ERROR_SHIFT;
-    }
-    if (!capsnet_accumulator_fits(dim, 0)) {
-        return CAPSNET_ERROR_OVERFLOW;
-    }
-    /* The convolution checks the rest (the split included) before it writes, and once it succeeded
-     * the squash cannot fail. */
-    CAPSNET_RETURN_IF_ERROR(
-        capsnet_conv_hwc_q7_split(ctx, &params->conv, input_dims, input, weights, bias, output_dims, output, split));
-    int32_t row_begin;
-    int32_t row_end;
-    capsnet_split_range(output_dims->h, split, &row_begin, &row_end);
-    if (row_begin == row_end) {
-        return CAPSNET_OK;
-    }
-    const int32_t row_values = output_dims->w * output_dims->c;
-    int8_t *rows = output + (ptrdiff_t)row_begin * row_values;
-    const int32_t capsules = (row_end - row_begin) * row_values / dim;
-    return capsnet_squash_q7(rows, capsules, dim, params->conv.output_frac, params->output_frac, rows);
+    return capsnet_primary_capsule_rows_q7(capsnet_conv_hwc_q7_split, capsnet_squash_q7, ctx, params, input_dims, input,
+                                           weights, bias, output_dims, output, split);
 }
