@@ -58,6 +58,9 @@ struct EfficientCapsNetTests {
         let model = try CapsNetModel(contentsOf: TestData.fixture("efficient_capsnet.keras"))
         let data = TestData.fixture("efficient_capsnet_data/images.npy")
         let quantized = try Quantizer(scheme: scheme).quantize(model, calibration: Dataset(data + "@0-15"))
+        // Both normalizations cost nothing: the first joins the convolution before it, the second
+        // (after an activation) the depthwise primary capsules after it.
+        #expect(quantized.layers[1].kind is QuantizedReshape && quantized.layers[3].kind is QuantizedReshape)
         #expect(quantized.layers[4].kind is QuantizedDepthwisePrimaryCapsule)
         #expect(quantized.layers[5].kind is QuantizedSelfAttentionCapsule)
         #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(quantized)) == quantized)
@@ -79,6 +82,17 @@ struct EfficientCapsNetTests {
             let expected = try engine.run(input)
             for runner in runners { #expect(try runner.run(input) == expected, "\(runner.team.cores) cores") }
         }
+    }
+
+    @Test("a normalization before the primary capsules folds into their depthwise filters exactly", .needsFixtures)
+    func foldIntoPrimaryCapsules() throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture("efficient_capsnet.keras"))
+        let (folded, notes) = model.folded()
+        #expect(notes.contains { $0.contains("folded into the primary capsule layer 'primary_caps' after it") }, "\(notes)")
+        #expect(folded.layers[3].kind is Reshape)
+        let input = try tensor(TestData.fixture("efficient_capsnet_input.npy"))
+        let (maxAbs, range) = difference(try FloatReference(folded).outputs(input), try FloatReference(model).outputs(input))
+        #expect(maxAbs <= 1e-5 * range, "max abs difference \(maxAbs), range \(range)")
     }
 
     @Test("convert writes the int8 model and its report", .needsFixtures)

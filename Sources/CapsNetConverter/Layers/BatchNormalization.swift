@@ -90,6 +90,8 @@ public struct BatchNormalization: LayerKind {
     ///   (`valid`, or `same` that pads nothing): each input channel's weights are scaled, and the
     ///   offsets, summed through the weights, join the bias. Zero padding is not exact: a padded zero
     ///   stands for a normalized zero, which is `offset` before the normalization, not zero.
+    ///   Efficient-CapsNet's primary capsules (a depthwise convolution, never padded) absorb it the
+    ///   same way, each channel's filter by its own channel's scale.
     ///
     /// The layer stays in the model as a reshape to the same shape (nothing at run time), so that
     /// layer indices still match the float model's.
@@ -104,6 +106,10 @@ public struct BatchNormalization: LayerKind {
             return .folded(folded, note: "\(name) folded into the convolution '\(model.layers[index - 1].name)' before it")
         }
         let next = index + 1 < model.layers.count ? model.layers[index + 1] : nil
+        if let next, let depthwise = next.kind as? DepthwisePrimaryCapsule, depthwise.channels == channels {
+            folded.layers[index + 1].kind = foldedAfter(depthwise)
+            return .folded(folded, note: "\(name) folded into the primary capsule layer '\(next.name)' after it")
+        }
         let convolutionAfter = (next?.kind as? Convolution) ?? (next?.kind as? PrimaryCapsule)?.convolution
         guard let next, let convolutionAfter else {
             return .kept(note: "\(name) kept as a per-channel affine layer: no convolution without activation before it, none after it")
@@ -149,6 +155,19 @@ public struct BatchNormalization: LayerKind {
             }
         }
         folded.bias = (0..<filters).map { Float(Double(conv.bias?[$0] ?? 0) + added[$0]) }
+        return folded
+    }
+
+    /// This normalization followed by Efficient-CapsNet's depthwise primary capsules, as one layer.
+    private func foldedAfter(_ capsules: DepthwisePrimaryCapsule) -> DepthwisePrimaryCapsule {
+        var folded = capsules
+        var added = [Double](repeating: 0, count: channels)
+        for (index, weight) in capsules.kernel.enumerated() {
+            let channel = index % channels
+            added[channel] += Double(weight) * Double(offsets[channel])
+            folded.kernel[index] = weight * scales[channel]
+        }
+        folded.bias = (0..<channels).map { Float(Double(capsules.bias?[$0] ?? 0) + added[$0]) }
         return folded
     }
 

@@ -433,7 +433,7 @@ int32_t capsnet_self_attention_capsule_q7_get_buffer_size(const capsnet_capsule_
  * 2. T[j] = sum_i u_hat[j][i]                      (exact, 32 bits);
  * 3. a[j][i] = saturate(floor(dot(u_hat[j][i], T[j]) * K / 2^(30 + 2 * prediction_frac - agreement_frac) + 1/2))
  *    with K = floor(2^30 / sqrt(D)): the agreement u_hat . sum_k u_hat_k / sqrt(D) in agreement_frac,
- *    within 0.5 + 2^-20 LSB of exact (the shift must lie in [0, 62]);
+ *    within 0.5 + 2^-14 LSB of exact (the shift must lie in [0, 62]);
  * 4. c = softmax of a over j, per input capsule i  (as capsnet_softmax_q7, Q0.7);
  * 5. c[j][i] = c[j][i] + b[j][i]                   (as capsnet_mat_add_q7, aligned, into coupling_frac);
  * 6. s[j] = sum_i c[j][i] * u_hat[j][i]            (exact into sum_frac);
