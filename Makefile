@@ -37,7 +37,7 @@ fixtures: deps
 	.ci/make-fixtures
 
 # The README's "Models it reads" figures: small CapsNets of each family trained on MNIST 0-7999,
-# converted and scored on 8000-9999, counted on the Cortex-M4 (about 10 min; not part of `make test`).
+# converted and scored on 8000-9999, counted on the Cortex-M4 (about 25 min; not part of `make test`).
 trained-models: deps
 	.ci/train-models
 

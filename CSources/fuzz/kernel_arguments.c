@@ -585,6 +585,22 @@ static void check_capsule_split(const char *name, capsule_run *r, const int8_t *
     }
 }
 
+/**
+ * The refusals both routing layers share: a size below 1, more output capsules than a softmax row
+ * takes, or a tensor over the limit. Sets *jd and *weights_count (J*D outputs, J*I*D*Din weights)
+ * when the sizes are valid.
+ */
+static int capsule_dims_bad(const capsnet_capsule_dims *d, int64_t *jd, int64_t *weights_count)
+{
+    if (d->num_inputs < 1 || d->input_dim < 1 || d->num_outputs < 1 || d->output_dim < 1 ||
+        d->num_outputs > CAPSNET_SOFTMAX_ROW_MAX) {
+        return 1;
+    }
+    *jd = product(d->num_outputs, d->output_dim, 1);
+    *weights_count = product(*jd, d->num_inputs, d->input_dim);
+    return too_many(product(d->num_inputs, d->input_dim, 1)) || too_many(*jd) || too_many(*weights_count);
+}
+
 static void fuzz_capsule_layer(byte_stream *s)
 {
     static const char *name = "capsnet_capsule_layer_q7";
@@ -604,15 +620,13 @@ static void fuzz_capsule_layer(byte_stream *s)
         fail(name, "the split companion accepted an invalid number of cores");
     }
 
-    int forbidden = d.num_inputs < 1 || d.input_dim < 1 || d.num_outputs < 1 || d.output_dim < 1 ||
-                    d.num_outputs > CAPSNET_SOFTMAX_ROW_MAX || p.routings < 1 || p.routings > CAPSNET_ROUTINGS_MAX ||
+    int64_t jd = 0;
+    int64_t weights_count = 0;
+    int forbidden = p.routings < 1 || p.routings > CAPSNET_ROUTINGS_MAX ||
                     (p.memory != CAPSNET_ROUTING_KEEP_PREDICTIONS && p.memory != CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS) ||
-                    null_arg <= 7;
-    const int64_t jd = forbidden ? 0 : product(d.num_outputs, d.output_dim, 1);
-    const int64_t weights_count = forbidden ? 0 : product(jd, d.num_inputs, d.input_dim);
+                    null_arg <= 7 || capsule_dims_bad(&d, &jd, &weights_count);
     if (!forbidden) {
-        forbidden = too_many(product(d.num_inputs, d.input_dim, 1)) || too_many(jd) || too_many(weights_count) ||
-                    product_shift_bad(p.input_frac, p.weight_frac, p.prediction_frac);
+        forbidden = product_shift_bad(p.input_frac, p.weight_frac, p.prediction_frac);
         for (int32_t r = 0; r < p.routings && !forbidden; r++) {
             const capsnet_routing_formats *f = &iterations[r];
             forbidden = frac_bad(f->logit_frac) || frac_bad(f->sum_frac) || frac_bad(f->output_frac) ||
@@ -673,16 +687,14 @@ static void fuzz_self_attention(byte_stream *s)
         fail(name, "the split companion accepted an invalid number of cores");
     }
 
-    int forbidden = d.num_inputs < 1 || d.input_dim < 1 || d.num_outputs < 1 || d.output_dim < 1 ||
-                    d.num_outputs > CAPSNET_SOFTMAX_ROW_MAX || null_arg <= 7;
-    const int64_t jd = forbidden ? 0 : product(d.num_outputs, d.output_dim, 1);
+    int64_t jd = 0;
+    int64_t weights_count = 0;
+    int forbidden = null_arg <= 7 || capsule_dims_bad(&d, &jd, &weights_count);
     const int64_t routes = forbidden ? 0 : product(d.num_outputs, d.num_inputs, 1);
-    const int64_t weights_count = forbidden ? 0 : product(jd, d.num_inputs, d.input_dim);
     if (!forbidden) {
         const int64_t agreement_shift = 30 + 2 * (int64_t)p.prediction_frac - p.agreement_frac;
         const int32_t finer = p.bias_frac > CAPSNET_SOFTMAX_FRAC ? p.bias_frac : CAPSNET_SOFTMAX_FRAC;
-        forbidden = too_many(product(d.num_inputs, d.input_dim, 1)) || too_many(jd) || too_many(routes) ||
-                    too_many(weights_count) || too_many(product(d.num_inputs, d.output_dim, 1)) ||
+        forbidden = too_many(routes) || too_many(product(d.num_inputs, d.output_dim, 1)) ||
                     product_shift_bad(p.input_frac, p.weight_frac, p.prediction_frac) ||
                     frac_bad(p.agreement_frac) || agreement_shift < 0 || agreement_shift > 62 ||
                     frac_bad(p.bias_frac) || frac_bad(p.coupling_frac) || finer < p.coupling_frac ||

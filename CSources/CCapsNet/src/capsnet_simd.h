@@ -349,4 +349,120 @@ static inline void capsnet_mat_vec_q7(const int8_t *w, const int8_t *u, int32_t 
     }
 }
 
+/**
+ * acc[l] += sum_t a[t * step + l] * b[t * step + l] for l < lanes and t < taps: one row of a
+ * depthwise window, `lanes` neighbouring channels at once, each channel its own sum. a is the
+ * input and b the filters, both with `step` channels per position.
+ */
+static inline void capsnet_channel_macs_q7(int32_t *acc, const int8_t *a, const int8_t *b, ptrdiff_t step,
+                                           int32_t taps, int32_t lanes)
+{
+    int32_t l = 0;
+#if defined(CAPSNET_ARM_MVE)
+    /* Four channels per vector: Helium's integer VMLA takes a scalar, so a multiply and an add. */
+    for (; l < lanes; l += 4) {
+        const mve_pred16_t active = vctp32q((uint32_t)(lanes - l));
+        int32x4_t sum = vldrwq_z_s32(acc + l, active);
+        for (int32_t t = 0; t < taps; t++) {
+            const ptrdiff_t at = t * step + l;
+            sum = vaddq_s32(sum, vmulq_s32(vldrbq_z_s32(a + at, active), vldrbq_z_s32(b + at, active)));
+        }
+        vstrwq_p_s32(acc + l, sum, active);
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    for (size_t vl; l < lanes; l += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(lanes - l));
+        vint32m4_t sum = __riscv_vle32_v_i32m4(acc + l, vl);
+        for (int32_t t = 0; t < taps; t++) {
+            const ptrdiff_t at = t * step + l;
+            sum = __riscv_vwmacc_vv_i32m4(sum, capsnet_rvv_load(a + at, vl), capsnet_rvv_load(b + at, vl), vl);
+        }
+        __riscv_vse32_v_i32m4(acc + l, sum, vl);
+    }
+#elif defined(CAPSNET_ARM_DSP)
+    /* Four channels per word: SXTB16 splits them into channels 0, 2 and 1, 3, and SMLABB / SMLATT
+     * multiply-accumulate one halfword each into its channel's register. */
+    for (; l + 4 <= lanes; l += 4) {
+        int32_t s0 = acc[l], s1 = acc[l + 1], s2 = acc[l + 2], s3 = acc[l + 3];
+        for (int32_t t = 0; t < taps; t++) {
+            const ptrdiff_t at = t * step + l;
+            const capsnet_q7x4 x = capsnet_prepare_q7x4(a + at);
+            const capsnet_q7x4 w = capsnet_prepare_q7x4(b + at);
+            s0 = __smlabb(x.lo, w.lo, s0);
+            s2 = __smlatt(x.lo, w.lo, s2);
+            s1 = __smlabb(x.hi, w.hi, s1);
+            s3 = __smlatt(x.hi, w.hi, s3);
+        }
+        acc[l] = s0;
+        acc[l + 1] = s1;
+        acc[l + 2] = s2;
+        acc[l + 3] = s3;
+    }
+#endif
+    for (; l < lanes; l++) {
+        int32_t sum = acc[l];
+        for (int32_t t = 0; t < taps; t++) {
+            sum += (int32_t)a[t * step + l] * (int32_t)b[t * step + l];
+        }
+        acc[l] = sum;
+    }
+}
+
+/**
+ * acc[d] += scale * a[d] for d < length, scale an int8 value: a prediction vector weighted by its
+ * coupling into an output capsule's sum. On the Arm DSP path this stays scalar: the accumulators'
+ * loads and stores are most of its instructions, and SXTB16 would save none of them.
+ */
+static inline void capsnet_scale_add_q7(int32_t *acc, int32_t scale, const int8_t *a, int32_t length)
+{
+    int32_t d = 0;
+#if defined(CAPSNET_ARM_MVE)
+    for (; d < length; d += 4) {
+        const mve_pred16_t active = vctp32q((uint32_t)(length - d));
+        const int32x4_t sum = vmlaq_n_s32(vldrwq_z_s32(acc + d, active), vldrbq_z_s32(a + d, active), scale);
+        vstrwq_p_s32(acc + d, sum, active);
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    for (size_t vl; d < length; d += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(length - d));
+        const vint32m4_t sum =
+            __riscv_vwmacc_vx_i32m4(__riscv_vle32_v_i32m4(acc + d, vl), (int16_t)scale, capsnet_rvv_load(a + d, vl), vl);
+        __riscv_vse32_v_i32m4(acc + d, sum, vl);
+    }
+#endif
+    for (; d < length; d++) {
+        acc[d] += scale * a[d];
+    }
+}
+
+/**
+ * sum_d a[d] * b[d] for an int8 vector and an int32 one (a prediction and its output capsule's
+ * total of predictions); the caller keeps the sum in range. The Arm DSP path has no 8-by-32-bit
+ * SIMD multiply and stays scalar.
+ */
+static inline int32_t capsnet_dot_q7_s32(const int8_t *a, const int32_t *b, int32_t length)
+{
+    int32_t sum = 0;
+    int32_t d = 0;
+#if defined(CAPSNET_ARM_MVE)
+    for (; d < length; d += 4) {
+        const mve_pred16_t active = vctp32q((uint32_t)(length - d));
+        sum = vmladavaq_s32(sum, vldrbq_z_s32(a + d, active), vldrwq_z_s32(b + d, active));
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    const size_t lanes = __riscv_vsetvlmax_e32m4();
+    vint32m4_t products = __riscv_vmv_v_x_i32m4(0, lanes);
+    for (size_t vl; d < length; d += (int32_t)vl) {
+        vl = __riscv_vsetvl_e32m4((size_t)(length - d));
+        const vint32m4_t wide = __riscv_vsext_vf4_i32m4(__riscv_vle8_v_i8m1(a + d, vl), vl);
+        products = __riscv_vmacc_vv_i32m4_tu(products, wide, __riscv_vle32_v_i32m4(b + d, vl), vl);
+    }
+    sum = capsnet_rvv_sum(products, lanes);
+#endif
+    for (; d < length; d++) {
+        sum += (int32_t)a[d] * b[d];
+    }
+    return sum;
+}
+
 #endif /* CAPSNET_SIMD_H */

@@ -240,8 +240,9 @@ static void exp_squash_case(void)
     fold(output, capsules * dim, capsnet_exp_squash_q7(input, capsules, dim, input_frac, output_frac, output));
 }
 
-/* Efficient-CapsNet's primary capsules: a depthwise convolution (any kernel, stride and padding)
- * and the exponential squash. */
+/* Efficient-CapsNet's primary capsules: a depthwise convolution (any kernel, stride and padding;
+ * up to 48 channels, so that blocks of 16 and every tail of the fast paths are crossed) and the
+ * exponential squash. */
 static void depthwise_primary_case(void)
 {
     capsnet_hwc in;
@@ -253,11 +254,11 @@ static void depthwise_primary_case(void)
         .capsule_dim = 1,
         .output_frac = 7};
     params.capsule_dim = between(1, 4);
-    in.h = between(3, 9);
-    in.w = between(3, 9);
-    in.c = params.capsule_dim * between(1, 4);
-    params.conv.kernel.h = between(1, 3);
-    params.conv.kernel.w = between(1, 3);
+    in.h = between(5, 9);
+    in.w = between(5, 9);
+    in.c = params.capsule_dim * between(1, 12);
+    params.conv.kernel.h = between(1, 5);
+    params.conv.kernel.w = between(1, 5);
     params.conv.stride.h = between(1, 2);
     params.conv.stride.w = between(1, 2);
     params.conv.padding.h = between(0, params.conv.kernel.h - 1);

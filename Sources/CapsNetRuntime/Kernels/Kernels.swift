@@ -18,9 +18,7 @@ public enum Kernels {
         return try run(name, outputCount: count(name, outputShape.h, outputShape.w, outputShape.c)) { output in
             var inDims = shape
             var outDims = outputShape
-            let scratch = capsnet_conv_hwc_q7_get_buffer_size(&params, &inDims)
-            if scratch < 0 { return capsnet_status(rawValue: scratch) }
-            return withScratch(bytes: Int(scratch)) { ctx in
+            return withScratch(capsnet_conv_hwc_q7_get_buffer_size(&params, &inDims)) { ctx in
                 withOptionalPointer(bias) {
                     capsnet_conv_hwc_q7(ctx, &params, &inDims, input, weights, $0, &outDims, output)
                 }
@@ -42,9 +40,7 @@ public enum Kernels {
         return try run(name, outputCount: count(name, outputShape.h, outputShape.w, outputShape.c)) { output in
             var inDims = shape
             var outDims = outputShape
-            let scratch = capsnet_depthwise_conv_hwc_q7_get_buffer_size(&params, &inDims)
-            if scratch < 0 { return capsnet_status(rawValue: scratch) }
-            return withScratch(bytes: Int(scratch)) { ctx in
+            return withScratch(capsnet_depthwise_conv_hwc_q7_get_buffer_size(&params, &inDims)) { ctx in
                 withOptionalPointer(bias) {
                     capsnet_depthwise_conv_hwc_q7(ctx, &params, &inDims, input, weights, $0, &outDims, output)
                 }
@@ -63,9 +59,7 @@ public enum Kernels {
         return try run(name, outputCount: count(name, outputShape.h, outputShape.w, outputShape.c)) { output in
             var inDims = shape
             var outDims = outputShape
-            let scratch = capsnet_primary_capsule_q7_get_buffer_size(&params, &inDims)
-            if scratch < 0 { return capsnet_status(rawValue: scratch) }
-            return withScratch(bytes: Int(scratch)) { ctx in
+            return withScratch(capsnet_primary_capsule_q7_get_buffer_size(&params, &inDims)) { ctx in
                 withOptionalPointer(bias) {
                     capsnet_primary_capsule_q7(ctx, &params, &inDims, input, weights, $0, &outDims, output)
                 }
@@ -140,7 +134,7 @@ public enum Kernels {
         let (rows, length) = try capsuleCount(name, logits, rowLength)
         let frac = try int32(name, logitFormat.fractionalBits)
         return try run(name, outputCount: logits.count) { output in
-            withScratch(bytes: Int(capsnet_softmax_q7_get_buffer_size())) { ctx in
+            withScratch(capsnet_softmax_q7_get_buffer_size()) { ctx in
                 capsnet_softmax_q7(ctx, logits, rows, length, frac, output)
             }
         }
@@ -200,9 +194,7 @@ public enum Kernels {
                 var params = capsnet_capsule_params(
                     input_frac: inFrac, weight_frac: weightFrac, prediction_frac: predictionFrac, routings: routings,
                     iterations: formats.baseAddress, memory: memory.cValue)
-                let scratch = capsnet_capsule_layer_q7_get_buffer_size(&params, &d)
-                if scratch < 0 { return capsnet_status(rawValue: scratch) }
-                return withScratch(bytes: Int(scratch)) {
+                return withScratch(capsnet_capsule_layer_q7_get_buffer_size(&params, &d)) {
                     capsnet_capsule_layer_q7($0, &params, &d, input, weights, output)
                 }
             }
@@ -222,9 +214,7 @@ public enum Kernels {
         var d = dims
         var params = parameters
         return try run(name, outputCount: count(name, dims.num_outputs, dims.output_dim)) { output in
-            let scratch = capsnet_self_attention_capsule_q7_get_buffer_size(&d)
-            if scratch < 0 { return capsnet_status(rawValue: scratch) }
-            return withScratch(bytes: Int(scratch)) {
+            return withScratch(capsnet_self_attention_capsule_q7_get_buffer_size(&d)) {
                 capsnet_self_attention_capsule_q7($0, &params, &d, input, weights, bias, output)
             }
         }
@@ -270,12 +260,15 @@ extension Kernels {
         return try run(name, outputCount: count(name, m, n)) { kernel(a, b, m32, k32, n32, &f, $0) }
     }
 
+    /// Runs `body` with a context of `companion` bytes, what the kernel's `_get_buffer_size` returned;
+    /// a negative one is its status, returned without running the kernel.
     private static func withScratch(
-        bytes: Int, _ body: (UnsafePointer<capsnet_context>) -> capsnet_status
+        _ companion: Int32, _ body: (UnsafePointer<capsnet_context>) -> capsnet_status
     ) -> capsnet_status {
-        var scratch = [UInt8](repeating: 0, count: max(bytes, 1))
+        if companion < 0 { return capsnet_status(rawValue: companion) }
+        var scratch = [UInt8](repeating: 0, count: max(Int(companion), 1))
         return scratch.withUnsafeMutableBytes { raw in
-            var ctx = capsnet_context(buf: raw.baseAddress, size: Int32(clamping: bytes))
+            var ctx = capsnet_context(buf: raw.baseAddress, size: companion)
             return body(&ctx)
         }
     }

@@ -40,17 +40,12 @@ public struct QuantizedCapsule: QuantizedLayerKind {
     public static func decode(
         from reader: inout ModelFileReader, layer: QuantizedLayer.Header
     ) throws(QuantizedModelFileError.Reason) -> QuantizedCapsule {
-        let sizes = try reader.ints(expected: 4)
-        try layer.checkSizes(sizes, "the capsule layer")
+        let sizes = try layer.readCapsuleSizes(&reader)
         let formats = try reader.ints(expected: 3)
         try layer.checkInputFormat(formats[0])
         let routings = try reader.count()
         guard (1...ResourceLimits.routings).contains(routings) else {
             throw .malformed("layer '\(layer.name)': \(routings) routing iterations, outside 1 to \(ResourceLimits.routings)")
-        }
-        // The predictions it keeps (J x I x D) are a tensor like any other.
-        guard ResourceLimits.values(of: [sizes[0], sizes[2], sizes[1]]) != nil else {
-            throw .malformed("layer '\(layer.name)': \(sizes[0] * sizes[2] * sizes[1]) prediction values, more than \(ResourceLimits.tensorValues)")
         }
         var iterations: [RoutingFormats] = []
         for _ in 0..<routings {
@@ -62,10 +57,7 @@ public struct QuantizedCapsule: QuantizedLayerKind {
             outputs: sizes[0], dimension: sizes[1], inputs: sizes[2], inputDimension: sizes[3],
             weights: try reader.int8s(), inputFrac: formats[0], weightFrac: formats[1], predictionFrac: formats[2],
             iterations: iterations)
-        guard layer.inputShape == [capsule.inputs, capsule.inputDimension],
-            layer.outputShape == [capsule.outputs, capsule.dimension], !capsule.iterations.isEmpty,
-            capsule.weights.count == capsule.outputs * capsule.inputs * capsule.dimension * capsule.inputDimension
-        else { throw .malformed("layer '\(layer.name)': the capsule layer's sizes disagree") }
+        try layer.checkCapsuleShapes(sizes, weights: capsule.weights.count)
         return capsule
     }
 

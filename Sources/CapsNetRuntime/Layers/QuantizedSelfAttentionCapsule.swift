@@ -47,24 +47,15 @@ public struct QuantizedSelfAttentionCapsule: QuantizedLayerKind {
     public static func decode(
         from reader: inout ModelFileReader, layer: QuantizedLayer.Header
     ) throws(QuantizedModelFileError.Reason) -> QuantizedSelfAttentionCapsule {
-        let sizes = try reader.ints(expected: 4)
-        try layer.checkSizes(sizes, "the capsule layer")
+        let sizes = try layer.readCapsuleSizes(&reader)
         let formats = try reader.ints(expected: 7)
         try layer.checkInputFormat(formats[0])
-        // The predictions it keeps (J x I x D) are a tensor like any other.
-        guard ResourceLimits.values(of: [sizes[0], sizes[2], sizes[1]]) != nil else {
-            throw .malformed("layer '\(layer.name)': \(sizes[0] * sizes[2] * sizes[1]) prediction values, more than \(ResourceLimits.tensorValues)")
-        }
         let capsule = QuantizedSelfAttentionCapsule(
             outputs: sizes[0], dimension: sizes[1], inputs: sizes[2], inputDimension: sizes[3],
             weights: try reader.int8s(), bias: try reader.int8s(), inputFrac: formats[0], weightFrac: formats[1],
             predictionFrac: formats[2], agreementFrac: formats[3], biasFrac: formats[4], couplingFrac: formats[5],
             sumFrac: formats[6])
-        guard layer.inputShape == [capsule.inputs, capsule.inputDimension],
-            layer.outputShape == [capsule.outputs, capsule.dimension],
-            capsule.weights.count == capsule.outputs * capsule.inputs * capsule.dimension * capsule.inputDimension,
-            capsule.bias.count == capsule.outputs * capsule.inputs
-        else { throw .malformed("layer '\(layer.name)': the capsule layer's sizes disagree") }
+        try layer.checkCapsuleShapes(sizes, weights: capsule.weights.count, consistent: capsule.bias.count == sizes[0] * sizes[2])
         return capsule
     }
 

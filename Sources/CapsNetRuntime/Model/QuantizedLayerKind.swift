@@ -120,6 +120,27 @@ extension QuantizedLayer {
             }
         }
 
+        /// The sizes a capsule layer stores, `[J, D, I, Din]`, read and checked before anything
+        /// multiplies them: each in range, and the J·I·D predictions the layer keeps within a tensor's limit.
+        func readCapsuleSizes(_ reader: inout ModelFileReader) throws(QuantizedModelFileError.Reason) -> [Int] {
+            let sizes = try reader.ints(expected: 4)
+            try checkSizes(sizes, "the capsule layer")
+            guard ResourceLimits.values(of: [sizes[0], sizes[2], sizes[1]]) != nil else {
+                throw .malformed("layer '\(name)': \(sizes[0] * sizes[2] * sizes[1]) prediction values, more than \(ResourceLimits.tensorValues)")
+            }
+            return sizes
+        }
+
+        /// The check of a capsule layer's sizes `[J, D, I, Din]` against its shapes and its
+        /// `W[J][I][D][Din]`, with anything else the kind requires (`consistent`).
+        func checkCapsuleShapes(
+            _ sizes: [Int], weights: Int, consistent: Bool = true
+        ) throws(QuantizedModelFileError.Reason) {
+            guard inputShape == [sizes[2], sizes[3]], outputShape == [sizes[0], sizes[1]],
+                weights == sizes.reduce(1, *), consistent
+            else { throw .malformed("layer '\(name)': the capsule layer's sizes disagree") }
+        }
+
         /// The check of a kind that keeps its input's values: as many out as in.
         func checkSameCount() throws(QuantizedModelFileError.Reason) {
             guard outputShape.reduce(1, *) == inputShape.reduce(1, *) else {

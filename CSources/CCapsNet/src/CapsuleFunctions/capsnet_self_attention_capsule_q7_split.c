@@ -164,10 +164,7 @@ static void accumulate(const attention_call *call)
         for (int32_t j = 0; j < num_out; j++) {
             const int8_t *u_hat = u_hat_i + (ptrdiff_t)j * d_out;
             const int32_t *total = call->totals + (ptrdiff_t)j * d_out;
-            int32_t dot = 0;
-            for (int32_t d = 0; d < d_out; d++) {
-                dot += u_hat[d] * total[d];
-            }
+            const int32_t dot = capsnet_dot_q7_s32(u_hat, total, d_out);
             const int64_t agreement = capsnet_round_shift_s64((int64_t)dot * shifts->scale, shifts->agreement);
             call->logits[j] = (int8_t)(agreement > CAPSNET_Q7_MAX ? CAPSNET_Q7_MAX
                                        : agreement < CAPSNET_Q7_MIN ? CAPSNET_Q7_MIN
@@ -178,11 +175,7 @@ static void accumulate(const attention_call *call)
             const int32_t b = call->bias[(ptrdiff_t)j * dims->num_inputs + i];
             const int32_t c =
                 capsnet_requantize_q7(call->couplings[j] * softmax_scale + b * bias_scale, shifts->coupling);
-            const int8_t *u_hat = u_hat_i + (ptrdiff_t)j * d_out;
-            int32_t *s = partial + (ptrdiff_t)j * d_out;
-            for (int32_t d = 0; d < d_out; d++) {
-                s[d] += c * u_hat[d];
-            }
+            capsnet_scale_add_q7(partial + (ptrdiff_t)j * d_out, c, u_hat_i + (ptrdiff_t)j * d_out, d_out);
         }
     }
 }

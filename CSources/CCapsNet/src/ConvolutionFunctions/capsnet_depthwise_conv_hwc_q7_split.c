@@ -3,10 +3,15 @@
  * @file capsnet_depthwise_conv_hwc_q7_split.c
  * @brief Depthwise 2-D convolution, HWC int8: channel c of the output is channel c of the input
  * convolved with its own Kh x Kw filter (a channel multiplier of 1, Efficient-CapsNet's primary
- * capsules). Portable C only so far: one output value at a time, its window's channel strided.
+ * capsules). Each output position is computed in blocks of neighbouring channels, one window row
+ * at a time (capsnet_channel_macs_q7: Arm DSP, Helium and RISC-V vector paths).
  */
 #include "capsnet/capsnet.h"
+#include "../capsnet_simd.h"
 #include "../capsnet_support.h"
+
+/* Channels summed side by side: one RVV register group of VLEN 128, four Helium vectors. */
+#define CHANNEL_BLOCK 16
 
 int32_t capsnet_depthwise_conv_hwc_q7_split_get_buffer_size(const capsnet_conv_params *params,
                                                             const capsnet_hwc *input_dims, int32_t num_cores)
@@ -87,16 +92,22 @@ capsnet_status capsnet_depthwise_conv_hwc_q7_split(const capsnet_context *ctx, c
             const int32_t kx_begin = x0 < 0 ? -x0 : 0;
             const int32_t kx_end = in_w - x0 < k_w ? in_w - x0 : k_w;
             int8_t *out = output + ((ptrdiff_t)oy * out_w + ox) * channels;
-            for (int32_t c = 0; c < channels; c++) {
-                int32_t acc = bias != NULL ? (int32_t)bias[c] * ((int32_t)1 << bias_shift) : 0;
-                for (int32_t ky = ky_begin; ky < ky_end; ky++) {
-                    const int8_t *in_row = input + ((ptrdiff_t)(y0 + ky) * in_w + x0) * channels + c;
-                    const int8_t *w_row = weights + (ptrdiff_t)ky * k_w * channels + c;
-                    for (int32_t kx = kx_begin; kx < kx_end; kx++) {
-                        acc += (int32_t)in_row[(ptrdiff_t)kx * channels] * w_row[(ptrdiff_t)kx * channels];
-                    }
+            const int8_t *window = input + ((ptrdiff_t)(y0 + ky_begin) * in_w + x0 + kx_begin) * channels;
+            const int8_t *filters = weights + ((ptrdiff_t)ky_begin * k_w + kx_begin) * channels;
+            for (int32_t c0 = 0; c0 < channels; c0 += CHANNEL_BLOCK) {
+                const int32_t lanes = channels - c0 < CHANNEL_BLOCK ? channels - c0 : CHANNEL_BLOCK;
+                int32_t acc[CHANNEL_BLOCK];
+                for (int32_t l = 0; l < lanes; l++) {
+                    acc[l] = bias != NULL ? (int32_t)bias[c0 + l] * ((int32_t)1 << bias_shift) : 0;
                 }
-                out[c] = activate(acc, shift, activation);
+                for (int32_t ky = 0; ky < ky_end - ky_begin; ky++) {
+                    capsnet_channel_macs_q7(acc, window + (ptrdiff_t)ky * in_w * channels + c0,
+                                            filters + (ptrdiff_t)ky * k_w * channels + c0, channels,
+                                            kx_end - kx_begin, lanes);
+                }
+                for (int32_t l = 0; l < lanes; l++) {
+                    out[c0 + l] = activate(acc[l], shift, activation);
+                }
             }
         }
     }
