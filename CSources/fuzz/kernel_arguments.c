@@ -131,7 +131,7 @@ static void fail(const char *kernel, const char *rule)
 
 /** What became of each kernel's calls, printed when the fuzzer exits (.ci/fuzz reports it). */
 enum { REFUSED_AS_REQUIRED, RAN_AND_ACCEPTED, RAN_AND_REFUSED, TOO_LARGE_TO_RUN, OUTCOMES };
-#define KERNELS 16
+#define KERNELS 17
 static const char *kernel_names[KERNELS];
 static int64_t outcomes[KERNELS][OUTCOMES];
 static int current_kernel;
@@ -980,6 +980,44 @@ static void fuzz_channel_affine(byte_stream *s)
     free_all(&b);
 }
 
+static void fuzz_instance_norm(byte_stream *s)
+{
+    static const char *name = "capsnet_instance_norm_q7";
+    const int32_t positions = pick(s, 1, 16);
+    capsnet_instance_norm_params p = {.channels = pick(s, 1, 8), .input_frac = pick_frac(s),
+                                      .output_frac = pick_frac(s), .epsilon = (uint32_t)pick(s, 0, 1000)};
+    const int null_arg = pick_null(s);
+    const int64_t n = count2(positions, p.channels);
+    /* As for the affine map: the per-channel arrays are read while the arguments are checked. */
+    if (!too_many(n) && p.channels > 4096) {
+        return;
+    }
+    int16_t gammas[4096];
+    int8_t fracs[4096];
+    int16_t betas[4096];
+    int forbidden = too_many(n) || positions > 65536 || null_arg <= 3 || frac_bad(p.input_frac) ||
+                    frac_bad(p.output_frac) || p.epsilon > (1u << 30);
+    for (int32_t c = 0; c < p.channels && !too_many(n) && positions <= 65536; c++) {
+        gammas[c] = (int16_t)pick(s, -32768, 32767);
+        fracs[c] = (int8_t)pick(s, -2, 16);
+        betas[c] = (int16_t)pick(s, -400, 400);
+        forbidden = forbidden || fracs[c] < 0 || fracs[c] > CAPSNET_FRAC_MAX || p.output_frac > fracs[c] + 8;
+    }
+    p.gammas = null_arg == 1 ? NULL : gammas;
+    p.gamma_fracs = null_arg == 2 ? NULL : fracs;
+    p.betas = null_arg == 3 ? NULL : betas;
+    const int run = !forbidden && runnable(2 * n, 3 * n);
+    if (!forbidden && !run) {
+        record_too_large();
+        return;
+    }
+    buffers b = {.data = s};
+    int8_t *data = run ? exact(&b, n) : no_access();
+    const int8_t *before = snapshot(&b, data, n, run);
+    judge(name, forbidden, capsnet_instance_norm_q7(null_arg == 0 ? NULL : data, positions, &p), before, data, n);
+    free_all(&b);
+}
+
 static void fuzz_mat_mult(byte_stream *s) { fuzz_mat_product(s, 0); }
 static void fuzz_mat_mult_trans_b(byte_stream *s) { fuzz_mat_product(s, 1); }
 
@@ -1005,6 +1043,7 @@ static const struct {
     {"depthwise_conv_hwc_q7", fuzz_depthwise_conv},
     {"exp_squash_q7", fuzz_exp_squash},
     {"self_attention_capsule_q7", fuzz_self_attention},
+    {"instance_norm_q7", fuzz_instance_norm},
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

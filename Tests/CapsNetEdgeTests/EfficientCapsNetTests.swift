@@ -42,6 +42,36 @@ struct EfficientCapsNetTests {
         #expect(capsuleDifference <= 1e-4 * capsuleRange, "capsules: max abs difference \(capsuleDifference), range \(capsuleRange)")
     }
 
+    @Test(
+        "the smallNORB variant: LeakyReLU and TensorFlow Addons' InstanceNormalization load, equal Keras, and run in int8",
+        .needsFixtures, arguments: ["efficient_capsnet_smallnorb.keras", "efficient_capsnet_smallnorb.h5"])
+    func smallNORB(file: String) throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture(file))
+        #expect(
+            model.layers.map(\.className) == [
+                "Conv2D", "LeakyReLU", "InstanceNormalization", "Conv2D", "LeakyReLU", "InstanceNormalization",
+                "PrimaryCaps", "FCCaps", "Length",
+            ])
+        let normalization = try #require(model.layers[2].kind as? InstanceNormalization)
+        #expect(normalization.channels == 8 && normalization.epsilon == 1e-3)
+        let input = try tensor(TestData.fixture("efficient_capsnet_smallnorb_input.npy"))
+        let (maxAbs, range) = difference(
+            try FloatReference(model).outputs(input), try tensor(TestData.fixture("efficient_capsnet_smallnorb_output.npy")))
+        #expect(maxAbs <= 1e-4 * range, "lengths: max abs difference \(maxAbs), range \(range)")
+
+        let data = TestData.fixture("efficient_capsnet_smallnorb_data/images.npy")
+        for scheme in QuantizationScheme.allCases {
+            let quantized = try Quantizer(scheme: scheme).quantize(model, calibration: Dataset(data + "@0-15"))
+            #expect(quantized.layers[2].kind is QuantizedInstanceNormalization)
+            #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(quantized)) == quantized)
+            let report = try QuantizationReport.measure(
+                float: model, int8: try Int8Engine(quantized), modelName: "efficient_capsnet_smallnorb",
+                calibration: Dataset(data + "@0-15"), evaluation: Dataset(data + "@16-23"))
+            print("Efficient-CapsNet smallNORB fixture, \(scheme): SQNR per layer \(report.layers.map(\.sqnrDb))")
+            #expect(report.layers.allSatisfy { ($0.sqnrDb ?? 99) > 15 }, "\(report.layers.map(\.sqnrDb))")
+        }
+    }
+
     @Test("the exponential squash: zero stays zero, lengths follow 1 - e^-|s|, directions are kept")
     func exponentialSquash() {
         let s = Tensor(shape: [1, 3, 2], values: [0, 0, 3, 4, 1e-3, 0])

@@ -17,7 +17,7 @@ struct ExportTests {
     /// the tiny dynamic-routing CapsNet on the generated digits, Efficient-CapsNet on its fixture's images.
     @Test(
         "the exported C compiles without warnings and runs bit-exact with the engine on the host", .needsFixtures,
-        arguments: ["tiny_sequential", "efficient_capsnet"])
+        arguments: ["tiny_sequential", "efficient_capsnet", "efficient_capsnet_smallnorb"])
     func hostBuild(fixture: String) throws {
         let model = try CapsNetModel(contentsOf: TestData.fixture(fixture + ".keras"))
         let data = try Dataset(

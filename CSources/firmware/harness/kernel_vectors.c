@@ -324,6 +324,39 @@ static void affine_case(void)
     fold(other, positions * params.channels, capsnet_channel_affine_q7(other, positions, &params));
 }
 
+/* Efficient-CapsNet's smallNORB normalization: each channel by its own statistics, some channels
+ * constant, and now and then an output format one bit too fine, which must be refused. */
+static void instance_norm_case(void)
+{
+    static int16_t gammas[16];
+    static int8_t gamma_fracs[16];
+    static int16_t betas[16];
+    capsnet_instance_norm_params params;
+    params.channels = between(1, 16);
+    const int32_t positions = between(1, 200);
+    params.input_frac = between(-2, 9);
+    params.output_frac = between(-2, 9);
+    params.epsilon = (uint32_t)between(0, 1 << 20);
+    for (int32_t c = 0; c < params.channels; c++) {
+        gammas[c] = (int16_t)(int32_t)(next() % 65536u - 32768u);
+        gamma_fracs[c] = (int8_t)between(params.output_frac > 8 ? params.output_frac - 8 : 0, 15);
+        betas[c] = (int16_t)between(-300, 300);
+    }
+    if (between(0, 7) == 0) {
+        gamma_fracs[0] = (int8_t)(params.output_frac - 9);
+    }
+    params.gammas = gammas;
+    params.gamma_fracs = gamma_fracs;
+    params.betas = betas;
+    fill(other, positions * params.channels);
+    if (between(0, 3) == 0) {
+        for (int32_t p = 0; p < positions; p++) {
+            other[p * params.channels] = 17;
+        }
+    }
+    fold(other, positions * params.channels, capsnet_instance_norm_q7(other, positions, &params));
+}
+
 void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_t successes, uint32_t digest))
 {
     static const struct {
@@ -334,7 +367,7 @@ void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_
                    {"matrix", matrix_case, 60},        {"primary_capsule", primary_case, 30},
                    {"capsule_layer", capsule_case, 30}, {"channel_affine", affine_case, 60},
                    {"exp_squash", exp_squash_case, 60}, {"depthwise_primary_capsule", depthwise_primary_case, 30},
-                   {"self_attention", self_attention_case, 30}};
+                   {"self_attention", self_attention_case, 30}, {"instance_norm", instance_norm_case, 60}};
     for (uint32_t kernel = 0; kernel < sizeof kernels / sizeof kernels[0]; kernel++) {
         state = 0x9E3779B9u + kernel;
         digest = 2166136261u;

@@ -68,6 +68,14 @@ public struct KerasLayerBuilder {
         return number
     }
 
+    /// A normalization's `axis`: only the last, as `-1`, its index counting the batch axis, or either
+    /// in a one-item list (Keras 2 writes `[3]`).
+    func checkLastAxis() throws(KerasModelError.Reason) {
+        guard let axis = layer.config["axis"] else { return }
+        let value = axis.array.flatMap { $0.count == 1 ? $0[0].int : nil } ?? axis.int
+        guard let value, value == -1 || value == inputShape.count else { throw unsupported("axis", axis) }
+    }
+
     func flag(_ key: String, default fallback: Bool) throws(KerasModelError.Reason) -> Bool {
         guard let value = layer.config[key] else { return fallback }
         guard let flag = value.bool else { throw unsupported(key, value) }

@@ -34,7 +34,7 @@ public struct BatchNormalization: LayerKind {
         _ keras: KerasLayerBuilder
     ) throws(KerasModelError.Reason) -> (kind: any LayerKind, outputShape: [Int]) {
         guard let channels = keras.inputShape.last, channels > 0 else { throw keras.inputError("at least one axis") }
-        try checkAxis(keras)
+        try keras.checkLastAxis()
         let epsilon = try keras.number("epsilon", default: 1e-3)
         let center = try keras.flag("center", default: true)
         let scale = try keras.flag("scale", default: true)
@@ -57,16 +57,6 @@ public struct BatchNormalization: LayerKind {
             BatchNormalization(scales: scales, offsets: offsets, storedValues: expected.count * channels),
             keras.inputShape
         )
-    }
-
-    /// Only the last axis: `-1`, its index counting the batch axis, or either in a one-item list
-    /// (Keras 2 writes `[3]`).
-    private static func checkAxis(_ keras: KerasLayerBuilder) throws(KerasModelError.Reason) {
-        guard let axis = keras.layer.config["axis"] else { return }
-        let value = axis.array.flatMap { $0.count == 1 ? $0[0].int : nil } ?? axis.int
-        guard let value, value == -1 || value == keras.inputShape.count else {
-            throw keras.unsupported("axis", axis)
-        }
     }
 
     // MARK: - Float

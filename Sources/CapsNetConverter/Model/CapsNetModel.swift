@@ -135,6 +135,7 @@ public enum LayerKinds {
     public static let all: [any LayerKind.Type] = [
         Convolution.self, ReLU.self, PrimaryCapsule.self, Capsule.self, Length.self, Reshape.self, LeakyReLU.self,
         BatchNormalization.self, Squash.self, DepthwisePrimaryCapsule.self, SelfAttentionCapsule.self,
+        InstanceNormalization.self,
     ]
 
     /// The Keras class of a model's input, which is not a layer of the chain.

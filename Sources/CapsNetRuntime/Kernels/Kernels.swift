@@ -106,6 +106,24 @@ public enum Kernels {
         try check(status, name)
     }
 
+    /// Instance normalization in place: each of the `gammas.count` channels by its own statistics.
+    public static func instanceNormalization(
+        _ values: inout [Int8], gammas: [Int16], gammaFracs: [Int8], betas: [Int16], epsilon: UInt32,
+        inputFrac: Int, outputFrac: Int
+    ) throws(KernelError) {
+        let name = "capsnet_instance_norm_q7"
+        let (positions, _) = try capsuleCount(name, values, gammas.count)
+        for (argument, count) in [("gamma_fracs", gammaFracs.count), ("betas", betas.count)] where count != gammas.count {
+            throw KernelError(kernel: name, reason: .length(argument: argument, expected: gammas.count, actual: count))
+        }
+        let formats = (try int32(name, inputFrac), try int32(name, outputFrac))
+        let layer = QuantizedInstanceNormalization(gammas: gammas, gammaFracs: gammaFracs, betas: betas, epsilon: epsilon)
+        let status = layer.withParameters(inputFrac: Int(formats.0), outputFrac: Int(formats.1)) { params in
+            capsnet_instance_norm_q7(&values, positions, &params)
+        }
+        try check(status, name)
+    }
+
     /// Squash of consecutive capsules of `capsuleDim` values.
     public static func squash(
         _ capsules: [Int8], capsuleDim: Int, inputFormat: QFormat, outputFormat: QFormat

@@ -42,6 +42,7 @@ public enum QuantizedLayerKinds {
         QuantizedConvolution.self, QuantizedReLU.self, QuantizedPrimaryCapsule.self, QuantizedCapsule.self,
         QuantizedLength.self, QuantizedReshape.self, QuantizedLeakyReLU.self, QuantizedChannelAffine.self,
         QuantizedSquash.self, QuantizedDepthwisePrimaryCapsule.self, QuantizedSelfAttentionCapsule.self,
+        QuantizedInstanceNormalization.self,
     ]
 
     /// The kind with file tag `tag`.

@@ -14,7 +14,7 @@ import Foundation
 /// scheme, input shape and input format, then each layer: name, Keras class, its kind's file tag
 /// (``QuantizedLayerKind/fileTag``: 0 convolution, 1 ReLU, 2 primary capsules, 3 capsule layer,
 /// 4 length, 5 reshape, 6 leaky ReLU, 7 channel affine, 8 squash, 9 Efficient-CapsNet's primary capsules,
-/// 10 self-attention capsule layer), input shape, output shape, output format, and the kind's own fields as
+/// 10 self-attention capsule layer, 11 instance normalization), input shape, output shape, output format, and the kind's own fields as
 /// its `encode(to:)` writes them.
 public enum QuantizedModelFile {
     public static let version = 1

@@ -200,6 +200,60 @@ class FCCaps(keras.layers.Layer):
         return config
 
 
+@keras.saving.register_keras_serializable(package="Addons")
+class InstanceNormalization(keras.layers.Layer):
+    """TensorFlow Addons' InstanceNormalization (a GroupNormalization with one group per channel),
+    which Efficient-CapsNet's smallNORB model uses, with the configuration keys and weight names its
+    saves have: each image's channels normalized by their own mean and population variance over
+    the positions, then gamma and beta, in tf.nn.batch_normalization's order of operations."""
+
+    def __init__(self, groups=-1, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        self.groups, self.axis, self.epsilon, self.center, self.scale = groups, axis, epsilon, center, scale
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if self.scale:
+            self.gamma = self.add_weight(name="gamma", shape=(channels,), initializer=self.gamma_initializer)
+        if self.center:
+            self.beta = self.add_weight(name="beta", shape=(channels,), initializer=self.beta_initializer)
+
+    def call(self, x):
+        mean = ops.mean(x, axis=(1, 2), keepdims=True)
+        variance = ops.mean(ops.square(x - mean), axis=(1, 2), keepdims=True)
+        inverse = ops.rsqrt(variance + self.epsilon)
+        if self.scale:
+            inverse = inverse * self.gamma
+        offset = (self.beta if self.center else 0.0) - mean * inverse
+        return x * inverse + offset
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(groups=self.groups, axis=self.axis, epsilon=self.epsilon, center=self.center,
+                      scale=self.scale, beta_initializer=self.beta_initializer,
+                      gamma_initializer=self.gamma_initializer)
+        return config
+
+
+def efficient_capsnet_smallnorb_graph(image_shape, filters, primary, classes, class_dim):
+    """The Efficient-CapsNet smallNORB graph (models/efficient_capsnet_graph_smallnorb.py) in any
+    size: `filters` convolutions (count, kernel, stride) without activation, each followed by a
+    LeakyReLU with Keras's default slope and an InstanceNormalization, then PrimaryCaps(F, K, N, D),
+    FCCaps(classes, class_dim) and the lengths."""
+    image = keras.Input(image_shape)
+    y = image
+    for count, kernel, stride in filters:
+        y = keras.layers.Conv2D(count, kernel, strides=stride)(y)
+        y = keras.layers.LeakyReLU()(y)
+        y = InstanceNormalization(axis=3, beta_initializer="random_uniform", gamma_initializer="random_uniform")(y)
+    y = PrimaryCaps(*primary)(y)
+    capsules = FCCaps(classes, class_dim)(y)
+    lengths = Length(name="length_capsnet_output")(capsules)
+    return keras.Model(image, [capsules, lengths], name="Efficient_CapsNet")
+
+
 def efficient_capsnet_graph(image_shape, filters, primary, classes, class_dim, hidden):
     """The Efficient-CapsNet MNIST graph (models/efficient_capsnet_graph_mnist.py) in any size:
     `filters` ReLU convolutions, each followed by a batch normalization (the last with stride 2 and

@@ -26,7 +26,8 @@ import h5py
 import keras
 import numpy as np
 
-from capsnet_layers import Capsule, Length, Mask, PrimaryCapsule, capsnet_keras_graph, efficient_capsnet_graph
+from capsnet_layers import (Capsule, Length, Mask, PrimaryCapsule, capsnet_keras_graph, efficient_capsnet_graph,
+                            efficient_capsnet_smallnorb_graph)
 
 # Saving `.h5` on purpose is what the legacy-format tests need; Keras warns about it every time.
 logging.getLogger("absl").setLevel(logging.ERROR)
@@ -226,6 +227,21 @@ def efficient_capsnet():
         f.write(train.to_json())
 
 
+def efficient_capsnet_smallnorb():
+    """Efficient-CapsNet's smallNORB model in small: two-channel images, convolutions each with a
+    LeakyReLU and TensorFlow Addons' InstanceNormalization, PrimaryCaps, FCCaps of five classes; as
+    the CapsNet itself (.keras and .h5), with Keras's class lengths for three inputs."""
+    capsnet = efficient_capsnet_smallnorb_graph((16, 16, 2), [(8, 5, 2), (16, 3, 1)], (16, 4, 4, 4), 5, 8)
+    randomize(capsnet)
+    x = rng.uniform(0.0, 1.0, size=(3, 16, 16, 2)).astype("float32")
+    np.save(os.path.join(OUT, "efficient_capsnet_smallnorb_input.npy"), x)
+    predicted_capsules, predicted_lengths = capsnet.predict(x, verbose=0)
+    np.save(os.path.join(OUT, "efficient_capsnet_smallnorb_output.npy"), np.asarray(predicted_lengths, dtype="float32"))
+    images_for(keras.Model(capsnet.inputs, capsnet.outputs[1]), "efficient_capsnet_smallnorb")
+    capsnet.save(os.path.join(OUT, "efficient_capsnet_smallnorb.keras"))
+    capsnet.save(os.path.join(OUT, "efficient_capsnet_smallnorb.h5"))
+
+
 def deflated():
     """Keras stores its archive's entries uncompressed; users who re-zip one get deflate."""
     with zipfile.ZipFile(os.path.join(OUT, "tiny_sequential.keras")) as source, \
@@ -298,6 +314,7 @@ leaky()
 batch_norm()
 capsnet_keras()
 efficient_capsnet()
+efficient_capsnet_smallnorb()
 deflated()
 damaged(model)
 weights_only(model)

@@ -226,6 +226,29 @@ capsnet_status capsnet_exp_squash_q7(const int8_t *input, int32_t num_capsules, 
  */
 capsnet_status capsnet_channel_affine_q7(int8_t *data, int32_t positions, const capsnet_channel_affine_params *params);
 
+/**
+ * @brief Instance normalization in place, int8: y = gamma * (x - mean) / sqrt(variance + eps) + beta,
+ * with the mean and the (population) variance of each channel over this image's positions.
+ *
+ * Integer rule, per channel, with q the N values of the channel:
+ * - S1 = sum q, S2 = sum q^2 (exact); V = (N * S2 - S1^2) * 2^16 + N^2 * epsilon, which is
+ *   N^2 (variance + eps) in Q16 of q's squared units; R = floor(sqrt(V)) = N * sigma * 2^8;
+ * - b = the bit length of R; M = round(gamma * 2^(b + 15) / R), |M| <= 2^31;
+ * - y = saturate(floor((N q - S1) * M / 2^T + 1/2) + beta) with T = b + 7 + gamma_frac - output_frac,
+ *   in 64 bits (|N q - S1| <= 2^24).
+ * A channel with R = 0 (constant, and epsilon 0) gives beta. Against the exact map of the same int8
+ * input and parameters the error is at most 1 LSB (the output's rounding, and at most 0.5 LSB from
+ * R's floor: a channel that is not constant has R >= 256 sqrt(N - 1)); tested against float.
+ *
+ * @param[in,out] data       positions * params->channels values, HWC
+ * @param[in]     positions  N, in [1, 65536]: H * W
+ * @param[in]     params     channels, formats, epsilon, gammas and betas
+ * @return CAPSNET_OK, CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION (sizes out of range),
+ *         CAPSNET_ERROR_SHIFT (a format out of range) or CAPSNET_ERROR_ARGUMENT (epsilon above 2^30),
+ *         and nothing written
+ */
+capsnet_status capsnet_instance_norm_q7(int8_t *data, int32_t positions, const capsnet_instance_norm_params *params);
+
 /* ---------------------------------------------------------------------------------------------- */
 /* Softmax                                                                                         */
 /* ---------------------------------------------------------------------------------------------- */

@@ -156,6 +156,21 @@ typedef struct {
     const int32_t *offsets;    /**< C values, offset c in Q(input_frac + scale_fracs[c]), the product's format */
 } capsnet_channel_affine_params;
 
+/**
+ * Parameters of an instance normalization over HWC data (TensorFlow Addons' InstanceNormalization,
+ * Efficient-CapsNet's smallNORB model): each channel normalized by its own mean and variance over
+ * the image's positions, then y = gamma[c] * z + beta[c].
+ */
+typedef struct {
+    int32_t channels;          /**< C: the last, fastest axis of the data */
+    int32_t input_frac;
+    int32_t output_frac;       /**< at most gamma_fracs[c] + 8 for every channel */
+    uint32_t epsilon;          /**< epsilon in Q16 of the input's squared units, round(eps * 2^(2 input_frac + 16)); at most 2^30 */
+    const int16_t *gammas;     /**< C values, gamma c in Q(gamma_fracs[c]) */
+    const int8_t *gamma_fracs; /**< C formats in [0, CAPSNET_FRAC_MAX] */
+    const int16_t *betas;      /**< C values in Q(output_frac) */
+} capsnet_instance_norm_params;
+
 /** Formats of the three operands of a matrix product or sum. */
 typedef struct {
     int32_t a_frac;
