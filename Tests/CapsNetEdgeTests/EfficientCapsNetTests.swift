@@ -64,11 +64,22 @@ struct EfficientCapsNetTests {
             let quantized = try Quantizer(scheme: scheme).quantize(model, calibration: Dataset(data + "@0-15"))
             #expect(quantized.layers[2].kind is QuantizedInstanceNormalization)
             #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(quantized)) == quantized)
+            let engine = try Int8Engine(quantized)
+            let evaluation = try Dataset(data + "@16-23")
             let report = try QuantizationReport.measure(
-                float: model, int8: try Int8Engine(quantized), modelName: "efficient_capsnet_smallnorb",
-                calibration: Dataset(data + "@0-15"), evaluation: Dataset(data + "@16-23"))
+                float: model, int8: engine, modelName: "efficient_capsnet_smallnorb",
+                calibration: Dataset(data + "@0-15"), evaluation: evaluation)
             print("Efficient-CapsNet smallNORB fixture, \(scheme): SQNR per layer \(report.layers.map(\.sqnrDb))")
             #expect(report.layers.allSatisfy { ($0.sqnrDb ?? 99) > 15 }, "\(report.layers.map(\.sqnrDb))")
+            // The normalization runs on one core of a team (its statistics span the image); the
+            // team's output is the one-core output.
+            let runner = engine.runner(on: CoreTeam(cores: 3))
+            let images = try evaluation.images(for: model)
+            let size = quantized.inputShape.reduce(1, *)
+            for image in 0..<4 {
+                let input = engine.quantizeInput(images.values[image * size..<(image + 1) * size])
+                #expect(try runner.run(input) == engine.run(input))
+            }
         }
     }
 
