@@ -14,12 +14,23 @@ struct Count: ParsableCommand {
             prints per layer: executed instructions, MACs and \
             instructions per MAC, with the firmware's flash (text + data) and RAM (data + bss) from size. \
             These are instruction counts from QEMU, exact and repeatable, not cycles. The output must also \
-            equal the host engine's. --routing recompute counts lean-memory routing. Needs the packages of \
-            .ci/install-deps.
+            equal the host engine's. --routing recompute counts lean-memory routing. --phases splits each \
+            routing layer into its phases (predictions, agreements and logits, softmax, weighted sums, squash), \
+            marked inside the kernels. Beside each count is the core's lower bound: the MACs divided by the \
+            most MACs one instruction of the core can do (1 for the Cortex-M3's MLA, 2 for SMLAD, 16 for \
+            Helium's VMLADAVA on int8, VLEN/8 = 16 for RVV at VLEN 128, 0.5 for rv32imc's MUL and ADD). \
+            Needs the packages of .ci/install-deps.
             """
     )
 
     static let allTargets = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "rv32imc", "rv32imcv"]
+
+    /// The most int8 MACs one instruction of each core does, whatever path the build takes: MLA (one),
+    /// SMLAD (two), Helium's VMLADAVA (16 lanes), RVV at VLEN 128 (16 int8 lanes), rv32imc's MUL + ADD.
+    static let macsPerInstruction: [String: Double] = [
+        "cortex-m3": 1, "cortex-m4": 2, "cortex-m7": 2, "cortex-m33": 2, "cortex-m55": 16, "rv32imc": 0.5,
+        "rv32imcv": 16,
+    ]
 
     @Argument(help: "The quantized model (.capsnet).")
     var model: String
@@ -39,6 +50,9 @@ struct Count: ParsableCommand {
 
     @Option(help: "What the capsule layer keeps of its predictions: keep or recompute (lean memory).")
     var routing: RoutingMemory = .keepPredictions
+
+    @Flag(help: "Split each routing layer's count into its phases (marked inside the kernels, a few instructions each).")
+    var phases = false
 
     @Flag(help: "Print JSON instead of tables.")
     var json = false
@@ -74,9 +88,10 @@ struct Count: ParsableCommand {
         var results: [TargetCount] = []
         for name in target.isEmpty ? Self.allTargets : target {
             let build = work.appendingPathComponent(name)
+            let flags = (portableOnly ? ["-DCAPSNET_PORTABLE_ONLY"] : []) + (phases ? ["-DCAPSNET_PROFILE_PHASES"] : [])
             let status = try runMake([
                 "-s", "-C", firmware, "TARGET=\(name)", "BUILD=\(build.path)", "EXPORT_DIR=\(exportDir.path)",
-                "MODEL=counted_model", "EXTRA_CFLAGS=\(portableOnly ? "-DCAPSNET_PORTABLE_ONLY" : "")", "count",
+                "MODEL=counted_model", "EXTRA_CFLAGS=\(flags.joined(separator: " "))", "count",
             ])
             // The boards' memories are the emulated boards' own (the Cortex-M55's 512 KiB ITCM is the
             // smallest): a model too big for one is a fact about the board, not a failed run.
@@ -91,7 +106,9 @@ struct Count: ParsableCommand {
             }
             let regions = try String(contentsOf: build.appendingPathComponent("count.txt"), encoding: .utf8)
             let size = try String(contentsOf: build.appendingPathComponent("size.txt"), encoding: .utf8)
-            var count = try TargetCount(target: name, model: quantized, regions: regions, size: size)
+            var count = try TargetCount(
+                target: name, model: quantized, regions: regions, size: size,
+                macsPerInstruction: Self.macsPerInstruction[name] ?? 1)
             count.portableOnly = portableOnly
             count.routing = routing.rawValue
             count.arenaBytes = exporter.arenaBytes(routing: routing)
@@ -106,18 +123,25 @@ struct Count: ParsableCommand {
             print(
                 "\(result.target): executed instructions (QEMU count, not cycles), one inference, gcc -O2, \(path), "
                     + "routing predictions: \(routing.rawValue)\n")
-            var table = TextTable(header: ["layer", "class", "instructions", "MACs", "instructions/MAC"])
-            for layer in result.layers {
-                table.rows.append([
-                    layer.name, layer.className, layer.instructions.grouped, layer.macs.grouped,
-                    layer.macs > 0 ? String(format: "%.2f", Double(layer.instructions) / Double(layer.macs)) : "",
-                ])
+            var table = TextTable(header: ["layer", "class", "instructions", "MACs", "instructions/MAC", "lower bound"])
+            func row(_ name: String, _ className: String, _ instructions: Int, _ macs: Int, _ bound: Int) -> [String] {
+                [
+                    name, className, instructions.grouped, macs.grouped,
+                    macs > 0 ? String(format: "%.2f", Double(instructions) / Double(macs)) : "",
+                    macs > 0 ? bound.grouped : "",
+                ]
             }
-            table.footer.append([
-                "total", "", result.instructions.grouped, result.macs.grouped,
-                String(format: "%.2f", Double(result.instructions) / Double(max(result.macs, 1))),
-            ])
+            for layer in result.layers {
+                table.rows.append(row(layer.name, layer.className, layer.instructions, layer.macs, layer.lowerBound))
+                for phase in layer.phases ?? [] {
+                    table.rows.append(row("  " + phase.phase, "", phase.instructions, phase.macs, phase.lowerBound))
+                }
+            }
+            table.footer.append(row("total", "", result.instructions, result.macs, result.lowerBound))
             print(table.render())
+            print(
+                "lower bound: MACs / \(Self.macsPerInstruction[result.target].map { String(format: "%g", $0) } ?? "?") "
+                    + "(the most MACs one instruction of this core does)")
             print(
                 "firmware: flash \(result.flashBytes.grouped) B (text + data), RAM \(result.ramBytes.grouped) B (data + bss), "
                     + "of which the arena \(result.arenaBytes.grouped) B\n"
@@ -146,6 +170,17 @@ struct TargetCount: Encodable {
         var className: String
         var instructions: Int
         var macs: Int
+        /// MACs divided by the most MACs one instruction of the core does.
+        var lowerBound: Int
+        /// A routing layer's phases, when the kernels marked them (`--phases`).
+        var phases: [PhaseCount]?
+    }
+
+    struct PhaseCount: Encodable {
+        var phase: String
+        var instructions: Int
+        var macs: Int
+        var lowerBound: Int
     }
 
     var target: String
@@ -157,18 +192,34 @@ struct TargetCount: Encodable {
     var instructions: Int
     var macs: Int
     var instructionsPerMac: Double
+    var lowerBound: Int
     var flashBytes: Int
     var ramBytes: Int
 
-    /// From the plugin's "region <k> <count>" lines and `size`'s Berkeley output.
-    init(target: String, model: QuantizedModel, regions: String, size: String) throws {
+    /// From the plugin's "region <k> <count>" and "phase <k> <p> <count>" lines and `size`'s Berkeley output.
+    init(target: String, model: QuantizedModel, regions: String, size: String, macsPerInstruction: Double) throws {
         var counts: [Int: Int] = [:]
+        var phaseCounts: [Int: [Int: Int]] = [:]
         for line in regions.split(separator: "\n") {
-            let fields = line.split(separator: " ")
-            if fields.count == 3, let region = Int(fields[1]), let count = Int(fields[2]) { counts[region] = count }
+            let fields = line.split(separator: " ").compactMap { Int($0) }
+            if line.hasPrefix("region "), fields.count == 2 { counts[fields[0]] = fields[1] }
+            if line.hasPrefix("phase "), fields.count == 3 { phaseCounts[fields[0], default: [:]][fields[1]] = fields[2] }
         }
+        func bound(_ macs: Int) -> Int { Int((Double(macs) / macsPerInstruction).rounded(.up)) }
         layers = model.layers.enumerated().map { index, layer in
-            LayerCount(name: layer.name, className: layer.className, instructions: counts[index] ?? 0, macs: layer.macs)
+            let phaseMacs = layer.kind.phaseMacs(layer)
+            let phases = phaseCounts[index].map { counted in
+                RoutingPhase.allCases.compactMap { phase -> PhaseCount? in
+                    let macs = phaseMacs[phase] ?? 0
+                    let instructions = counted[phase.rawValue] ?? 0
+                    return instructions == 0 && macs == 0
+                        ? nil
+                        : PhaseCount(phase: phase.name, instructions: instructions, macs: macs, lowerBound: bound(macs))
+                }
+            }
+            return LayerCount(
+                name: layer.name, className: layer.className, instructions: counts[index] ?? 0, macs: layer.macs,
+                lowerBound: bound(layer.macs), phases: phases)
         }
         let sizes = size.split(separator: "\n").dropFirst().first?.split(separator: "\t").map {
             Int($0.trimmingCharacters(in: .whitespaces)) ?? 0
@@ -178,6 +229,7 @@ struct TargetCount: Encodable {
         instructions = layers.map(\.instructions).reduce(0, +)
         macs = layers.map(\.macs).reduce(0, +)
         instructionsPerMac = Double(instructions) / Double(max(macs, 1))
+        lowerBound = bound(macs)
         flashBytes = sizes[0] + sizes[1]
         ramBytes = sizes[1] + sizes[2]
     }

@@ -557,11 +557,21 @@ struct ErrorCodeTests {
             let one = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 1)
             let two = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 2)
             let three = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 3)
-            #expect(two - one >= 3 * 5 * 4 + 2 * 3, "a core adds J*D partial sums and its logits and couplings")
-            #expect(three - two == 2 * 64, "each core's partial sums and logits on whole 64-byte lines")
+            #expect(two - one >= 3 * 5 * 4, "a core adds J*D partial sums")
+            #expect(three - two == 64, "each core's partial sums on whole 64-byte lines; the kept tensors are shared")
             params.memory = CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS
             let recomputed = capsnet_capsule_layer_q7_get_buffer_size(&params, &dims)
-            #expect(one - recomputed == 6 * 3 * 5 - 3 * 5, "kept predictions I*J*D against one capsule's J*D")
+            #expect(
+                one - recomputed == 6 * 3 * 5 + 2 * 3 * 6 - 3 * (2 + 5),
+                "kept predictions I*J*D, logits and couplings J*I against one capsule's logits, couplings and J*D predictions")
+            let recomputedTwo = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 2)
+            let recomputedThree = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 3)
+            #expect(recomputedThree - recomputedTwo == 2 * 64, "each core's partial sums and own bytes on whole 64-byte lines")
+            params.memory = CAPSNET_ROUTING_KEEP_PREDICTIONS
+            params.routings = 1
+            #expect(
+                one - capsnet_capsule_layer_q7_get_buffer_size(&params, &dims) == 3 * 5 + 2 * 3 * 6 - 6,
+                "one routing: no history, no logits, one row of couplings")
         }
     }
 }

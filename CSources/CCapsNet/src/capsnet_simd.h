@@ -322,30 +322,217 @@ static inline int32_t capsnet_dot1_q7(const int8_t *a, const int8_t *b, int32_t 
     return sum;
 }
 
+/** capsnet_saturate_q7 in one SSAT where the core has it, as an int32_t. */
+static inline int32_t capsnet_sat_q7(int32_t x)
+{
+#if defined(CAPSNET_ARM_DSP)
+    return __ssat(x, 8);
+#else
+    return capsnet_saturate_q7(x);
+#endif
+}
+
 /**
- * out[r] = requantize(sum_k w[r][k] * u[k], shift) for r < rows: a small row-major matrix times a
- * vector, as the capsule layer's predictions u_hat = W u are made.
+ * out[r * out_stride] = requantize(sum_k w[r][k] * u[k], shift) for r < rows: a small row-major
+ * matrix times a vector, as the routing layers' predictions u_hat = W u are made.
  */
 static inline void capsnet_mat_vec_q7(const int8_t *w, const int8_t *u, int32_t rows, int32_t length,
-                                      int32_t shift, int8_t *out)
+                                      int32_t shift, int8_t *out, ptrdiff_t out_stride)
 {
 #if defined(CAPSNET_PACKED_SIMD)
     /* Capsules of 4 values (the common case) keep u prepared in registers for every row. */
     if (length == 4) {
         const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
-        for (int32_t r = 0; r < rows; r++) {
+        for (int32_t r = 0; r < rows; r++, out += out_stride) {
             const int32_t sum = capsnet_dot4_q7(0, x, capsnet_prepare_q7x4(w + 4 * r));
 #if defined(CAPSNET_ARM_DSP)
-            out[r] = (int8_t)__ssat(capsnet_round_shift_s32(sum, shift), 8);
+            *out = (int8_t)__ssat(capsnet_round_shift_s32(sum, shift), 8);
 #else
-            out[r] = capsnet_requantize_q7(sum, shift);
+            *out = capsnet_requantize_q7(sum, shift);
 #endif
         }
         return;
     }
 #endif
-    for (int32_t r = 0; r < rows; r++) {
-        out[r] = capsnet_requantize_q7(capsnet_dot1_q7(w + (ptrdiff_t)r * length, u, length), shift);
+    for (int32_t r = 0; r < rows; r++, out += out_stride) {
+        *out = capsnet_requantize_q7(capsnet_dot1_q7(w + (ptrdiff_t)r * length, u, length), shift);
+    }
+}
+
+/* capsnet_predictions_q7 for input capsules of 4 values, u held in registers for all rows (on the
+ * Arm DSP path prepared once, with the accumulator started at the rounding constant: four products
+ * and it cannot overflow). Inlined with a constant `rows` for the common capsule sizes, so that the
+ * row loop unrolls. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_predictions4_q7(
+    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, int8_t *out, ptrdiff_t out_stride)
+{
+#if defined(CAPSNET_ARM_DSP)
+    const int32_t half = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
+#else
+    const capsnet_rounding rounding = capsnet_rounding_of(shift);
+#endif
+    for (int32_t n = 0; n < count; n++, u += 4, w += 4 * rows) {
+#if defined(CAPSNET_ARM_DSP)
+        const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
+#pragma GCC unroll 16
+        for (int32_t r = 0; r < rows; r++) {
+            out[r * out_stride + n] = (int8_t)__ssat(capsnet_dot4_q7(half, x, capsnet_prepare_q7x4(w + 4 * r)) >> shift, 8);
+        }
+#else
+        const int32_t u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
+#pragma GCC unroll 16
+        for (int32_t r = 0; r < rows; r++) {
+            const int8_t *wr = w + 4 * r;
+            const int32_t sum = wr[0] * u0 + wr[1] * u1 + wr[2] * u2 + wr[3] * u3;
+            out[r * out_stride + n] = (int8_t)capsnet_sat_q7(capsnet_round(sum, rounding));
+        }
+#endif
+    }
+}
+
+/**
+ * The predictions of one output capsule from `count` consecutive input capsules:
+ * out[r * out_stride + n] = requantize(sum_k w[(n * rows + r) * length + k] * u[n * length + k], shift)
+ * for n < count and r < rows, the weights in the order they are stored ([n][r][k]).
+ */
+static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows,
+                                          int32_t length, int32_t shift, int8_t *out, ptrdiff_t out_stride)
+{
+    /* Every path: four-value capsules are too short for vectors, and their own loop saves the
+     * general one's overhead per row. */
+    if (length == 4) {
+        switch (rows) {
+        case 4: capsnet_predictions4_q7(w, u, count, 4, shift, out, out_stride); return;
+        case 6: capsnet_predictions4_q7(w, u, count, 6, shift, out, out_stride); return;
+        case 8: capsnet_predictions4_q7(w, u, count, 8, shift, out, out_stride); return;
+        case 16: capsnet_predictions4_q7(w, u, count, 16, shift, out, out_stride); return;
+        default: capsnet_predictions4_q7(w, u, count, rows, shift, out, out_stride); return;
+        }
+    }
+    for (int32_t n = 0; n < count; n++) {
+        capsnet_mat_vec_q7(w + (ptrdiff_t)n * rows * length, u + (ptrdiff_t)n * length, rows, length, shift, out + n,
+                           out_stride);
+    }
+}
+
+#if defined(CAPSNET_ARM_DSP)
+/* capsnet_mat_t_vec_q7's columns in fours: SXTB16 splits a word of a row into columns 0, 2 and 1, 3,
+ * and SMLABB / SMLATB multiply one halfword each by the row's value into its column's register.
+ * Inlined with a constant `rows` for the common capsule sizes, so the row loop unrolls. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) int32_t capsnet_mat_t_vec4_q7(
+    const int8_t *m, ptrdiff_t stride, const int8_t *v, int32_t rows, int32_t cols, int32_t *out)
+{
+    int32_t c = 0;
+    for (; c + 4 <= cols; c += 4) {
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const int8_t *p = m + c;
+#pragma GCC unroll 16
+        for (int32_t r = 0; r < rows; r++) {
+            const capsnet_q7x4 x = capsnet_prepare_q7x4(p + r * stride);
+            const int32_t scale = v[r];
+            s0 = __smlabb(x.lo, scale, s0);
+            s2 = __smlatb(x.lo, scale, s2);
+            s1 = __smlabb(x.hi, scale, s1);
+            s3 = __smlatb(x.hi, scale, s3);
+        }
+        out[c] = s0;
+        out[c + 1] = s1;
+        out[c + 2] = s2;
+        out[c + 3] = s3;
+    }
+    return c;
+}
+#endif
+
+/**
+ * out[c] = sum_r v[r] * m[r * stride + c] for c < cols: a vector times the rows of an int8 matrix,
+ * each column its own sum (the agreements of one output capsule with many input capsules, its
+ * predictions stored row by row). The caller keeps the sums in range.
+ */
+static inline void capsnet_mat_t_vec_q7(const int8_t *m, ptrdiff_t stride, const int8_t *v, int32_t rows,
+                                        int32_t cols, int32_t *out)
+{
+    int32_t c = 0;
+#if defined(CAPSNET_ARM_MVE)
+    for (; c < cols; c += 4) {
+        const mve_pred16_t active = vctp32q((uint32_t)(cols - c));
+        int32x4_t sum = vdupq_n_s32(0);
+        for (int32_t r = 0; r < rows; r++) {
+            sum = vmlaq_n_s32(sum, vldrbq_z_s32(m + r * stride + c, active), v[r]);
+        }
+        vstrwq_p_s32(out + c, sum, active);
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    for (size_t vl; c < cols; c += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(cols - c));
+        vint32m4_t sum = __riscv_vmv_v_x_i32m4(0, vl);
+        for (int32_t r = 0; r < rows; r++) {
+            sum = __riscv_vwmacc_vx_i32m4(sum, (int16_t)v[r], capsnet_rvv_load(m + r * stride + c, vl), vl);
+        }
+        __riscv_vse32_v_i32m4(out + c, sum, vl);
+    }
+#elif defined(CAPSNET_ARM_DSP)
+    switch (rows) {
+    case 4: c = capsnet_mat_t_vec4_q7(m, stride, v, 4, cols, out); break;
+    case 6: c = capsnet_mat_t_vec4_q7(m, stride, v, 6, cols, out); break;
+    case 8: c = capsnet_mat_t_vec4_q7(m, stride, v, 8, cols, out); break;
+    case 16: c = capsnet_mat_t_vec4_q7(m, stride, v, 16, cols, out); break;
+    default: c = capsnet_mat_t_vec4_q7(m, stride, v, rows, cols, out); break;
+    }
+#endif
+    for (; c < cols; c++) {
+        int32_t sum = 0;
+        for (int32_t r = 0; r < rows; r++) {
+            sum += (int32_t)v[r] * (int32_t)m[r * stride + c];
+        }
+        out[c] = sum;
+    }
+}
+
+/**
+ * The softmax of each of `cols` columns of `rows` logits, capsnet_softmax_row_q7 down every
+ * column: logits[r * stride + c] to out[r * stride + c], for c < cols.
+ */
+static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride,
+                                              int32_t rows, int32_t cols, int8_t *out)
+{
+    int32_t c = 0;
+#if defined(CAPSNET_ARM_DSP)
+    /* Four columns per word: SSUB8 and SEL keep each column's maximum, USUB8 gives the four table
+     * indices max - b (0 to 255) at once; the lookups, sums and divisions stay one per value. */
+    for (; c + 4 <= cols; c += 4) {
+        const int8_t *b = logits + c;
+        uint32_t max = (uint32_t)capsnet_load_q7x4(b);
+        for (int32_t r = 1; r < rows; r++) {
+            const uint32_t x = (uint32_t)capsnet_load_q7x4(b + r * stride);
+            (void)__ssub8((int8x4_t)x, (int8x4_t)max);
+            max = (uint32_t)__sel((uint8x4_t)x, (uint8x4_t)max);
+        }
+        uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        for (int32_t r = 0; r < rows; r++) {
+            const uint32_t d = (uint32_t)__usub8((uint8x4_t)max, (uint8x4_t)capsnet_load_q7x4(b + r * stride));
+            s0 += exp_q15[d & 0xffu];
+            s1 += exp_q15[(d >> 8) & 0xffu];
+            s2 += exp_q15[(d >> 16) & 0xffu];
+            s3 += exp_q15[d >> 24];
+        }
+        int8_t *o = out + c;
+        for (int32_t r = 0; r < rows; r++, o += stride) {
+            const uint32_t d = (uint32_t)__usub8((uint8x4_t)max, (uint8x4_t)capsnet_load_q7x4(b + r * stride));
+            /* At most 128 (one value holds the whole sum): q - q / 128 caps it at 127. */
+            uint32_t q = (exp_q15[d & 0xffu] * 256u + s0) / (2u * s0);
+            o[0] = (int8_t)(q - (q >> 7));
+            q = (exp_q15[(d >> 8) & 0xffu] * 256u + s1) / (2u * s1);
+            o[1] = (int8_t)(q - (q >> 7));
+            q = (exp_q15[(d >> 16) & 0xffu] * 256u + s2) / (2u * s2);
+            o[2] = (int8_t)(q - (q >> 7));
+            q = (exp_q15[d >> 24] * 256u + s3) / (2u * s3);
+            o[3] = (int8_t)(q - (q >> 7));
+        }
+    }
+#endif
+    for (; c < cols; c++) {
+        capsnet_softmax_row_q7(exp_q15, logits + c, stride, rows, out + c);
     }
 }
 

@@ -37,6 +37,26 @@ typedef char capsnet_requires_arithmetic_right_shift_s64[((-(int64_t)8 >> 1) == 
 #define CAPSNET_NOINLINE
 #endif
 
+/**
+ * The phases of the routing layers, for instruction counts per phase: a firmware build with
+ * -DCAPSNET_PROFILE_PHASES provides capsnet_profile_phase (CSources/firmware/harness/marks.c), and
+ * each kernel calls it as it enters a phase; every other build compiles the calls away.
+ */
+enum {
+    CAPSNET_PHASE_OTHER = 0,         /**< argument checks and set-up */
+    CAPSNET_PHASE_PREDICTIONS = 1,   /**< u_hat = W u */
+    CAPSNET_PHASE_AGREEMENTS = 2,    /**< agreements and the logits built from them */
+    CAPSNET_PHASE_SOFTMAX = 3,       /**< the couplings, and their exponential table */
+    CAPSNET_PHASE_WEIGHTED_SUMS = 4, /**< s = sum of couplings times predictions, over every core */
+    CAPSNET_PHASE_SQUASH = 5         /**< v = squash(s) */
+};
+#if defined(CAPSNET_PROFILE_PHASES)
+void capsnet_profile_phase(int32_t phase);
+#define CAPSNET_PHASE(phase) capsnet_profile_phase(phase)
+#else
+#define CAPSNET_PHASE(phase) ((void)0)
+#endif
+
 /** 1.0 in Q30, the format of the softmax's exponentials. */
 #define CAPSNET_Q30_ONE ((uint32_t)1 << 30)
 
@@ -80,6 +100,29 @@ static inline int64_t capsnet_round_shift_s64(int64_t x, int32_t shift)
 static inline int capsnet_leak_is_valid(int32_t leak)
 {
     return leak >= 0 && leak < ((int32_t)1 << CAPSNET_LEAK_FRAC);
+}
+
+/**
+ * capsnet_round_shift_s32(x, shift) taken apart for a loop: ((x >> pre) + add) >> post, one more
+ * bit kept and then halved (floor of a floor), with no branch on the shift. Equal to it for every
+ * x below INT32_MAX, which the kernels' accumulator checks guarantee.
+ */
+typedef struct {
+    int32_t pre, add, post;
+} capsnet_rounding;
+
+static inline capsnet_rounding capsnet_rounding_of(int32_t shift)
+{
+    capsnet_rounding r;
+    r.pre = shift > 0 ? shift - 1 : 0;
+    r.add = shift > 0 ? 1 : 0;
+    r.post = shift > 0 ? 1 : 0;
+    return r;
+}
+
+static inline int32_t capsnet_round(int32_t x, capsnet_rounding r)
+{
+    return ((x >> r.pre) + r.add) >> r.post;
 }
 
 /** The library's requantization: round half up, then saturate to int8. */
@@ -310,17 +353,21 @@ uint32_t capsnet_isqrt_u64(uint64_t x);
 #define CAPSNET_EXP_TABLE_LEN 256
 
 /**
- * Extends the table exp_q30[d] = exp(-d * 2^-logit_frac) in Q30 from its first `filled` entries
- * (at least 1; exp_q30[0] is 2^30) to its first `count`. Each entry is derived from the one before
- * with one rounding, so a table filled in several steps equals one filled at once.
+ * Fills the table exp_q15[d] = exp(-d * 2^-logit_frac) in Q15 for d < CAPSNET_EXP_TABLE_LEN: each
+ * entry derived in Q30 from the one before with one rounding, then rounded to Q15.
  */
-void capsnet_exp_table_fill(uint32_t *exp_q30, int32_t logit_frac, int32_t filled, int32_t count);
+void capsnet_exp_table_fill(uint32_t *exp_q15, int32_t logit_frac);
 
 /**
- * Softmax of one row of `length` logits (1 to CAPSNET_SOFTMAX_ROW_MAX) into Q0.7, as capsnet_softmax_q7 defines it;
- * exp_q30 must hold max - min + 1 entries for this row. `output` may alias `logits`.
+ * Softmax of one row of `length` logits (1 to CAPSNET_SOFTMAX_ROW_MAX) into Q0.7, as capsnet_softmax_q7 defines it,
+ * with the table of capsnet_exp_table_fill. The row's values are `stride` apart, in `logits` and in
+ * `output` alike (the capsule layer softmaxes columns). `output` may alias `logits`.
  */
-void capsnet_softmax_row_q7(const uint32_t *exp_q30, const int8_t *logits, int32_t length, int8_t *output);
+void capsnet_softmax_row_q7(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride, int32_t length,
+                            int8_t *output);
+
+/** Every value of the softmax of `length` equal logits, as capsnet_softmax_row_q7 computes it. */
+int8_t capsnet_softmax_uniform_q7(int32_t length);
 
 /** `bytes` rounded up to a multiple of 4, for 32-bit arrays inside a byte buffer. */
 static inline int64_t capsnet_align4(int64_t bytes)

@@ -32,3 +32,26 @@ void capsnet_mark(int32_t index)
     default: capsnet_mark_15(); break;
     }
 }
+
+/* The routing kernels' phases (CAPSNET_PHASE_* in capsnet_support.h). */
+void capsnet_profile_phase(int32_t phase);
+
+volatile int32_t capsnet_current_phase;
+
+#define PHASE(p) \
+    __attribute__((noinline, used)) void capsnet_phase_##p(void); \
+    __attribute__((noinline, used)) void capsnet_phase_##p(void) { capsnet_current_phase = p; }
+
+PHASE(0) PHASE(1) PHASE(2) PHASE(3) PHASE(4) PHASE(5)
+
+void capsnet_profile_phase(int32_t phase)
+{
+    switch (phase) {
+    case 1: capsnet_phase_1(); break;
+    case 2: capsnet_phase_2(); break;
+    case 3: capsnet_phase_3(); break;
+    case 4: capsnet_phase_4(); break;
+    case 5: capsnet_phase_5(); break;
+    default: capsnet_phase_0(); break;
+    }
+}

@@ -6,6 +6,10 @@
  * before it enters another, counts for region k. Instructions before the first marker are not
  * counted. At exit it writes "region <k> <count>" lines to the file named by out=PATH.
  *
+ * Phase markers (phases=ADDR0:ADDR1:...) split a region further: entering phase marker p counts what
+ * follows as phase p of the current region, until the next marker of either kind; a region marker
+ * starts at phase 0. Each region with any phase counted also gets "phase <k> <p> <count>" lines.
+ *
  * These are instruction counts from QEMU's translation, exact and repeatable; they are not cycles.
  * Built with plain gcc against the declarations below (QEMU 7.2's plugin API, version 1), since
  * Debian does not package qemu-plugin.h.
@@ -37,17 +41,22 @@ __attribute__((visibility("default"))) int qemu_plugin_install(qemu_plugin_id_t 
 
 int qemu_plugin_version = 1;
 
-enum { MAX_MARKS = 64 };
+enum { MAX_MARKS = 64, MAX_PHASES = 16 };
 static uint64_t marks[MAX_MARKS];
 static int mark_count;
-static uint64_t counts[MAX_MARKS];
+static uint64_t phase_marks[MAX_PHASES];
+static int phase_count;
+static uint64_t counts[MAX_MARKS][MAX_PHASES];
+static int phases_seen[MAX_MARKS];
 static int current = -1;
+static int current_phase;
 static char output_path[512];
 
-/* A translated block's data: its length, and the marker it starts, if any (-1). */
+/* A translated block's data: its length, and the marker it starts, if any (-1), of either kind. */
 struct block {
     uint32_t instructions;
     int32_t mark;
+    int32_t phase;
 };
 
 static void on_block(unsigned int vcpu, void *userdata)
@@ -56,9 +65,14 @@ static void on_block(unsigned int vcpu, void *userdata)
     (void)vcpu;
     if (block->mark >= 0) {
         current = block->mark;
+        current_phase = 0;
     }
     if (current >= 0) {
-        counts[current] += block->instructions;
+        if (block->phase >= 0) {
+            current_phase = block->phase;
+            phases_seen[current] = 1;
+        }
+        counts[current][current_phase] += block->instructions;
     }
 }
 
@@ -71,10 +85,16 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     }
     block->instructions = (uint32_t)qemu_plugin_tb_n_insns(tb);
     block->mark = -1;
+    block->phase = -1;
     const uint64_t start = qemu_plugin_tb_vaddr(tb);
     for (int k = 0; k < mark_count; k++) {
         if (marks[k] == start) {
             block->mark = k;
+        }
+    }
+    for (int p = 0; p < phase_count; p++) {
+        if (phase_marks[p] == start) {
+            block->phase = p;
         }
     }
     qemu_plugin_register_vcpu_tb_exec_cb(tb, on_block, QEMU_PLUGIN_CB_NO_REGS, block);
@@ -89,7 +109,14 @@ static void on_exit(qemu_plugin_id_t id, void *userdata)
         return;
     }
     for (int k = 0; k < mark_count; k++) {
-        fprintf(file, "region %d %" PRIu64 "\n", k, counts[k]);
+        uint64_t total = 0;
+        for (int p = 0; p < MAX_PHASES; p++) {
+            total += counts[k][p];
+        }
+        fprintf(file, "region %d %" PRIu64 "\n", k, total);
+        for (int p = 0; p < phase_count && phases_seen[k]; p++) {
+            fprintf(file, "phase %d %d %" PRIu64 "\n", k, p, counts[k][p]);
+        }
     }
     fclose(file);
 }
@@ -102,6 +129,11 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, 
             for (char *item = strtok(argv[k] + 6, ":"); item != NULL && mark_count < MAX_MARKS;
                  item = strtok(NULL, ":")) {
                 marks[mark_count++] = strtoull(item, NULL, 16);
+            }
+        } else if (strncmp(argv[k], "phases=", 7) == 0) {
+            for (char *item = strtok(argv[k] + 7, ":"); item != NULL && phase_count < MAX_PHASES;
+                 item = strtok(NULL, ":")) {
+                phase_marks[phase_count++] = strtoull(item, NULL, 16);
             }
         } else if (strncmp(argv[k], "out=", 4) == 0) {
             snprintf(output_path, sizeof output_path, "%s", argv[k] + 4);

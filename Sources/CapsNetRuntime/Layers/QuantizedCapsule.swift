@@ -78,6 +78,11 @@ public struct QuantizedCapsule: QuantizedLayerKind {
         weights.count + (2 * iterations.count - 1) * outputs * inputs * dimension
     }
 
+    public func phaseMacs(_ layer: QuantizedLayer) -> [RoutingPhase: Int] {
+        let routes = outputs * inputs * dimension
+        return [.predictions: weights.count, .agreements: (iterations.count - 1) * routes, .weightedSums: iterations.count * routes]
+    }
+
     public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
         var dims = cDims
         let formats = iterations.map(\.cFormats)

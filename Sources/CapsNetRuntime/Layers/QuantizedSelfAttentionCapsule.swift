@@ -71,6 +71,11 @@ public struct QuantizedSelfAttentionCapsule: QuantizedLayerKind {
     /// The predictions, the agreements and the weighted sums.
     public func macs(_ layer: QuantizedLayer) -> Int { weights.count + 2 * outputs * inputs * dimension }
 
+    public func phaseMacs(_ layer: QuantizedLayer) -> [RoutingPhase: Int] {
+        let routes = outputs * inputs * dimension
+        return [.predictions: weights.count, .agreements: routes, .weightedSums: routes]
+    }
+
     /// The predictions are always kept: the agreements need all of them before the first sum.
     public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
         var dims = cDims

@@ -21,6 +21,8 @@ public protocol QuantizedLayerKind: Sendable, Equatable {
 
     /// Multiply-accumulates of one inference.
     func macs(_ layer: QuantizedLayer) -> Int
+    /// A routing layer's MACs by phase (they add up to ``macs(_:)``); empty for the other kinds.
+    func phaseMacs(_ layer: QuantizedLayer) -> [RoutingPhase: Int]
     /// Its scratch on `cores` cores together, and whether it works in place.
     func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed
     /// Whether every core of a team takes a share of it; otherwise core 0 runs it alone.
@@ -32,6 +34,8 @@ public protocol QuantizedLayerKind: Sendable, Equatable {
 }
 
 extension QuantizedLayerKind {
+    public func phaseMacs(_ layer: QuantizedLayer) -> [RoutingPhase: Int] { [:] }
+
     /// Whether `other` is the same kind with the same values.
     public func isEqual(to other: any QuantizedLayerKind) -> Bool { (other as? Self) == self }
 }

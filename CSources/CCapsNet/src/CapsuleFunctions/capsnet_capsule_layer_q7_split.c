@@ -1,14 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_capsule_layer_q7_split.c
- * @brief Capsule layer with dynamic routing, int8, on one or more cores, one input capsule at a time.
+ * @brief Capsule layer with dynamic routing, int8, on one or more cores.
  *
- * Routing touches u_hat[.][i] only together with the couplings of input capsule i, so the kernel
- * works column by column: the logits b[.][i] are rebuilt from u_hat[.][i] and the kept outputs of
- * the earlier iterations (r dot products of D per output capsule, cheaper than storing J*I logits
- * in RAM), softmaxed, and multiplied into 32-bit partial sums of s. Every value is the one the
- * matrix formulation of capsnet_functions.h gives: the same products, requantized with the same
- * shifts, and integer sums that are exact in any order.
+ * Two loop orders give the same bytes, chosen by params->memory:
+ * - Predictions kept: phase by phase over all of a core's input capsules. The predictions are kept
+ *   transposed, u_hat[j][d][i], so that every phase's inner loop runs along i, the long axis: the
+ *   weighted sums s[j][d] are dot products of a coupling row c[j][.] with a prediction row, and the
+ *   agreements of output capsule j are one vector times D prediction rows. The logits b[j][i] and
+ *   couplings c[j][i] are kept between phases, so b_(r+1) is b_r plus one agreement.
+ * - Predictions recomputed (lean memory): one input capsule at a time. Its J*D predictions are
+ *   computed again in every iteration and its logits b[.][i] are rebuilt from them and the kept
+ *   outputs of the earlier iterations, so no tensor of J*I values is ever stored.
+ * Every value is the one the matrix formulation of capsnet_functions.h gives: the same products,
+ * requantized with the same shifts, and integer sums that are exact in any order.
  */
 #include "capsnet/capsnet.h"
 #include "../capsnet_simd.h"
@@ -18,33 +23,46 @@
  *   exp table     uint32 [256]           shared, filled by core 0 between iterations
  *   partial sums  int32  [cores][J][D]   each core's share of s in the current iteration
  *   history       int8   [R-1][J][D]     v of every iteration but the last
- *   per core      int8   [cores][J][2 + D or 2]  logits and couplings, and recomputed predictions
- *   predictions   int8   [I][J][D]       kept predictions, input capsule by input capsule
+ * then, with the predictions kept:
+ *   predictions   int8   [J][D][I]       u_hat, transposed
+ *   logits        int8   [J][I]          b of the current iteration (none when R = 1)
+ *   couplings     int8   [J][I]          c of the current iteration (one row when R = 1)
+ * or, with them recomputed:
+ *   per core      int8   [cores][J][2 + D]  one input capsule's logits, couplings and predictions
  * With several cores, each core's partial sums and per-core bytes take whole lines: cores with data
- * caches would otherwise write the same line for every input capsule (false sharing). */
+ * caches would otherwise write the same line for every input capsule (false sharing). Each core
+ * writes only its own input capsules' columns of the kept tensors. */
 typedef struct {
-    int64_t partials, history, per_core, per_core_stride, predictions, total;
+    int64_t partials, history, per_core, per_core_stride, predictions, logits, couplings, total;
 } scratch_offsets;
 
-/* J * (2 + D) can pass INT32_MAX where J * D does not, so it is formed in 64 bits. */
-static int64_t per_core_bytes(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims)
+static int keeps_predictions(const capsnet_capsule_params *params)
 {
-    const int64_t recomputed = params->memory == CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS ? dims->output_dim : 0;
-    return dims->num_outputs * (2 + recomputed);
+    return params->memory == CAPSNET_ROUTING_KEEP_PREDICTIONS;
 }
 
 static scratch_offsets layout(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims,
                               int32_t num_cores)
 {
     const int64_t jd = (int64_t)dims->num_outputs * dims->output_dim;
+    const int64_t ji = (int64_t)dims->num_outputs * dims->num_inputs;
     scratch_offsets at;
     at.partials = CAPSNET_EXP_TABLE_LEN * (int64_t)sizeof(uint32_t);
     at.history = at.partials + num_cores * capsnet_core_stride(jd * (int64_t)sizeof(int32_t), num_cores);
     at.per_core = capsnet_core_stride(at.history + (params->routings - 1) * jd, num_cores);
-    at.per_core_stride = capsnet_core_stride(per_core_bytes(params, dims), num_cores);
-    at.predictions = at.per_core + num_cores * at.per_core_stride;
-    const int64_t kept = params->memory == CAPSNET_ROUTING_KEEP_PREDICTIONS ? jd * dims->num_inputs : 0;
-    at.total = at.predictions + kept + capsnet_scratch_slack(num_cores);
+    if (keeps_predictions(params)) {
+        at.per_core_stride = 0;
+        at.predictions = at.per_core;
+        at.logits = at.predictions + jd * dims->num_inputs;
+        at.couplings = at.logits + (params->routings > 1 ? ji : 0);
+        at.total = at.couplings + (params->routings > 1 ? ji : dims->num_inputs);
+    } else {
+        /* J * (2 + D) can pass INT32_MAX where J * D does not, so it is formed in 64 bits. */
+        at.per_core_stride = capsnet_core_stride(dims->num_outputs * (2 + (int64_t)dims->output_dim), num_cores);
+        at.predictions = at.logits = at.couplings = at.per_core;
+        at.total = at.per_core + num_cores * at.per_core_stride;
+    }
+    at.total += capsnet_scratch_slack(num_cores);
     return at;
 }
 
@@ -118,12 +136,13 @@ typedef struct {
     int8_t *output;
     const capsnet_core_split *split;
     routing_shifts shifts;
-    uint32_t *exp_q30;
+    uint32_t *exp_q15;
     int32_t *partials; /* all cores', partial_stride() apart */
     int8_t *history;
-    int8_t *logits;      /* this core's [J] */
-    int8_t *couplings;   /* this core's [J] */
-    int8_t *predictions; /* this core's [J][D] when recomputed, else everyone's [I][J][D] */
+    int8_t *predictions; /* kept: everyone's [J][D][I]; recomputed: this core's [J][D] */
+    int8_t *logits;      /* kept: [J][I]; recomputed: this core's [J] */
+    int8_t *couplings;   /* kept: [J][I]; recomputed: this core's [J] */
+    int32_t begin, end;  /* this core's input capsules */
 } routing_call;
 
 /* int32 values from one core's partial sums to the next core's (not kept in routing_call: GCC keeps
@@ -134,6 +153,109 @@ static int32_t partial_stride(const routing_call *call)
     return (int32_t)(capsnet_core_stride(jd * (int64_t)sizeof(int32_t), call->split->num_cores) / (int64_t)sizeof(int32_t));
 }
 
+/* b_(r+1) from b_r and the agreement of iteration r (its sum of products): as capsnet_mat_add_q7
+ * adds two tensors, both aligned to the finer format, then requantized. */
+static inline int8_t next_logit(const routing_shifts *s, int32_t r, int32_t b, int32_t agreement_sum)
+{
+    const int32_t a = capsnet_requantize_q7(agreement_sum, s->agreement[r]);
+    return capsnet_requantize_q7(b * s->logit_scale[r] + a * s->agreement_scale[r], s->update[r]);
+}
+
+/* ---- Predictions kept: phase by phase, along the input capsules. ---- */
+
+/* u_hat[j][.][i] = W[j][i] u[i] for this core's i, every j: the weights in their stored order. */
+static CAPSNET_NOINLINE void predict_all(const routing_call *call)
+{
+    const capsnet_capsule_dims *dims = call->dims;
+    const int32_t d_in = dims->input_dim, d_out = dims->output_dim, num_in = dims->num_inputs;
+    for (int32_t j = 0; j < dims->num_outputs; j++) {
+        capsnet_predictions_q7(call->weights + ((ptrdiff_t)j * num_in + call->begin) * d_out * d_in,
+                               call->input + (ptrdiff_t)call->begin * d_in, call->end - call->begin, d_out, d_in,
+                               call->shifts.prediction, call->predictions + (ptrdiff_t)j * d_out * num_in + call->begin,
+                               num_in);
+    }
+}
+
+/* Columns of agreements computed at once: their int32 sums live on the stack. */
+#define AGREEMENT_BLOCK 32
+
+/* b_r[j][i] for this core's i, from b_(r-1) (zero for r = 1) and the agreement of u_hat[j][.][i]
+ * with v_(r-1)[j]: next_logit with its roundings taken apart (capsnet_round), the same values. */
+static CAPSNET_NOINLINE void agree_all(const routing_call *call, int32_t r)
+{
+    const capsnet_capsule_dims *dims = call->dims;
+    const routing_shifts *shifts = &call->shifts;
+    const int32_t d_out = dims->output_dim, num_in = dims->num_inputs;
+    const capsnet_rounding agreement = capsnet_rounding_of(shifts->agreement[r - 1]);
+    const capsnet_rounding update = capsnet_rounding_of(shifts->update[r - 1]);
+    const int32_t logit_scale = r > 1 ? shifts->logit_scale[r - 1] : 0;
+    const int32_t agreement_scale = shifts->agreement_scale[r - 1];
+    const int8_t *v = call->history + (ptrdiff_t)(r - 1) * dims->num_outputs * d_out;
+    int32_t sums[AGREEMENT_BLOCK];
+    for (int32_t j = 0; j < dims->num_outputs; j++, v += d_out) {
+        const int8_t *u_hat = call->predictions + (ptrdiff_t)j * d_out * num_in;
+        int8_t *b = call->logits + (ptrdiff_t)j * num_in;
+        for (int32_t i = call->begin; i < call->end; i += AGREEMENT_BLOCK) {
+            const int32_t count = call->end - i < AGREEMENT_BLOCK ? call->end - i : AGREEMENT_BLOCK;
+            capsnet_mat_t_vec_q7(u_hat + i, num_in, v, d_out, count, sums);
+            int8_t *logits = b + i;
+            for (int32_t k = 0; k < count; k++) {
+                /* b_1 = 0 * logit_scale + a: the zero logits of iteration 0 are never read. */
+                const int32_t a = capsnet_sat_q7(capsnet_round(sums[k], agreement));
+                logits[k] = (int8_t)capsnet_sat_q7(capsnet_round(logits[k] * logit_scale + a * agreement_scale, update));
+            }
+        }
+    }
+}
+
+/* c[.][i] = softmax of b[.][i] for this core's i. */
+static CAPSNET_NOINLINE void couple_all(const routing_call *call)
+{
+    const int32_t num_in = call->dims->num_inputs;
+    capsnet_softmax_columns_q7(call->exp_q15, call->logits + call->begin, num_in, call->dims->num_outputs,
+                               call->end - call->begin, call->couplings + call->begin);
+}
+
+/* This core's partial s[j][d] = sum over its i of c[j][i] u_hat[j][d][i]: two prediction rows per
+ * pass over a coupling row. In iteration 0 every output capsule has the couplings of row 0. */
+static CAPSNET_NOINLINE void weigh_all(const routing_call *call, int32_t r)
+{
+    const capsnet_capsule_dims *dims = call->dims;
+    const int32_t d_out = dims->output_dim, num_in = dims->num_inputs, count = call->end - call->begin;
+    int32_t *s = call->partials + (ptrdiff_t)call->split->core_id * partial_stride(call);
+    for (int32_t j = 0; j < dims->num_outputs; j++, s += d_out) {
+        const int8_t *c = call->couplings + (r == 0 ? 0 : (ptrdiff_t)j * num_in) + call->begin;
+        const int8_t *u_hat = call->predictions + (ptrdiff_t)j * d_out * num_in + call->begin;
+        int32_t d = 0;
+        for (; d + 2 <= d_out; d += 2, u_hat += 2 * (ptrdiff_t)num_in) {
+            s[d] = 0;
+            s[d + 1] = 0;
+            capsnet_dot2_q7(c, u_hat, u_hat + num_in, count, &s[d], &s[d + 1]);
+        }
+        if (d < d_out) {
+            s[d] = capsnet_dot1_q7(c, u_hat, count);
+        }
+    }
+}
+
+/* Iteration r's work on this core's input capsules, predictions kept. */
+static void route_kept(const routing_call *call, int32_t r)
+{
+    if (r == 0) {
+        CAPSNET_PHASE(CAPSNET_PHASE_PREDICTIONS);
+        predict_all(call);
+    } else {
+        CAPSNET_PHASE(CAPSNET_PHASE_AGREEMENTS);
+        agree_all(call, r);
+        CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
+        couple_all(call);
+    }
+    CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
+    weigh_all(call, r);
+}
+
+/* ---- Predictions recomputed: one input capsule at a time. ---- */
+
 /* u_hat[j][i] = W[j][i] u[i] for every j: J*D dot products of Din, into J*D bytes. */
 static void predict(const routing_call *call, int32_t i, int8_t *u_hat_i)
 {
@@ -142,7 +264,7 @@ static void predict(const routing_call *call, int32_t i, int8_t *u_hat_i)
     const int8_t *u = call->input + (ptrdiff_t)i * d_in;
     for (int32_t j = 0; j < dims->num_outputs; j++) {
         const int8_t *w = call->weights + ((ptrdiff_t)j * dims->num_inputs + i) * d_out * d_in;
-        capsnet_mat_vec_q7(w, u, d_out, d_in, call->shifts.prediction, u_hat_i + (ptrdiff_t)j * d_out);
+        capsnet_mat_vec_q7(w, u, d_out, d_in, call->shifts.prediction, u_hat_i + (ptrdiff_t)j * d_out, 1);
     }
 }
 
@@ -150,54 +272,50 @@ static void predict(const routing_call *call, int32_t i, int8_t *u_hat_i)
 static void rebuild_logits(const routing_call *call, int32_t r, const int8_t *u_hat_i)
 {
     const int32_t num_out = call->dims->num_outputs, d_out = call->dims->output_dim;
-    const routing_shifts *s = &call->shifts;
     for (int32_t j = 0; j < num_out; j++) {
         const int8_t *u_hat = u_hat_i + (ptrdiff_t)j * d_out;
         int32_t b = 0;
         for (int32_t q = 0; q < r; q++) {
             const int8_t *v = call->history + ((ptrdiff_t)q * num_out + j) * d_out;
-            const int32_t a = capsnet_requantize_q7(capsnet_dot1_q7(v, u_hat, d_out), s->agreement[q]);
-            b = capsnet_requantize_q7(b * s->logit_scale[q] + a * s->agreement_scale[q], s->update[q]);
+            b = next_logit(&call->shifts, q, b, capsnet_dot1_q7(v, u_hat, d_out));
         }
         call->logits[j] = (int8_t)b;
     }
 }
 
-/* clang inlines accumulate into the kernel, where its loops run 1.9% more instructions on
+/* clang inlines route_recomputed into the kernel, where its loops run 1.9% more instructions on
  * rv32imcv; gcc's inlined copy is the faster one on the Cortex-M4 (3.5%). */
 #if defined(__clang__)
-#define ACCUMULATE_LINKAGE CAPSNET_NOINLINE
+#define ROUTE_LINKAGE CAPSNET_NOINLINE
 #else
-#define ACCUMULATE_LINKAGE
+#define ROUTE_LINKAGE
 #endif
 
-/* This core's input capsules in iteration r: partial s[j] += c[j][i] u_hat[j][i]. */
-static ACCUMULATE_LINKAGE void accumulate(const routing_call *call, int32_t r)
+/* Iteration r's work on this core's input capsules, predictions recomputed: partial s[j] +=
+ * c[j][i] u_hat[j][i]. The phase marks, when counted, cost a few instructions per capsule. */
+static ROUTE_LINKAGE void route_recomputed(const routing_call *call, int32_t r)
 {
     const capsnet_capsule_dims *dims = call->dims;
     const int32_t num_out = dims->num_outputs, d_out = dims->output_dim;
     const int32_t jd = num_out * d_out;
-    const int32_t keep = call->params->memory == CAPSNET_ROUTING_KEEP_PREDICTIONS;
     int32_t *partial = call->partials + (ptrdiff_t)call->split->core_id * partial_stride(call);
     for (int32_t k = 0; k < jd; k++) {
         partial[k] = 0;
     }
-    int32_t begin;
-    int32_t end;
-    capsnet_split_range(dims->num_inputs, call->split, &begin, &end);
-    for (int32_t i = begin; i < end; i++) {
-        int8_t *u_hat_i = keep ? call->predictions + (ptrdiff_t)i * jd : call->predictions;
-        if (!keep || r == 0) {
-            predict(call, i, u_hat_i);
-        }
+    for (int32_t i = call->begin; i < call->end; i++) {
+        CAPSNET_PHASE(CAPSNET_PHASE_PREDICTIONS);
+        predict(call, i, call->predictions);
         /* b_0 is all zeros: the couplings of iteration 0 are the same for every i, set by the caller. */
         if (r > 0) {
-            rebuild_logits(call, r, u_hat_i);
-            capsnet_softmax_row_q7(call->exp_q30, call->logits, num_out, call->couplings);
+            CAPSNET_PHASE(CAPSNET_PHASE_AGREEMENTS);
+            rebuild_logits(call, r, call->predictions);
+            CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
+            capsnet_softmax_row_q7(call->exp_q15, call->logits, 1, num_out, call->couplings);
         }
+        CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
         for (int32_t j = 0; j < num_out; j++) {
             const int32_t c = call->couplings[j];
-            const int8_t *u_hat = u_hat_i + (ptrdiff_t)j * d_out;
+            const int8_t *u_hat = call->predictions + (ptrdiff_t)j * d_out;
             int32_t *s = partial + (ptrdiff_t)j * d_out;
             for (int32_t d = 0; d < d_out; d++) {
                 s[d] += c * u_hat[d];
@@ -205,6 +323,8 @@ static ACCUMULATE_LINKAGE void accumulate(const routing_call *call, int32_t r)
         }
     }
 }
+
+/* ---- Both. ---- */
 
 /* This core's output capsules in iteration r: s from every core's partial sums, then v = squash(s). */
 static void squash_outputs(const routing_call *call, int32_t r)
@@ -227,6 +347,7 @@ static void squash_outputs(const routing_call *call, int32_t r)
         }
         v[k] = capsnet_requantize_q7(s, call->shifts.sum[r]);
     }
+    CAPSNET_PHASE(CAPSNET_PHASE_SQUASH);
     /* Cannot fail: the formats were checked before the first barrier. */
     (void)capsnet_squash_q7(v + (ptrdiff_t)begin * d_out, end - begin, d_out, it->sum_frac, it->output_frac,
                             v + (ptrdiff_t)begin * d_out);
@@ -257,34 +378,49 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
     }
 
     uint8_t *base = capsnet_scratch_base(ctx->buf, split->num_cores);
-    int8_t *mine = (int8_t *)(base + at.per_core + split->core_id * at.per_core_stride);
     call.params = params;
     call.dims = dims;
     call.input = input;
     call.weights = weights;
     call.output = output;
     call.split = split;
-    call.exp_q30 = (uint32_t *)(void *)base;
+    call.exp_q15 = (uint32_t *)(void *)base;
     call.partials = (int32_t *)(void *)(base + at.partials);
     call.history = (int8_t *)(base + at.history);
-    call.logits = mine;
-    call.couplings = mine + dims->num_outputs;
-    call.predictions = params->memory == CAPSNET_ROUTING_KEEP_PREDICTIONS ? (int8_t *)(base + at.predictions)
-                                                                          : mine + 2 * dims->num_outputs;
-
-    /* Iteration 0 softmaxes all-zero logits, which only needs exp(0). */
-    const uint32_t exp_zero = CAPSNET_Q30_ONE;
-    for (int32_t j = 0; j < dims->num_outputs; j++) {
-        call.logits[j] = 0;
+    capsnet_split_range(dims->num_inputs, split, &call.begin, &call.end);
+    const int keep = keeps_predictions(params);
+    if (keep) {
+        call.predictions = (int8_t *)(base + at.predictions);
+        call.logits = (int8_t *)(base + at.logits);
+        call.couplings = (int8_t *)(base + at.couplings);
+    } else {
+        int8_t *mine = (int8_t *)(base + at.per_core + split->core_id * at.per_core_stride);
+        call.logits = mine;
+        call.couplings = mine + dims->num_outputs;
+        call.predictions = mine + 2 * dims->num_outputs;
     }
-    capsnet_softmax_row_q7(&exp_zero, call.logits, dims->num_outputs, call.couplings);
+
+    /* Iteration 0 softmaxes all-zero logits: one coupling for every route, set for this core's input
+     * capsules in row 0 (kept) or for one capsule's J outputs (recomputed). */
+    const int8_t uniform = capsnet_softmax_uniform_q7(dims->num_outputs);
+    const int32_t first = keep ? call.begin : 0;
+    const int32_t last = keep ? call.end : dims->num_outputs;
+    for (int32_t k = first; k < last; k++) {
+        call.couplings[k] = uniform;
+    }
 
     for (int32_t r = 0; r < params->routings; r++) {
-        accumulate(&call, r);
+        if (keep) {
+            route_kept(&call, r);
+        } else {
+            route_recomputed(&call, r);
+        }
+        CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
         capsnet_wait_for_cores(split);
         squash_outputs(&call, r);
         if (r + 1 < params->routings && split->core_id == 0) {
-            capsnet_exp_table_fill(call.exp_q30, params->iterations[r + 1].logit_frac, 1, CAPSNET_EXP_TABLE_LEN);
+            CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
+            capsnet_exp_table_fill(call.exp_q15, params->iterations[r + 1].logit_frac);
         }
         capsnet_wait_for_cores(split);
     }

@@ -100,7 +100,7 @@ typedef struct {
     int8_t *output;
     const capsnet_core_split *split;
     attention_shifts shifts;
-    uint32_t *exp_q30;
+    uint32_t *exp_q15;
     int32_t *totals;
     int32_t *partials; /* all cores', partial_stride apart */
     int32_t partial_stride;
@@ -122,7 +122,7 @@ static void predict(const attention_call *call)
         int8_t *u_hat_i = call->predictions + (ptrdiff_t)i * dims->num_outputs * d_out;
         for (int32_t j = 0; j < dims->num_outputs; j++) {
             const int8_t *w = call->weights + ((ptrdiff_t)j * dims->num_inputs + i) * d_out * d_in;
-            capsnet_mat_vec_q7(w, u, d_out, d_in, call->shifts.prediction, u_hat_i + (ptrdiff_t)j * d_out);
+            capsnet_mat_vec_q7(w, u, d_out, d_in, call->shifts.prediction, u_hat_i + (ptrdiff_t)j * d_out, 1);
         }
     }
 }
@@ -170,7 +170,7 @@ static void accumulate(const attention_call *call)
                                        : agreement < CAPSNET_Q7_MIN ? CAPSNET_Q7_MIN
                                                                     : agreement);
         }
-        capsnet_softmax_row_q7(call->exp_q30, call->logits, num_out, call->couplings);
+        capsnet_softmax_row_q7(call->exp_q15, call->logits, 1, num_out, call->couplings);
         for (int32_t j = 0; j < num_out; j++) {
             const int32_t b = call->bias[(ptrdiff_t)j * dims->num_inputs + i];
             const int32_t c =
@@ -239,7 +239,7 @@ capsnet_status capsnet_self_attention_capsule_q7_split(const capsnet_context *ct
     call.bias = bias;
     call.output = output;
     call.split = split;
-    call.exp_q30 = (uint32_t *)(void *)base;
+    call.exp_q15 = (uint32_t *)(void *)base;
     call.totals = (int32_t *)(void *)(base + at.totals);
     call.partials = (int32_t *)(void *)(base + at.partials);
     call.partial_stride = (int32_t)(at.partial_stride / (int64_t)sizeof(int32_t));
@@ -249,7 +249,7 @@ capsnet_status capsnet_self_attention_capsule_q7_split(const capsnet_context *ct
 
     predict(&call);
     if (split->core_id == 0) {
-        capsnet_exp_table_fill(call.exp_q30, params->agreement_frac, 1, CAPSNET_EXP_TABLE_LEN);
+        capsnet_exp_table_fill(call.exp_q15, params->agreement_frac);
     }
     capsnet_wait_for_cores(split);
     sum_predictions(&call);

@@ -32,22 +32,11 @@ capsnet_status capsnet_softmax_q7(const capsnet_context *ctx, const int8_t *logi
         return CAPSNET_ERROR_BUFFER_SIZE;
     }
 
-    /* The table of exp(-d * 2^-f) is filled only as far as the rows need it. */
-    uint32_t *exp_q30 = (uint32_t *)capsnet_align4_pointer(ctx->buf);
-    int32_t filled = 0;
+    uint32_t *exp_q15 = (uint32_t *)capsnet_align4_pointer(ctx->buf);
+    capsnet_exp_table_fill(exp_q15, logit_frac);
     for (int32_t r = 0; r < num_rows; r++) {
-        const int8_t *in = logits + (ptrdiff_t)r * row_len;
-        int32_t max = in[0];
-        int32_t min = in[0];
-        for (int32_t j = 1; j < row_len; j++) {
-            max = in[j] > max ? in[j] : max;
-            min = in[j] < min ? in[j] : min;
-        }
-        if (max - min + 1 > filled) {
-            capsnet_exp_table_fill(exp_q30, logit_frac, filled, max - min + 1);
-            filled = max - min + 1;
-        }
-        capsnet_softmax_row_q7(exp_q30, in, row_len, output + (ptrdiff_t)r * row_len);
+        const ptrdiff_t at = (ptrdiff_t)r * row_len;
+        capsnet_softmax_row_q7(exp_q15, logits + at, 1, row_len, output + at);
     }
     return CAPSNET_OK;
 }

@@ -15,36 +15,54 @@ static const uint32_t exp_step_q30[CAPSNET_FRAC_MAX - CAPSNET_FRAC_MIN + 1] = {
     1072693760u, 1073217664u, 1073479712u, 1073610760u, 1073676290u, 1073709056u,
 };
 
-void capsnet_exp_table_fill(uint32_t *exp_q30, int32_t logit_frac, int32_t filled, int32_t count)
-{
-    const uint64_t step = exp_step_q30[logit_frac - CAPSNET_FRAC_MIN];
-    exp_q30[0] = CAPSNET_Q30_ONE;
-    for (int32_t d = filled < 1 ? 1 : filled; d < count; d++) {
-        exp_q30[d] = (uint32_t)((exp_q30[d - 1] * step + (CAPSNET_Q30_ONE >> 1)) >> 30);
-    }
-}
-
 /* exp(-d * 2^-f) in Q15 from its Q30 value. */
 static uint32_t q15(uint32_t e_q30)
 {
     return (e_q30 + ((uint32_t)1 << 14)) >> 15;
 }
 
-void capsnet_softmax_row_q7(const uint32_t *exp_q30, const int8_t *logits, int32_t length, int8_t *output)
+void capsnet_exp_table_fill(uint32_t *exp_q15, int32_t logit_frac)
 {
+    /* The recurrence runs in Q30, each entry from the one before with one rounding; each is then
+     * rounded to Q15 once, which is all the softmax reads. */
+    const uint64_t step = exp_step_q30[logit_frac - CAPSNET_FRAC_MIN];
+    uint64_t e_q30 = CAPSNET_Q30_ONE;
+    exp_q15[0] = q15((uint32_t)e_q30);
+    for (int32_t d = 1; d < CAPSNET_EXP_TABLE_LEN; d++) {
+        e_q30 = (e_q30 * step + (CAPSNET_Q30_ONE >> 1)) >> 30;
+        exp_q15[d] = q15((uint32_t)e_q30);
+    }
+}
+
+/* round(e / sum) in Q0.7, at most 127. */
+static int8_t coupling(uint32_t e, uint32_t sum)
+{
+    const uint32_t c = (e * 256u + sum) / (2u * sum);
+    return (int8_t)(c > 127u ? 127u : c);
+}
+
+void capsnet_softmax_row_q7(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride, int32_t length,
+                            int8_t *output)
+{
+    const int8_t *const end = logits + stride * length;
     int32_t max = logits[0];
-    for (int32_t j = 1; j < length; j++) {
-        max = logits[j] > max ? logits[j] : max;
+    for (const int8_t *b = logits + stride; b != end; b += stride) {
+        max = *b > max ? *b : max;
     }
     /* At most CAPSNET_SOFTMAX_ROW_MAX Q15 values of at most 2^15: the doubled sum below stays under 2^32. */
     uint32_t sum = 0;
-    for (int32_t j = 0; j < length; j++) {
-        sum += q15(exp_q30[max - logits[j]]);
+    for (const int8_t *b = logits; b != end; b += stride) {
+        sum += exp_q15[max - *b];
     }
     /* Every value is read before it is overwritten, so output may alias logits. */
-    for (int32_t j = 0; j < length; j++) {
-        const uint32_t e = q15(exp_q30[max - logits[j]]);
-        const uint32_t c = (e * 256u + sum) / (2u * sum);
-        output[j] = (int8_t)(c > 127u ? 127u : c);
+    int8_t *out = output;
+    for (const int8_t *b = logits; b != end; b += stride, out += stride) {
+        *out = coupling(exp_q15[max - *b], sum);
     }
+}
+
+int8_t capsnet_softmax_uniform_q7(int32_t length)
+{
+    const uint32_t e = q15(CAPSNET_Q30_ONE);
+    return coupling(e, (uint32_t)length * e);
 }
