@@ -165,6 +165,13 @@ static inline vint16m2_t capsnet_rvv_load(const int8_t *p, size_t vl)
 {
     return __riscv_vsext_vf2_i16m2(__riscv_vle8_v_i8m1(p, vl), vl);
 }
+
+/* exp_q15[max - b] per lane: the differences, 0 to 255, are the table's indices. */
+static inline vuint32m4_t capsnet_rvv_exp(const uint32_t *exp_q15, vint8m1_t max, const int8_t *b, size_t vl)
+{
+    const vuint8m1_t index = __riscv_vreinterpret_v_i8m1_u8m1(__riscv_vsub_vv_i8m1(max, __riscv_vle8_v_i8m1(b, vl), vl));
+    return __riscv_vluxei32_v_u32m4(exp_q15, __riscv_vsll_vx_u32m4(__riscv_vzext_vf4_u32m4(index, vl), 2, vl), vl);
+}
 #endif
 
 /**
@@ -398,7 +405,32 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
 static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows,
                                           int32_t length, int32_t shift, int8_t *out, ptrdiff_t out_stride)
 {
-    /* Every path: four-value capsules are too short for vectors, and their own loop saves the
+#if defined(CAPSNET_RISCV_VECTOR)
+    /* Four-value capsules, one lane per input capsule: strided loads gather each capsule's k-th
+     * value and each row's k-th weight, VNCLIP rounds half up (RNU) and saturates twice (to 16
+     * bits, then 8), which is the requantization. */
+    if (length == 4) {
+        const ptrdiff_t w_step = 4 * (ptrdiff_t)rows;
+        for (size_t vl; count > 0; count -= (int32_t)vl, u += 4 * vl, w += w_step * (ptrdiff_t)vl, out += vl) {
+            vl = __riscv_vsetvl_e32m4((size_t)count);
+            const vint16m2_t u0 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u, 4, vl), vl);
+            const vint16m2_t u1 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 1, 4, vl), vl);
+            const vint16m2_t u2 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 2, 4, vl), vl);
+            const vint16m2_t u3 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 3, 4, vl), vl);
+            for (int32_t r = 0; r < rows; r++) {
+                const int8_t *wr = w + 4 * r;
+                vint32m4_t sum = __riscv_vwmul_vv_i32m4(u0, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr, w_step, vl), vl), vl);
+                sum = __riscv_vwmacc_vv_i32m4(sum, u1, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr + 1, w_step, vl), vl), vl);
+                sum = __riscv_vwmacc_vv_i32m4(sum, u2, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr + 2, w_step, vl), vl), vl);
+                sum = __riscv_vwmacc_vv_i32m4(sum, u3, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr + 3, w_step, vl), vl), vl);
+                const vint16m2_t half = __riscv_vnclip_wx_i16m2(sum, (size_t)shift, __RISCV_VXRM_RNU, vl);
+                __riscv_vse8_v_i8m1(out + r * out_stride, __riscv_vnclip_wx_i8m1(half, 0, __RISCV_VXRM_RNU, vl), vl);
+            }
+        }
+        return;
+    }
+#endif
+    /* Four-value capsules are too short for vectors along a capsule; their own loop saves the
      * general one's overhead per row. */
     if (length == 4) {
         switch (rows) {
@@ -528,6 +560,29 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
             o[2] = (int8_t)(q - (q >> 7));
             q = (exp_q15[d >> 24] * 256u + s3) / (2u * s3);
             o[3] = (int8_t)(q - (q >> 7));
+        }
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    /* One lane per column: VMAX for the maxima, indexed loads (VLUXEI32) for the table, VDIVU. */
+    for (size_t vl; c < cols; c += (int32_t)vl) {
+        vl = __riscv_vsetvl_e32m4((size_t)(cols - c));
+        const int8_t *b = logits + c;
+        vint8m1_t max = __riscv_vle8_v_i8m1(b, vl);
+        for (int32_t r = 1; r < rows; r++) {
+            max = __riscv_vmax_vv_i8m1(max, __riscv_vle8_v_i8m1(b + r * stride, vl), vl);
+        }
+        vuint32m4_t sum = __riscv_vmv_v_x_u32m4(0, vl);
+        for (int32_t r = 0; r < rows; r++) {
+            sum = __riscv_vadd_vv_u32m4(sum, capsnet_rvv_exp(exp_q15, max, b + r * stride, vl), vl);
+        }
+        const vuint32m4_t twice = __riscv_vsll_vx_u32m4(sum, 1, vl);
+        for (int32_t r = 0; r < rows; r++) {
+            const vuint32m4_t e = capsnet_rvv_exp(exp_q15, max, b + r * stride, vl);
+            vuint32m4_t q = __riscv_vdivu_vv_u32m4(__riscv_vadd_vv_u32m4(__riscv_vsll_vx_u32m4(e, 8, vl), sum, vl), twice, vl);
+            /* At most 128 (one value holds the whole sum): q - q / 128 caps it at 127. */
+            q = __riscv_vsub_vv_u32m4(q, __riscv_vsrl_vx_u32m4(q, 7, vl), vl);
+            const vuint8m1_t narrow = __riscv_vnsrl_wx_u8m1(__riscv_vnsrl_wx_u16m2(q, 0, vl), 0, vl);
+            __riscv_vse8_v_u8m1((uint8_t *)(out + r * stride + c), narrow, vl);
         }
     }
 #endif
