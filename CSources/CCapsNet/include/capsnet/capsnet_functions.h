@@ -387,8 +387,9 @@ capsnet_status capsnet_depthwise_primary_capsule_q7_split(const capsnet_context 
 /**
  * @brief Scratch bytes capsnet_capsule_layer_q7 needs, or a negative status if the arguments are
  * invalid (CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION): the softmax table, the outputs of
- * the first R-1 iterations, J*D partial sums, and the predictions: J*I*D bytes when
- * params->memory keeps them, J*D when it recomputes them.
+ * the first R-1 iterations, J*D partial sums, and, when params->memory keeps the predictions, their
+ * J*I*D bytes with J*I logits and J*I couplings (I couplings when R = 1); when it recomputes them,
+ * J*(2 + D) bytes.
  */
 int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_params *params,
                                                  const capsnet_capsule_dims *dims);
@@ -404,9 +405,11 @@ int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_params *p
  *    if r < R-1: a[j][i] = u_hat[j][i] . v[j]      (as capsnet_mat_mult_trans_b_q7, exact into agreement_frac),
  *                b = b + a                         (as capsnet_mat_add_q7, aligned, into iterations[r+1].logit_frac).
  *
- * The kernel goes through the input capsules one at a time and never stores b: in iteration r it
- * rebuilds capsule i's logits from u_hat[.][i] and the kept v of the earlier iterations, so the
- * scratch does not grow with J*I. params->memory chooses whether u_hat is kept or recomputed.
+ * params->memory chooses the loop order, not the result. Keeping the predictions, the kernel runs
+ * each phase over all input capsules, with u_hat, b and c kept in the scratch. Recomputing them, it
+ * goes through the input capsules one at a time and never stores b: in iteration r it rebuilds
+ * capsule i's logits from u_hat[.][i] and the kept v of the earlier iterations, so the scratch
+ * does not grow with I.
  *
  * @param[in]  ctx      scratch of capsnet_capsule_layer_q7_get_buffer_size(params, dims) bytes
  * @param[in]  input    u, I * Din values in input_frac

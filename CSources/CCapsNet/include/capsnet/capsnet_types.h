@@ -196,7 +196,8 @@ typedef struct {
 
 /** What the capsule layer keeps of the prediction vectors u_hat between routing iterations. */
 typedef enum {
-    /** All J*I*D of them, computed once: the fewest instructions. */
+    /** All J*I*D of them, computed once, with the J*I logits and couplings of the current
+     * iteration: every phase runs along the input capsules, the fewest instructions. */
     CAPSNET_ROUTING_KEEP_PREDICTIONS = 0,
     /** None: each input capsule's J*D predictions are computed again in every iteration, which costs
      * R times the prediction MACs and only J*D bytes per core (lean-memory routing). */

@@ -161,6 +161,7 @@ static void accumulate(const attention_call *call)
     capsnet_split_range(dims->num_inputs, call->split, &begin, &end);
     for (int32_t i = begin; i < end; i++) {
         const int8_t *u_hat_i = call->predictions + (ptrdiff_t)i * jd;
+        CAPSNET_PHASE(CAPSNET_PHASE_AGREEMENTS);
         for (int32_t j = 0; j < num_out; j++) {
             const int8_t *u_hat = u_hat_i + (ptrdiff_t)j * d_out;
             const int32_t *total = call->totals + (ptrdiff_t)j * d_out;
@@ -170,7 +171,9 @@ static void accumulate(const attention_call *call)
                                        : agreement < CAPSNET_Q7_MIN ? CAPSNET_Q7_MIN
                                                                     : agreement);
         }
+        CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
         capsnet_softmax_row_q7(call->exp_q15, call->logits, 1, num_out, call->couplings);
+        CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
         for (int32_t j = 0; j < num_out; j++) {
             const int32_t b = call->bias[(ptrdiff_t)j * dims->num_inputs + i];
             const int32_t c =
@@ -199,6 +202,7 @@ static void squash_outputs(const attention_call *call)
         call->output[k] = capsnet_requantize_q7(s, call->shifts.sum);
     }
     int8_t *v = call->output + (ptrdiff_t)begin * d_out;
+    CAPSNET_PHASE(CAPSNET_PHASE_SQUASH);
     /* Cannot fail: the formats were checked before the first barrier. */
     (void)capsnet_exp_squash_q7(v, end - begin, d_out, call->params->sum_frac, call->params->output_frac, v);
 }
@@ -247,14 +251,19 @@ capsnet_status capsnet_self_attention_capsule_q7_split(const capsnet_context *ct
     call.couplings = mine + dims->num_outputs;
     call.predictions = (int8_t *)(base + at.predictions);
 
+    /* The phase marks, when counted, cost a few instructions per input capsule in phase 3. */
+    CAPSNET_PHASE(CAPSNET_PHASE_PREDICTIONS);
     predict(&call);
     if (split->core_id == 0) {
+        CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
         capsnet_exp_table_fill(call.exp_q15, params->agreement_frac);
     }
     capsnet_wait_for_cores(split);
+    CAPSNET_PHASE(CAPSNET_PHASE_AGREEMENTS);
     sum_predictions(&call);
     capsnet_wait_for_cores(split);
     accumulate(&call);
+    CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
     capsnet_wait_for_cores(split);
     squash_outputs(&call);
     return CAPSNET_OK;
