@@ -70,15 +70,20 @@ typedef struct {
 } capsnet_q7x4;
 
 #if defined(CAPSNET_ARM_DSP)
-/* lo: bytes 0 and 2 as two sign-extended halfwords; hi: bytes 1 and 3. */
-static inline capsnet_q7x4 capsnet_prepare_q7x4(const int8_t *p)
+/* lo: bytes 0 and 2 of a word as two sign-extended halfwords; hi: bytes 1 and 3. */
+static inline capsnet_q7x4 capsnet_unpack_q7x4(int32_t word)
 {
-    const int32_t word = capsnet_load_q7x4(p);
     capsnet_q7x4 x;
     x.lo = (int32_t)__sxtb16(word);
     /* SXTB16 with its built-in rotation; GCC 12 would emit a separate ROR for __sxtb16(__ror(x, 8)). */
     __asm__("sxtb16 %0, %1, ror #8" : "=r"(x.hi) : "r"(word));
     return x;
+}
+
+/* Four int8 values from any address, unpacked. */
+static inline capsnet_q7x4 capsnet_prepare_q7x4(const int8_t *p)
+{
+    return capsnet_unpack_q7x4(capsnet_load_q7x4(p));
 }
 
 /* acc + the four products of a and b: two SMLAD. */
@@ -88,12 +93,17 @@ static inline int32_t capsnet_dot4_q7(int32_t acc, capsnet_q7x4 a, capsnet_q7x4 
 }
 #else
 /* The packed word itself: CV.SDOTSP.B unpacks as it multiplies. */
-static inline capsnet_q7x4 capsnet_prepare_q7x4(const int8_t *p)
+static inline capsnet_q7x4 capsnet_unpack_q7x4(int32_t word)
 {
     capsnet_q7x4 x;
-    x.lo = capsnet_load_q7x4(p);
+    x.lo = word;
     x.hi = 0;
     return x;
+}
+
+static inline capsnet_q7x4 capsnet_prepare_q7x4(const int8_t *p)
+{
+    return capsnet_unpack_q7x4(capsnet_load_q7x4(p));
 }
 
 /* acc + the four products of a and b: one CV.SDOTSP.B (untested here, see the file comment). */

@@ -126,30 +126,43 @@ typedef char capsnet_prepared_group_fits[sizeof(capsnet_q7x4) == CONV_PREPARED_G
 static void gather_window(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, capsnet_q7x4 *groups, int8_t *tail)
 {
     const int32_t row_len = g->k_w * g->in_c;
-    /* Values of a group that spans two rows (row_len not a multiple of 4), or of a padding row. */
-    int8_t pending[4];
-    int32_t pending_count = 0;
+    if (row_len % 4 == 0) {
+        /* Every group lies in one row: prepared from the input where it is. */
+        for (int32_t ky = 0; ky < g->k_h; ky++) {
+            const int32_t y = y0 + ky;
+            if (y < 0 || y >= g->in_h) {
+                const int8_t zeros[4] = {0, 0, 0, 0};
+                for (int32_t i = 0; i < row_len; i += 4, groups += 2) {
+                    *groups = capsnet_prepare_q7x4(zeros);
+                }
+                continue;
+            }
+            const int8_t *row = g->input + ((ptrdiff_t)y * g->in_w + x0) * g->in_c;
+            for (int32_t i = 0; i < row_len; i += 4, groups += 2) {
+                *groups = capsnet_prepare_q7x4(row + i);
+            }
+        }
+        return;
+    }
+    /* Groups that span two rows (a first convolution's one input channel): the window's values
+     * shift through one word, prepared each time it holds four. */
+    uint32_t word = 0;
+    int32_t held = 0;
     for (int32_t ky = 0; ky < g->k_h; ky++) {
         const int32_t y = y0 + ky;
         const int8_t *row = y >= 0 && y < g->in_h ? g->input + ((ptrdiff_t)y * g->in_w + x0) * g->in_c : NULL;
-        int32_t i = 0;
-        if (row != NULL && pending_count == 0) {
-            for (; i + 4 <= row_len; i += 4) {
-                *groups = capsnet_prepare_q7x4(row + i);
+        for (int32_t i = 0; i < row_len; i++) {
+            word |= (uint32_t)(uint8_t)(row != NULL ? row[i] : 0) << (8 * held);
+            if (++held == 4) {
+                *groups = capsnet_unpack_q7x4((int32_t)word);
                 groups += 2;
-            }
-        }
-        for (; i < row_len; i++) {
-            pending[pending_count++] = row != NULL ? row[i] : 0;
-            if (pending_count == 4) {
-                *groups = capsnet_prepare_q7x4(pending);
-                groups += 2;
-                pending_count = 0;
+                word = 0;
+                held = 0;
             }
         }
     }
-    for (int32_t t = 0; t < pending_count; t++) {
-        tail[t] = pending[t];
+    for (int32_t t = 0; t < held; t++) {
+        tail[t] = (int8_t)(uint8_t)(word >> (8 * t));
     }
 }
 
