@@ -23,6 +23,7 @@ typedef struct {
     const int8_t *weights;
     const int8_t *bias;
     int32_t bias_shift, shift;
+    capsnet_rounding rounding;
     int32_t activation_min, activation_max;
 } capsnet_conv_geometry;
 
@@ -30,19 +31,15 @@ typedef struct {
  * so that the clamp costs no more than the plain saturation. */
 static int8_t clamp(const capsnet_conv_geometry *g, int32_t value)
 {
-    if (value > g->activation_max) {
-        return (int8_t)g->activation_max;
-    }
-    if (value < g->activation_min) {
-        return (int8_t)g->activation_min;
-    }
-    return (int8_t)value;
+    value = value > g->activation_max ? g->activation_max : value;
+    return (int8_t)(value < g->activation_min ? g->activation_min : value);
 }
 
-/* The output value of an accumulator without a leak: the pair loops' rule. */
+/* The output value of an accumulator without a leak: the pair loops' rule (the accumulator check
+ * keeps every sum below INT32_MAX, as capsnet_round needs). */
 static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
 {
-    return clamp(g, capsnet_round_shift_s32(acc, g->shift));
+    return clamp(g, capsnet_round(acc, g->rounding));
 }
 
 /* The output value of an accumulator with a leak too: a negative one is scaled by it inside the
@@ -97,7 +94,9 @@ static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0,
 /*
  * Scratch per core, used on the im2col path: convolve_pair's two windows, each group of four values
  * prepared (8 bytes, capsnet_q7x4) and the windows interleaved group by group, then each window's
- * last window % 4 values as int8, plus up to 3 bytes to align the caller's buffer. The size is the
+ * last window % 4 values as int8, then, when a window row is not a whole number of groups (one
+ * input channel), one window's values as int8 to stage them, plus up to 3 bytes to align the
+ * caller's buffer. The size is the
  * same on every core, so that one arena serves every target; the other paths leave it untouched.
  */
 enum {
@@ -111,10 +110,10 @@ enum {
     CONV_ALIGNMENT_SLACK = 3
 };
 
-static int64_t scratch_bytes(int32_t window)
+static int64_t scratch_bytes(int32_t window, int32_t row_len)
 {
     return CONV_GATHERED_WINDOWS * (int64_t)(window / 4) * CONV_PREPARED_GROUP_BYTES +
-           CONV_GATHERED_WINDOWS * CONV_TAIL_BYTES + CONV_ALIGNMENT_SLACK;
+           CONV_GATHERED_WINDOWS * CONV_TAIL_BYTES + (row_len % 4 != 0 ? window : 0) + CONV_ALIGNMENT_SLACK;
 }
 
 #if defined(CAPSNET_CONV_IM2COL)
@@ -122,8 +121,10 @@ static int64_t scratch_bytes(int32_t window)
 typedef char capsnet_prepared_group_fits[sizeof(capsnet_q7x4) == CONV_PREPARED_GROUP_BYTES ? 1 : -1];
 
 /* The window at (y0, x0), whose columns all lie inside the input, into groups[0], groups[2], ...
- * and its last window % 4 values into tail; rows outside the input are zeros. */
-static void gather_window(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, capsnet_q7x4 *groups, int8_t *tail)
+ * and its last window % 4 values into tail; rows outside the input are zeros. `staging` holds a
+ * window's int8 values when its rows are not whole groups. */
+static void gather_window(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, capsnet_q7x4 *groups, int8_t *tail,
+                          int8_t *staging)
 {
     const int32_t row_len = g->k_w * g->in_c;
     if (row_len % 4 == 0) {
@@ -144,25 +145,34 @@ static void gather_window(const capsnet_conv_geometry *g, int32_t y0, int32_t x0
         }
         return;
     }
-    /* Groups that span two rows (a first convolution's one input channel): the window's values
-     * shift through one word, prepared each time it holds four. */
-    uint32_t word = 0;
-    int32_t held = 0;
-    for (int32_t ky = 0; ky < g->k_h; ky++) {
+    /* Groups that span two rows (a first convolution's one input channel): the window's rows are
+     * copied one after another into the staging bytes, then prepared from there. */
+    int8_t *raw = staging;
+    for (int32_t ky = 0; ky < g->k_h; ky++, raw += row_len) {
         const int32_t y = y0 + ky;
-        const int8_t *row = y >= 0 && y < g->in_h ? g->input + ((ptrdiff_t)y * g->in_w + x0) * g->in_c : NULL;
-        for (int32_t i = 0; i < row_len; i++) {
-            word |= (uint32_t)(uint8_t)(row != NULL ? row[i] : 0) << (8 * held);
-            if (++held == 4) {
-                *groups = capsnet_unpack_q7x4((int32_t)word);
-                groups += 2;
-                word = 0;
-                held = 0;
+        if (y < 0 || y >= g->in_h) {
+            for (int32_t i = 0; i < row_len; i++) {
+                raw[i] = 0;
             }
+            continue;
+        }
+        const int8_t *row = g->input + ((ptrdiff_t)y * g->in_w + x0) * g->in_c;
+        int32_t i = 0;
+        for (; i + 4 <= row_len; i += 4) {
+            __builtin_memcpy(raw + i, row + i, 4);
+        }
+        for (; i < row_len; i++) {
+            raw[i] = row[i];
         }
     }
-    for (int32_t t = 0; t < held; t++) {
-        tail[t] = (int8_t)(uint8_t)(word >> (8 * t));
+    /* A local copy: the stores above could alias g for all the compiler knows. */
+    const int32_t window = g->window;
+    int32_t i = 0;
+    for (; i + 4 <= window; i += 4, groups += 2) {
+        *groups = capsnet_prepare_q7x4(staging + i);
+    }
+    for (int32_t t = 0; i < window; i++, t++) {
+        tail[t] = staging[i];
     }
 }
 
@@ -171,8 +181,9 @@ static void gather_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, 
 {
     capsnet_q7x4 *windows = (capsnet_q7x4 *)scratch;
     int8_t *tails = (int8_t *)(windows + 2 * (ptrdiff_t)(g->window / 4));
-    gather_window(g, y0, x0, windows, tails);
-    gather_window(g, y0, x1, windows + 1, tails + 4);
+    int8_t *staging = tails + CONV_GATHERED_WINDOWS * CONV_TAIL_BYTES;
+    gather_window(g, y0, x0, windows, tails, staging);
+    gather_window(g, y0, x1, windows + 1, tails + 4, staging);
 }
 
 /* acc[2*r + c] += window r of the gathered pair against filter c. */
@@ -293,7 +304,7 @@ int32_t capsnet_conv_hwc_q7_split_get_buffer_size(const capsnet_conv_params *par
         return CAPSNET_ERROR_DIMENSION;
     }
     /* CAPSNET_CORES_MAX cores of up to 2^19 bytes each could pass INT32_MAX. */
-    const int64_t total = num_cores * scratch_bytes(window);
+    const int64_t total = num_cores * scratch_bytes(window, params->kernel.w * input_dims->c);
     return total <= INT32_MAX ? (int32_t)total : CAPSNET_ERROR_DIMENSION;
 }
 
@@ -343,15 +354,14 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
     if (!capsnet_accumulator_fits(window, bias_shift)) {
         return CAPSNET_ERROR_OVERFLOW;
     }
-    const int64_t core_bytes = scratch_bytes(window);
+    const int64_t core_bytes = scratch_bytes(window, k_w * in_c);
     if (ctx->size < split->num_cores * core_bytes) {
         return CAPSNET_ERROR_BUFFER_SIZE;
     }
     void *scratch = capsnet_align4_pointer((uint8_t *)ctx->buf + split->core_id * core_bytes);
 
-    const capsnet_conv_geometry g = {input,   in_h, in_w,       in_c,  k_h,
-                                     k_w,     window, weights,  bias,  bias_shift,
-                                     shift,   params->activation.min, params->activation.max};
+    const capsnet_conv_geometry g = {input,  in_h,    in_w, in_c,  k_h,   k_w, window, weights, bias, bias_shift, shift,
+                                     capsnet_rounding_of(shift), params->activation.min, params->activation.max};
     /* This core's output rows. */
     int32_t row_begin;
     int32_t row_end;
