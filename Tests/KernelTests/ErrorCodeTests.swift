@@ -171,7 +171,14 @@ struct ErrorCodeTests {
         var call = ConvCall()
         let window = 3 * 3 * 2
         let one = capsnet_conv_hwc_q7_get_buffer_size(&call.params, &call.inDims)
-        #expect(one > 0 && one <= 4 * window + 11, "two windows widened to 16 bits, and alignment")
+        #expect(
+            one == 2 * (window / 4) * 8 + 2 * 4 + window + 3,
+            "two windows' groups widened to 16 bits, their tails, one window staged (rows of 6 values are not whole groups), alignment")
+        var wholeGroups = call.inDims
+        wholeGroups.c = 4
+        #expect(
+            capsnet_conv_hwc_q7_get_buffer_size(&call.params, &wholeGroups) == 2 * (3 * 3 * 4 / 4) * 8 + 2 * 4 + 3,
+            "rows of 12 values are whole groups: nothing staged")
         #expect(capsnet_conv_hwc_q7_split_get_buffer_size(&call.params, &call.inDims, 3) == 3 * one, "a share per core")
         var primary = capsnet_primary_capsule_params(conv: call.params, capsule_dim: 2, output_frac: 7)
         #expect(capsnet_primary_capsule_q7_get_buffer_size(&primary, &call.inDims) == one, "the squash needs none")
