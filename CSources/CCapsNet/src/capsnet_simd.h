@@ -371,6 +371,15 @@ static inline int32_t capsnet_dot1_q7(const int8_t *a, const int8_t *b, int32_t 
     return sum;
 }
 
+#if defined(CAPSNET_ARM_MVE)
+/* Each int32 lane saturated to the int8 range: a saturating shift left by 24 saturates exactly the
+ * lanes outside it, and the arithmetic shift back restores the others. */
+static inline int32x4_t capsnet_mve_sat_q7(int32x4_t x)
+{
+    return vshrq_n_s32(vqshlq_n_s32(x, 24), 24);
+}
+#endif
+
 /** capsnet_saturate_q7 in one SSAT where the core has it, as an int32_t. */
 static inline int32_t capsnet_sat_q7(int32_t x)
 {
@@ -447,6 +456,45 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
 static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows,
                                           int32_t length, int32_t shift, int8_t *out, ptrdiff_t out_stride)
 {
+#if defined(CAPSNET_ARM_MVE)
+    /* Four-value capsules, one int32 lane per input capsule: gathers pick each capsule's k-th value
+     * and each row's k-th weight (Helium multiplies vectors without accumulating: VMUL and VADD); VRSHL by a negative
+     * amount rounds half up. */
+    if (length == 4) {
+        const uint32x4_t u_offsets = vidupq_n_u32(0, 4);
+        const uint32x4_t w_offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)(4 * rows));
+        for (int32_t n = 0; n < count; n += 4) {
+            /* Whole vectors unpredicated (a predicated load costs a VPST more), then the tail. */
+            const mve_pred16_t active = n + 4 <= count ? vctp32q(4) : vctp32q((uint32_t)(count - n));
+            const int8_t *un = u + 4 * n;
+            const int32x4_t u0 = vldrbq_gather_offset_z_s32(un, u_offsets, active);
+            const int32x4_t u1 = vldrbq_gather_offset_z_s32(un + 1, u_offsets, active);
+            const int32x4_t u2 = vldrbq_gather_offset_z_s32(un + 2, u_offsets, active);
+            const int32x4_t u3 = vldrbq_gather_offset_z_s32(un + 3, u_offsets, active);
+            const int8_t *wn = w + (ptrdiff_t)4 * rows * n;
+            if (n + 4 <= count) {
+                for (int32_t r = 0; r < rows; r++) {
+                    const int8_t *wr = wn + 4 * r;
+                    int32x4_t sum = vmulq_s32(u0, vldrbq_gather_offset_s32(wr, w_offsets));
+                    sum = vaddq_s32(sum, vmulq_s32(u1, vldrbq_gather_offset_s32(wr + 1, w_offsets)));
+                    sum = vaddq_s32(sum, vmulq_s32(u2, vldrbq_gather_offset_s32(wr + 2, w_offsets)));
+                    sum = vaddq_s32(sum, vmulq_s32(u3, vldrbq_gather_offset_s32(wr + 3, w_offsets)));
+                    vstrbq_s32(out + r * out_stride + n, capsnet_mve_sat_q7(vrshlq_n_s32(sum, -shift)));
+                }
+                continue;
+            }
+            for (int32_t r = 0; r < rows; r++) {
+                const int8_t *wr = wn + 4 * r;
+                int32x4_t sum = vmulq_s32(u0, vldrbq_gather_offset_z_s32(wr, w_offsets, active));
+                sum = vaddq_s32(sum, vmulq_s32(u1, vldrbq_gather_offset_z_s32(wr + 1, w_offsets, active)));
+                sum = vaddq_s32(sum, vmulq_s32(u2, vldrbq_gather_offset_z_s32(wr + 2, w_offsets, active)));
+                sum = vaddq_s32(sum, vmulq_s32(u3, vldrbq_gather_offset_z_s32(wr + 3, w_offsets, active)));
+                vstrbq_p_s32(out + r * out_stride + n, capsnet_mve_sat_q7(vrshlq_n_s32(sum, -shift)), active);
+            }
+        }
+        return;
+    }
+#endif
 #if defined(CAPSNET_RISCV_VECTOR)
     /* Four-value capsules, one lane per input capsule: strided loads gather each capsule's k-th
      * value and each row's k-th weight, VNCLIP rounds half up (RNU) and saturates twice (to 16
@@ -528,6 +576,22 @@ static inline void capsnet_mat_t_vec_q7(const int8_t *m, ptrdiff_t stride, const
 {
     int32_t c = 0;
 #if defined(CAPSNET_ARM_MVE)
+    /* Sixteen columns per pass in four vectors of int32 lanes, then a predicated vector per four. */
+    for (; c + 16 <= cols; c += 16) {
+        int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+        const int8_t *p = m + c;
+        for (int32_t r = 0; r < rows; r++, p += stride) {
+            const int32_t scale = v[r];
+            s0 = vmlaq_n_s32(s0, vldrbq_s32(p), scale);
+            s1 = vmlaq_n_s32(s1, vldrbq_s32(p + 4), scale);
+            s2 = vmlaq_n_s32(s2, vldrbq_s32(p + 8), scale);
+            s3 = vmlaq_n_s32(s3, vldrbq_s32(p + 12), scale);
+        }
+        vstrwq_s32(out + c, s0);
+        vstrwq_s32(out + c + 4, s1);
+        vstrwq_s32(out + c + 8, s2);
+        vstrwq_s32(out + c + 12, s3);
+    }
     for (; c < cols; c += 4) {
         const mve_pred16_t active = vctp32q((uint32_t)(cols - c));
         int32x4_t sum = vdupq_n_s32(0);
@@ -560,6 +624,45 @@ static inline void capsnet_mat_t_vec_q7(const int8_t *m, ptrdiff_t stride, const
             sum += (int32_t)v[r] * (int32_t)m[r * stride + c];
         }
         out[c] = sum;
+    }
+}
+
+/**
+ * The routing's logit update for `count` input capsules: b[k] = requantize(b[k] * logit_scale +
+ * requantize(sums[k], agreement_shift) * agreement_scale, update_shift), each requantization
+ * rounding half up and saturating to int8 (capsnet_requantize_q7). The sums and the scaled terms
+ * stay below INT32_MAX, as the capsule layer's checks guarantee.
+ */
+static inline void capsnet_logits_q7(const int32_t *sums, int32_t count, int32_t agreement_shift, int32_t logit_scale,
+                                     int32_t agreement_scale, int32_t update_shift, int8_t *b)
+{
+    int32_t k = 0;
+#if defined(CAPSNET_ARM_MVE)
+    /* VRSHL by a negative amount is the rounding right shift. */
+    for (; k < count; k += 4) {
+        const mve_pred16_t active = vctp32q((uint32_t)(count - k));
+        const int32x4_t a = capsnet_mve_sat_q7(vrshlq_n_s32(vldrwq_z_s32(sums + k, active), -agreement_shift));
+        const int32x4_t x = vmlaq_n_s32(vmulq_n_s32(vldrbq_z_s32(b + k, active), logit_scale), a, agreement_scale);
+        vstrbq_p_s32(b + k, capsnet_mve_sat_q7(vrshlq_n_s32(x, -update_shift)), active);
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    /* VNCLIP rounds half up (RNU) and saturates, to 16 bits and then to 8. */
+    for (size_t vl; k < count; k += (int32_t)vl) {
+        vl = __riscv_vsetvl_e32m4((size_t)(count - k));
+        const vint16m2_t a16 = __riscv_vnclip_wx_i16m2(__riscv_vle32_v_i32m4(sums + k, vl), (size_t)agreement_shift,
+                                                        __RISCV_VXRM_RNU, vl);
+        const vint32m4_t a = __riscv_vsext_vf4_i32m4(__riscv_vnclip_wx_i8m1(a16, 0, __RISCV_VXRM_RNU, vl), vl);
+        vint32m4_t x = __riscv_vmul_vx_i32m4(__riscv_vsext_vf4_i32m4(__riscv_vle8_v_i8m1(b + k, vl), vl), logit_scale, vl);
+        x = __riscv_vmacc_vx_i32m4(x, agreement_scale, a, vl);
+        const vint16m2_t x16 = __riscv_vnclip_wx_i16m2(x, (size_t)update_shift, __RISCV_VXRM_RNU, vl);
+        __riscv_vse8_v_i8m1(b + k, __riscv_vnclip_wx_i8m1(x16, 0, __RISCV_VXRM_RNU, vl), vl);
+    }
+#endif
+    const capsnet_rounding agreement = capsnet_rounding_of(agreement_shift);
+    const capsnet_rounding update = capsnet_rounding_of(update_shift);
+    for (; k < count; k++) {
+        const int32_t a = capsnet_sat_q7(capsnet_round(sums[k], agreement));
+        b[k] = (int8_t)capsnet_sat_q7(capsnet_round(b[k] * logit_scale + a * agreement_scale, update));
     }
 }
 

@@ -179,17 +179,14 @@ static CAPSNET_NOINLINE void predict_all(const routing_call *call)
 /* Columns of agreements computed at once: their int32 sums live on the stack. */
 #define AGREEMENT_BLOCK 32
 
-/* b_r[j][i] for this core's i, from b_(r-1) (zero for r = 1) and the agreement of u_hat[j][.][i]
- * with v_(r-1)[j]: next_logit with its roundings taken apart (capsnet_round), the same values. */
+/* b_r[j][i] for this core's i, from b_(r-1) (zero for r = 1: b_1 = 0 * logit_scale + a, the zero
+ * logits of iteration 0 never read) and the agreement of u_hat[j][.][i] with v_(r-1)[j]. */
 static CAPSNET_NOINLINE void agree_all(const routing_call *call, int32_t r)
 {
     const capsnet_capsule_dims *dims = call->dims;
     const routing_shifts *shifts = &call->shifts;
     const int32_t d_out = dims->output_dim, num_in = dims->num_inputs;
-    const capsnet_rounding agreement = capsnet_rounding_of(shifts->agreement[r - 1]);
-    const capsnet_rounding update = capsnet_rounding_of(shifts->update[r - 1]);
     const int32_t logit_scale = r > 1 ? shifts->logit_scale[r - 1] : 0;
-    const int32_t agreement_scale = shifts->agreement_scale[r - 1];
     const int8_t *v = call->history + (ptrdiff_t)(r - 1) * dims->num_outputs * d_out;
     int32_t sums[AGREEMENT_BLOCK];
     for (int32_t j = 0; j < dims->num_outputs; j++, v += d_out) {
@@ -198,12 +195,8 @@ static CAPSNET_NOINLINE void agree_all(const routing_call *call, int32_t r)
         for (int32_t i = call->begin; i < call->end; i += AGREEMENT_BLOCK) {
             const int32_t count = call->end - i < AGREEMENT_BLOCK ? call->end - i : AGREEMENT_BLOCK;
             capsnet_mat_t_vec_q7(u_hat + i, num_in, v, d_out, count, sums);
-            int8_t *logits = b + i;
-            for (int32_t k = 0; k < count; k++) {
-                /* b_1 = 0 * logit_scale + a: the zero logits of iteration 0 are never read. */
-                const int32_t a = capsnet_sat_q7(capsnet_round(sums[k], agreement));
-                logits[k] = (int8_t)capsnet_sat_q7(capsnet_round(logits[k] * logit_scale + a * agreement_scale, update));
-            }
+            capsnet_logits_q7(sums, count, shifts->agreement[r - 1], logit_scale, shifts->agreement_scale[r - 1],
+                              shifts->update[r - 1], b + i);
         }
     }
 }
