@@ -18,18 +18,22 @@ struct Count: ParsableCommand {
             routing layer into its phases (predictions, agreements and logits, softmax, weighted sums, squash), \
             marked inside the kernels. Beside each count is the core's lower bound: the MACs divided by the \
             most MACs one instruction of the core can do (1 for the Cortex-M3's MLA, 2 for SMLAD, 16 for \
-            Helium's VMLADAVA on int8, VLEN/8 = 16 for RVV at VLEN 128, 0.5 for rv32imc's MUL and ADD). \
+            Helium's VMLADAVA on int8, VLEN/8 = 16 for RVV at VLEN 128, 0.5 for rv32imc's MUL and ADD, 8 for \
+            NEON's SMLAL on aarch64). aarch64 is a static Linux program in QEMU's user mode, not a board. \
             Needs the packages of .ci/install-deps.
             """
     )
 
-    static let allTargets = ["cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "rv32imc", "rv32imcv"]
+    static let allTargets = [
+        "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33", "cortex-m55", "rv32imc", "rv32imcv", "aarch64",
+    ]
 
     /// The most int8 MACs one instruction of each core does, whatever path the build takes: MLA (one),
-    /// SMLAD (two), Helium's VMLADAVA (16 lanes), RVV at VLEN 128 (16 int8 lanes), rv32imc's MUL + ADD.
+    /// SMLAD (two), Helium's VMLADAVA (16 lanes), RVV at VLEN 128 (16 int8 lanes), rv32imc's MUL + ADD,
+    /// ARMv8-A NEON's SMLAL (eight int8 lanes; no SDOT before ARMv8.2's dot product extension).
     static let macsPerInstruction: [String: Double] = [
         "cortex-m3": 1, "cortex-m4": 2, "cortex-m7": 2, "cortex-m33": 2, "cortex-m55": 16, "rv32imc": 0.5,
-        "rv32imcv": 16,
+        "rv32imcv": 16, "aarch64": 8,
     ]
 
     @Argument(help: "The quantized model (.capsnet).")

@@ -18,6 +18,8 @@
  *   pairs of int16 and SMLAD multiplies and adds a pair at once.
  * - RISC-V vector extension (Zve32x and up, with the v1.0 intrinsics): int8 loads widened to int16
  *   (VSEXT), multiplied and accumulated into int32 lanes (VWMACC), summed once per call (VREDSUM).
+ * - Arm NEON (AArch64: Raspberry Pi-class boards and Apple silicon, for apps that link the
+ *   runtime): SMULL of eight int8 pairs into int16 lanes, SADALP into int32 lanes.
  * - CORE-V / PULP SIMD (XCVSIMD, as in CV32E40P and PULP clusters): four int8 per register, one
  *   CV.SDOTSP.B per four products. It shares every loop with the Arm DSP path through the two
  *   primitives below, capsnet_prepare_q7x4 and capsnet_dot4_q7, so only their instruction mapping
@@ -43,6 +45,9 @@
 #if defined(__ARM_FEATURE_DSP)
 #define CAPSNET_ARM_DSP 1
 #include <arm_acle.h>
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+#define CAPSNET_ARM_NEON 1
+#include <arm_neon.h>
 #elif defined(__riscv_vector) && defined(__riscv_v_intrinsic)
 #define CAPSNET_RISCV_VECTOR 1
 #include <riscv_vector.h>
@@ -195,6 +200,37 @@ static inline void capsnet_dot2x2_prepared_q7(const capsnet_q7x4 *x, const int8_
 #endif
 #endif /* CAPSNET_PACKED_SIMD */
 
+#if defined(CAPSNET_ARM_NEON)
+/* acc + the sixteen products of x and y, pairwise into int32 lanes: one int8 product fits an int16
+ * lane (two need not), so SMULL and SADALP take the halves one at a time. */
+static inline int32x4_t capsnet_neon_dot16(int32x4_t acc, int8x16_t x, int8x16_t y)
+{
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(x), vget_low_s8(y)));
+    return vpadalq_s16(acc, vmull_high_s8(x, y));
+}
+
+/* Each int32 lane saturated to the int8 range. */
+static inline int32x4_t capsnet_neon_sat_q7(int32x4_t x)
+{
+    return vmaxq_s32(vminq_s32(x, vdupq_n_s32(127)), vdupq_n_s32(-128));
+}
+
+/* Four int32 lanes, each within the int8 range, stored as four bytes. */
+static inline void capsnet_neon_store4_q7(int8_t *out, int32x4_t x)
+{
+    const int8x8_t bytes = vmovn_s16(vcombine_s16(vmovn_s32(x), vdup_n_s16(0)));
+    vst1_lane_u32((uint32_t *)(void *)out, vreinterpret_u32_s8(bytes), 0);
+}
+
+/* Four bytes from any address, sign-extended into int32 lanes. */
+static inline int32x4_t capsnet_neon_load4_q7(const int8_t *p)
+{
+    uint32_t word;
+    __builtin_memcpy(&word, p, sizeof word);
+    return vmovl_s16(vget_low_s16(vmovl_s8(vreinterpret_s8_u32(vdup_n_u32(word)))));
+}
+#endif
+
 #if defined(CAPSNET_RISCV_VECTOR)
 /* The sum of a vector of int32 lanes (the first vl of a register group of LMUL 4). */
 static inline int32_t capsnet_rvv_sum(vint32m4_t lanes, size_t vl)
@@ -233,6 +269,15 @@ static inline void capsnet_dot2_q7(const int8_t *a, const int8_t *b0, const int8
         sum0 = vmladavaq_s8(sum0, va, vldrbq_z_s8(b0 + i, active));
         sum1 = vmladavaq_s8(sum1, va, vldrbq_z_s8(b1 + i, active));
     }
+#elif defined(CAPSNET_ARM_NEON)
+    int32x4_t v0 = vdupq_n_s32(0), v1 = v0;
+    for (; i + 16 <= length; i += 16) {
+        const int8x16_t x = vld1q_s8(a + i);
+        v0 = capsnet_neon_dot16(v0, x, vld1q_s8(b0 + i));
+        v1 = capsnet_neon_dot16(v1, x, vld1q_s8(b1 + i));
+    }
+    sum0 = vaddvq_s32(v0);
+    sum1 = vaddvq_s32(v1);
 #elif defined(CAPSNET_RISCV_VECTOR)
     const size_t lanes = __riscv_vsetvlmax_e16m2();
     vint32m4_t s0 = __riscv_vmv_v_x_i32m4(0, lanes);
@@ -293,6 +338,22 @@ static inline void capsnet_dot2x2_q7(const int8_t *a0, const int8_t *a1, const i
         s11 = vmladavaq_s8(s11, x1, w1);
         i = length;
     }
+#elif defined(CAPSNET_ARM_NEON)
+    int32x4_t v00 = vdupq_n_s32(0), v01 = v00, v10 = v00, v11 = v00;
+    for (; i + 16 <= length; i += 16) {
+        const int8x16_t x0 = vld1q_s8(a0 + i);
+        const int8x16_t x1 = vld1q_s8(a1 + i);
+        const int8x16_t w0 = vld1q_s8(b0 + i);
+        const int8x16_t w1 = vld1q_s8(b1 + i);
+        v00 = capsnet_neon_dot16(v00, x0, w0);
+        v01 = capsnet_neon_dot16(v01, x0, w1);
+        v10 = capsnet_neon_dot16(v10, x1, w0);
+        v11 = capsnet_neon_dot16(v11, x1, w1);
+    }
+    s00 = vaddvq_s32(v00);
+    s01 = vaddvq_s32(v01);
+    s10 = vaddvq_s32(v10);
+    s11 = vaddvq_s32(v11);
 #elif defined(CAPSNET_RISCV_VECTOR)
     const size_t lanes = __riscv_vsetvlmax_e16m2();
     vint32m4_t v00 = __riscv_vmv_v_x_i32m4(0, lanes);
@@ -352,6 +413,12 @@ static inline int32_t capsnet_dot1_q7(const int8_t *a, const int8_t *b, int32_t 
         const mve_pred16_t active = vctp8q((uint32_t)(length - i));
         sum = vmladavaq_s8(sum, vldrbq_z_s8(a + i, active), vldrbq_z_s8(b + i, active));
     }
+#elif defined(CAPSNET_ARM_NEON)
+    int32x4_t lanes_sum = vdupq_n_s32(0);
+    for (; i + 16 <= length; i += 16) {
+        lanes_sum = capsnet_neon_dot16(lanes_sum, vld1q_s8(a + i), vld1q_s8(b + i));
+    }
+    sum = vaddvq_s32(lanes_sum);
 #elif defined(CAPSNET_RISCV_VECTOR)
     const size_t lanes = __riscv_vsetvlmax_e16m2();
     vint32m4_t lanes_sum = __riscv_vmv_v_x_i32m4(0, lanes);
@@ -495,6 +562,42 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
         return;
     }
 #endif
+#if defined(CAPSNET_ARM_NEON)
+    /* Four-value capsules, four rows at a time: sixteen weights against the capsule repeated four
+     * times, summed pairwise twice into the four rows; SRSHL by a negative amount rounds half up. */
+    if (length == 4) {
+        const int32x4_t right = vdupq_n_s32(-shift);
+        for (int32_t n = 0; n < count; n++, u += 4, w += 4 * rows) {
+            uint32_t word;
+            __builtin_memcpy(&word, u, sizeof word);
+            const int8x16_t x = vreinterpretq_s8_u32(vdupq_n_u32(word));
+            int32_t r = 0;
+            for (; r + 4 <= rows; r += 4) {
+                const int8x16_t wq = vld1q_s8(w + 4 * r);
+                const int32x4_t sums = vpaddq_s32(vpaddlq_s16(vmull_s8(vget_low_s8(wq), vget_low_s8(x))),
+                                                  vpaddlq_s16(vmull_high_s8(wq, x)));
+                const int32x4_t q = capsnet_neon_sat_q7(vrshlq_s32(sums, right));
+                out[(ptrdiff_t)r * out_stride + n] = (int8_t)vgetq_lane_s32(q, 0);
+                out[(ptrdiff_t)(r + 1) * out_stride + n] = (int8_t)vgetq_lane_s32(q, 1);
+                out[(ptrdiff_t)(r + 2) * out_stride + n] = (int8_t)vgetq_lane_s32(q, 2);
+                out[(ptrdiff_t)(r + 3) * out_stride + n] = (int8_t)vgetq_lane_s32(q, 3);
+            }
+            if (r + 2 <= rows) {
+                const int32x4_t pairs = vpaddlq_s16(vmull_s8(vld1_s8(w + 4 * r), vget_low_s8(x)));
+                const int32x4_t q = capsnet_neon_sat_q7(vrshlq_s32(vpaddq_s32(pairs, pairs), right));
+                out[(ptrdiff_t)r * out_stride + n] = (int8_t)vgetq_lane_s32(q, 0);
+                out[(ptrdiff_t)(r + 1) * out_stride + n] = (int8_t)vgetq_lane_s32(q, 1);
+                r += 2;
+            }
+            if (r < rows) {
+                const int8_t *wr = w + 4 * r;
+                const int32_t sum = wr[0] * u[0] + wr[1] * u[1] + wr[2] * u[2] + wr[3] * u[3];
+                out[(ptrdiff_t)r * out_stride + n] = capsnet_requantize_q7(sum, shift);
+            }
+        }
+        return;
+    }
+#endif
 #if defined(CAPSNET_RISCV_VECTOR)
     /* Four-value capsules, one lane per input capsule: strided loads gather each capsule's k-th
      * value and each row's k-th weight, VNCLIP rounds half up (RNU) and saturates twice (to 16
@@ -600,6 +703,19 @@ static inline void capsnet_mat_t_vec_q7(const int8_t *m, ptrdiff_t stride, const
         }
         vstrwq_p_s32(out + c, sum, active);
     }
+#elif defined(CAPSNET_ARM_NEON)
+    /* Eight columns per pass: SMLAL by the row's value into two vectors of int32 lanes. */
+    for (; c + 8 <= cols; c += 8) {
+        int32x4_t s0 = vdupq_n_s32(0), s1 = s0;
+        const int8_t *p = m + c;
+        for (int32_t r = 0; r < rows; r++, p += stride) {
+            const int16x8_t x = vmovl_s8(vld1_s8(p));
+            s0 = vmlal_n_s16(s0, vget_low_s16(x), (int16_t)v[r]);
+            s1 = vmlal_high_n_s16(s1, x, (int16_t)v[r]);
+        }
+        vst1q_s32(out + c, s0);
+        vst1q_s32(out + c + 4, s1);
+    }
 #elif defined(CAPSNET_RISCV_VECTOR)
     for (size_t vl; c < cols; c += (int32_t)vl) {
         vl = __riscv_vsetvl_e16m2((size_t)(cols - c));
@@ -644,6 +760,14 @@ static inline void capsnet_logits_q7(const int32_t *sums, int32_t count, int32_t
         const int32x4_t a = capsnet_mve_sat_q7(vrshlq_n_s32(vldrwq_z_s32(sums + k, active), -agreement_shift));
         const int32x4_t x = vmlaq_n_s32(vmulq_n_s32(vldrbq_z_s32(b + k, active), logit_scale), a, agreement_scale);
         vstrbq_p_s32(b + k, capsnet_mve_sat_q7(vrshlq_n_s32(x, -update_shift)), active);
+    }
+#elif defined(CAPSNET_ARM_NEON)
+    /* SRSHL by a negative amount is the rounding right shift. */
+    const int32x4_t agreement_right = vdupq_n_s32(-agreement_shift), update_right = vdupq_n_s32(-update_shift);
+    for (; k + 4 <= count; k += 4) {
+        const int32x4_t a = capsnet_neon_sat_q7(vrshlq_s32(vld1q_s32(sums + k), agreement_right));
+        const int32x4_t x = vmlaq_n_s32(vmulq_n_s32(capsnet_neon_load4_q7(b + k), logit_scale), a, agreement_scale);
+        capsnet_neon_store4_q7(b + k, capsnet_neon_sat_q7(vrshlq_s32(x, update_right)));
     }
 #elif defined(CAPSNET_RISCV_VECTOR)
     /* VNCLIP rounds half up (RNU) and saturates, to 16 bits and then to 8. */
@@ -707,6 +831,33 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
             o[3] = (int8_t)(q - (q >> 7));
         }
     }
+#elif defined(CAPSNET_ARM_NEON)
+    /* Sixteen columns per pass: SMAX for the maxima and SUB for the sixteen table indices max - b
+     * (0 to 255) of a row at once; the lookups, sums and divisions stay one per value. */
+    for (; c + 16 <= cols; c += 16) {
+        const int8_t *b = logits + c;
+        int8x16_t max = vld1q_s8(b);
+        for (int32_t r = 1; r < rows; r++) {
+            max = vmaxq_s8(max, vld1q_s8(b + r * stride));
+        }
+        uint32_t sums[16] = {0};
+        uint8_t index[16];
+        for (int32_t r = 0; r < rows; r++) {
+            vst1q_u8(index, vreinterpretq_u8_s8(vsubq_s8(max, vld1q_s8(b + r * stride))));
+            for (int32_t k = 0; k < 16; k++) {
+                sums[k] += exp_q15[index[k]];
+            }
+        }
+        for (int32_t r = 0; r < rows; r++) {
+            vst1q_u8(index, vreinterpretq_u8_s8(vsubq_s8(max, vld1q_s8(b + r * stride))));
+            int8_t *o = out + r * stride + c;
+            for (int32_t k = 0; k < 16; k++) {
+                /* At most 128 (one value holds the whole sum): q - q / 128 caps it at 127. */
+                const uint32_t q = (exp_q15[index[k]] * 256u + sums[k]) / (2u * sums[k]);
+                o[k] = (int8_t)(q - (q >> 7));
+            }
+        }
+    }
 #elif defined(CAPSNET_RISCV_VECTOR)
     /* One lane per column: VMAX for the maxima, indexed loads (VLUXEI32) for the table, VDIVU. */
     for (size_t vl; c < cols; c += (int32_t)vl) {
@@ -755,6 +906,19 @@ static inline void capsnet_channel_macs_q7(int32_t *acc, const int8_t *a, const 
             sum = vaddq_s32(sum, vmulq_s32(vldrbq_z_s32(a + at, active), vldrbq_z_s32(b + at, active)));
         }
         vstrwq_p_s32(acc + l, sum, active);
+    }
+#elif defined(CAPSNET_ARM_NEON)
+    /* Eight channels per pass: SMULL into int16 lanes, SADDW into two vectors of int32 lanes. */
+    for (; l + 8 <= lanes; l += 8) {
+        int32x4_t s0 = vld1q_s32(acc + l), s1 = vld1q_s32(acc + l + 4);
+        for (int32_t t = 0; t < taps; t++) {
+            const ptrdiff_t at = t * step + l;
+            const int16x8_t products = vmull_s8(vld1_s8(a + at), vld1_s8(b + at));
+            s0 = vaddw_s16(s0, vget_low_s16(products));
+            s1 = vaddw_high_s16(s1, products);
+        }
+        vst1q_s32(acc + l, s0);
+        vst1q_s32(acc + l + 4, s1);
     }
 #elif defined(CAPSNET_RISCV_VECTOR)
     for (size_t vl; l < lanes; l += (int32_t)vl) {
@@ -809,6 +973,12 @@ static inline void capsnet_scale_add_q7(int32_t *acc, int32_t scale, const int8_
         const int32x4_t sum = vmlaq_n_s32(vldrwq_z_s32(acc + d, active), vldrbq_z_s32(a + d, active), scale);
         vstrwq_p_s32(acc + d, sum, active);
     }
+#elif defined(CAPSNET_ARM_NEON)
+    for (; d + 8 <= length; d += 8) {
+        const int16x8_t x = vmovl_s8(vld1_s8(a + d));
+        vst1q_s32(acc + d, vmlal_n_s16(vld1q_s32(acc + d), vget_low_s16(x), (int16_t)scale));
+        vst1q_s32(acc + d + 4, vmlal_high_n_s16(vld1q_s32(acc + d + 4), x, (int16_t)scale));
+    }
 #elif defined(CAPSNET_RISCV_VECTOR)
     for (size_t vl; d < length; d += (int32_t)vl) {
         vl = __riscv_vsetvl_e16m2((size_t)(length - d));
@@ -836,6 +1006,14 @@ static inline int32_t capsnet_dot_q7_s32(const int8_t *a, const int32_t *b, int3
         const mve_pred16_t active = vctp32q((uint32_t)(length - d));
         sum = vmladavaq_s32(sum, vldrbq_z_s32(a + d, active), vldrwq_z_s32(b + d, active));
     }
+#elif defined(CAPSNET_ARM_NEON)
+    int32x4_t products = vdupq_n_s32(0);
+    for (; d + 8 <= length; d += 8) {
+        const int16x8_t x = vmovl_s8(vld1_s8(a + d));
+        products = vmlaq_s32(products, vmovl_s16(vget_low_s16(x)), vld1q_s32(b + d));
+        products = vmlaq_s32(products, vmovl_high_s16(x), vld1q_s32(b + d + 4));
+    }
+    sum = vaddvq_s32(products);
 #elif defined(CAPSNET_RISCV_VECTOR)
     const size_t lanes = __riscv_vsetvlmax_e32m4();
     vint32m4_t products = __riscv_vmv_v_x_i32m4(0, lanes);

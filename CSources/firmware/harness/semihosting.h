@@ -8,6 +8,24 @@
 
 #include <stdint.h>
 
+#if defined(__linux__)
+/* A Linux user-mode target (QEMU's qemu-aarch64): the same three calls through the C library. */
+#include <stdlib.h>
+#include <unistd.h>
+
+static inline void semihosting_print(const char *text)
+{
+    size_t length = 0;
+    while (text[length] != '\0') {
+        length++;
+    }
+    if (write(1, text, length) < 0) {
+        exit(101);
+    }
+}
+
+static inline void semihosting_exit(int32_t code) { exit(code); }
+#else
 #define SEMIHOSTING_SYS_WRITE0 0x04
 #define SEMIHOSTING_SYS_EXIT_EXTENDED 0x20
 #define SEMIHOSTING_APPLICATION_EXIT 0x20026
@@ -35,6 +53,15 @@ static inline long semihosting_call(long operation, const void *argument)
 
 static inline void semihosting_print(const char *text) { (void)semihosting_call(SEMIHOSTING_SYS_WRITE0, text); }
 
+static inline void semihosting_exit(int32_t code)
+{
+    const long block[2] = {SEMIHOSTING_APPLICATION_EXIT, code};
+    (void)semihosting_call(SEMIHOSTING_SYS_EXIT_EXTENDED, block);
+    for (;;) {
+    }
+}
+#endif
+
 static inline void semihosting_print_int(int32_t value)
 {
     char digits[12];
@@ -49,14 +76,6 @@ static inline void semihosting_print_int(int32_t value)
         digits[--position] = '-';
     }
     semihosting_print(&digits[position]);
-}
-
-static inline void semihosting_exit(int32_t code)
-{
-    const long block[2] = {SEMIHOSTING_APPLICATION_EXIT, code};
-    (void)semihosting_call(SEMIHOSTING_SYS_EXIT_EXTENDED, block);
-    for (;;) {
-    }
 }
 
 #endif
