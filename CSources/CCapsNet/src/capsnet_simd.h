@@ -297,6 +297,12 @@ static inline void capsnet_dot2_q7(const int8_t *a, const int8_t *b0, const int8
         sum1 = capsnet_dot4_q7(sum1, x, capsnet_prepare_q7x4(b1 + i));
     }
 #endif
+    /* Four values per pass: the loop's own instructions once per eight products. */
+    for (; i + 4 <= length; i += 4) {
+        const int32_t x0 = a[i], x1 = a[i + 1], x2 = a[i + 2], x3 = a[i + 3];
+        sum0 += x0 * b0[i] + x1 * b0[i + 1] + x2 * b0[i + 2] + x3 * b0[i + 3];
+        sum1 += x0 * b1[i] + x1 * b1[i + 1] + x2 * b1[i + 2] + x3 * b1[i + 3];
+    }
     for (; i < length; i++) {
         sum0 += (int32_t)a[i] * (int32_t)b0[i];
         sum1 += (int32_t)a[i] * (int32_t)b1[i];
@@ -432,6 +438,9 @@ static inline int32_t capsnet_dot1_q7(const int8_t *a, const int8_t *b, int32_t 
         sum = capsnet_dot4_q7(sum, capsnet_prepare_q7x4(a + i), capsnet_prepare_q7x4(b + i));
     }
 #endif
+    for (; i + 4 <= length; i += 4) {
+        sum += a[i] * b[i] + a[i + 1] * b[i + 1] + a[i + 2] * b[i + 2] + a[i + 3] * b[i + 3];
+    }
     for (; i < length; i++) {
         sum += (int32_t)a[i] * (int32_t)b[i];
     }
@@ -734,6 +743,22 @@ static inline void capsnet_mat_t_vec_q7(const int8_t *m, ptrdiff_t stride, const
     default: c = capsnet_mat_t_vec4_q7(m, stride, v, rows, cols, out); break;
     }
 #endif
+    /* Four columns per pass: each row's value loaded once for four products. */
+    for (; c + 4 <= cols; c += 4) {
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const int8_t *p = m + c;
+        for (int32_t r = 0; r < rows; r++, p += stride) {
+            const int32_t scale = v[r];
+            s0 += scale * p[0];
+            s1 += scale * p[1];
+            s2 += scale * p[2];
+            s3 += scale * p[3];
+        }
+        out[c] = s0;
+        out[c + 1] = s1;
+        out[c + 2] = s2;
+        out[c + 3] = s3;
+    }
     for (; c < cols; c++) {
         int32_t sum = 0;
         for (int32_t r = 0; r < rows; r++) {
