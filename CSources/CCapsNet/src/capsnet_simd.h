@@ -252,6 +252,54 @@ static inline vuint32m4_t capsnet_rvv_exp(const uint32_t *exp_q15, vint8m1_t max
 }
 #endif
 
+/** sum_i a[i]: the weighted sums of a routing iteration whose couplings are all equal. */
+static inline int32_t capsnet_sum_q7(const int8_t *a, int32_t length)
+{
+    int32_t sum = 0;
+    int32_t i = 0;
+#if defined(CAPSNET_ARM_MVE)
+    for (; i + 16 <= length; i += 16) {
+        sum = vaddvaq_s8(sum, vldrbq_s8(a + i));
+    }
+#elif defined(CAPSNET_ARM_NEON)
+    for (; i + 16 <= length; i += 16) {
+        sum += vaddlvq_s8(vld1q_s8(a + i));
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    /* VWADD.WV into int16 lanes, each the sum of at most 256 values, reduced (VWREDSUM) per block. */
+    const size_t lanes = __riscv_vsetvlmax_e8m1();
+    while (i < length) {
+        const int32_t block = length - i < 256 * (int32_t)lanes ? length - i : 256 * (int32_t)lanes;
+        vint16m2_t partial = __riscv_vmv_v_x_i16m2(0, lanes);
+        const int32_t end = i + block;
+        for (size_t vl; i < end; i += (int32_t)vl) {
+            vl = __riscv_vsetvl_e8m1((size_t)(end - i));
+            partial = __riscv_vwadd_wv_i16m2_tu(partial, partial, __riscv_vle8_v_i8m1(a + i, vl), vl);
+        }
+        sum += __riscv_vmv_x_s_i32m1_i32(
+            __riscv_vwredsum_vs_i16m2_i32m1(partial, __riscv_vmv_s_x_i32m1(0, 1), lanes));
+    }
+#elif defined(CAPSNET_ARM_DSP)
+    /* SXTAB16 adds bytes 0, 2 (and, rotated, 1, 3) of a word into two halfword lanes; a lane holds
+     * the sum of up to 256 bytes, so the lanes are widened into `sum` every 256 words. */
+    while (i + 4 <= length) {
+        const int32_t words = (length - i) / 4 < 256 ? (length - i) / 4 : 256;
+        uint32_t even = 0, odd = 0;
+        for (int32_t k = 0; k < words; k++, i += 4) {
+            const uint32_t word = (uint32_t)capsnet_load_q7x4(a + i);
+            even = __sxtab16(even, word);
+            /* SXTAB16 with its built-in rotation, as in capsnet_unpack_q7x4. */
+            __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(odd) : "r"(word));
+        }
+        sum += (int16_t)(even & 0xffffu) + (int16_t)(even >> 16) + (int16_t)(odd & 0xffffu) + (int16_t)(odd >> 16);
+    }
+#endif
+    for (; i < length; i++) {
+        sum += a[i];
+    }
+    return sum;
+}
+
 /**
  * *acc0 += sum_i a[i] * b0[i] and *acc1 += sum_i a[i] * b1[i]: one input row against two filters,
  * which shares every load and unpack of `a`.

@@ -210,7 +210,7 @@ static CAPSNET_NOINLINE void couple_all(const routing_call *call)
 }
 
 /* This core's partial s[j][d] = sum over its i of c[j][i] u_hat[j][d][i]: two prediction rows per
- * pass over a coupling row. In iteration 0 every output capsule has the couplings of row 0. */
+ * pass over a coupling row. In iteration 0 every coupling is the one in row 0. */
 static CAPSNET_NOINLINE void weigh_all(const routing_call *call, int32_t r)
 {
     const capsnet_capsule_dims *dims = call->dims;
@@ -219,6 +219,13 @@ static CAPSNET_NOINLINE void weigh_all(const routing_call *call, int32_t r)
     for (int32_t j = 0; j < dims->num_outputs; j++, s += d_out) {
         const int8_t *c = call->couplings + (r == 0 ? 0 : (ptrdiff_t)j * num_in) + call->begin;
         const int8_t *u_hat = call->predictions + (ptrdiff_t)j * d_out * num_in + call->begin;
+        if (r == 0) {
+            /* One coupling for every route: c times the sum of the predictions, the same integer. */
+            for (int32_t d = 0; d < d_out; d++) {
+                s[d] = c[0] * capsnet_sum_q7(u_hat + (ptrdiff_t)d * num_in, count);
+            }
+            continue;
+        }
         int32_t d = 0;
         for (; d + 2 <= d_out; d += 2, u_hat += 2 * (ptrdiff_t)num_in) {
             s[d] = 0;
