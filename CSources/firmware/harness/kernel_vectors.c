@@ -167,13 +167,17 @@ static void capsule_case(void)
 {
     capsnet_capsule_dims dims;
     capsnet_routing_formats iterations[3];
-    /* The routing kernels unroll their loops for capsules of 4, 6, 8 and 16 values: a third of the
-     * cases have output capsules of 8 or 16 (and fewer inputs, to fit the buffers). */
-    const int32_t wide = between(0, 2);
-    dims.num_inputs = between(1, wide == 0 ? 40 : 20);
-    dims.input_dim = between(1, 6);
-    dims.num_outputs = between(1, 6);
-    dims.output_dim = wide == 0 ? between(1, 6) : 8 * wide;
+    /* The routing kernels unroll their loops for capsules of 4, 6, 8 and 16 values: some cases have
+     * output capsules of 8 or 16 (and fewer inputs, to fit the buffers); and their sums over the
+     * input capsules work in blocks of up to 1,024 on the Arm DSP path: some cases have 1,100 to
+     * 2,000 inputs (and tiny capsules). */
+    const int32_t kind = between(0, 3);
+    const int32_t wide = kind == 1 || kind == 2 ? kind : 0;
+    const int32_t long_rows = kind == 3;
+    dims.num_inputs = long_rows ? between(1100, 2000) : between(1, wide == 0 ? 40 : 20);
+    dims.input_dim = between(1, long_rows ? 2 : 6);
+    dims.num_outputs = between(1, long_rows ? 2 : 6);
+    dims.output_dim = long_rows ? between(1, 2) : wide == 0 ? between(1, 6) : 8 * wide;
     const int32_t routings = between(1, 3);
     for (int32_t r = 0; r < 3; r++) {
         iterations[r].logit_frac = between(4, 6);
