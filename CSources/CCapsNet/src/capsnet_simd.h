@@ -535,6 +535,15 @@ static inline void capsnet_mat_vec_q7(const int8_t *w, const int8_t *u, int32_t 
         }
         return;
     }
+#else
+    /* Four-value capsules: u held in registers for every row. */
+    if (length == 4) {
+        const int32_t u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
+        for (int32_t r = 0; r < rows; r++, out += out_stride, w += 4) {
+            *out = capsnet_requantize_q7(w[0] * u0 + w[1] * u1 + w[2] * u2 + w[3] * u3, shift);
+        }
+        return;
+    }
 #endif
     for (int32_t r = 0; r < rows; r++, out += out_stride) {
         *out = capsnet_requantize_q7(capsnet_dot1_q7(w + (ptrdiff_t)r * length, u, length), shift);
