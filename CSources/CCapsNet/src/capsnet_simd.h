@@ -472,6 +472,10 @@ static inline int32_t capsnet_dot1_q7(const int8_t *a, const int8_t *b, int32_t 
     for (; i + 16 <= length; i += 16) {
         lanes_sum = capsnet_neon_dot16(lanes_sum, vld1q_s8(a + i), vld1q_s8(b + i));
     }
+    if (i + 8 <= length) {
+        lanes_sum = vpadalq_s16(lanes_sum, vmull_s8(vld1_s8(a + i), vld1_s8(b + i)));
+        i += 8;
+    }
     sum = vaddvq_s32(lanes_sum);
 #elif defined(CAPSNET_RISCV_VECTOR)
     const size_t lanes = __riscv_vsetvlmax_e16m2();
