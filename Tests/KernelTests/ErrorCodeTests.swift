@@ -569,11 +569,16 @@ struct ErrorCodeTests {
             params.memory = CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS
             let recomputed = capsnet_capsule_layer_q7_get_buffer_size(&params, &dims)
             #expect(
-                one - recomputed == 6 * 3 * 5 + 2 * 3 * 6 - 3 * (2 + 5),
-                "kept predictions I*J*D, logits and couplings J*I against one capsule's logits, couplings and J*D predictions")
+                one - recomputed == 6 * 3 * 5 + 3 * 6 - 3 * (1 + 5),
+                "kept predictions I*J*D and couplings J*I against one capsule's couplings and J*D predictions; both keep J*I logits")
             let recomputedTwo = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 2)
             let recomputedThree = capsnet_capsule_layer_q7_split_get_buffer_size(&params, &dims, 3)
             #expect(recomputedThree - recomputedTwo == 2 * 64, "each core's partial sums and own bytes on whole 64-byte lines")
+            params.routings = 1
+            #expect(
+                recomputed - capsnet_capsule_layer_q7_get_buffer_size(&params, &dims) == 3 * 6 + 3 * 5,
+                "one routing recomputed: no logits, no history")
+            params.routings = 2
             params.memory = CAPSNET_ROUTING_KEEP_PREDICTIONS
             params.routings = 1
             #expect(

@@ -518,6 +518,29 @@ static inline int32_t capsnet_sat_q7(int32_t x)
 #endif
 }
 
+/* capsnet_rows_dot_q7's body, inlined with a constant `length` for the common capsule sizes, so
+ * that each row's dot product unrolls. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_rows_dot_body_q7(
+    const int8_t *a, const int8_t *b, int32_t rows, int32_t length, int32_t *out)
+{
+    for (int32_t r = 0; r < rows; r++, a += length, b += length) {
+        out[r] = capsnet_dot1_q7(a, b, length);
+    }
+}
+
+/** out[r] = sum_k a[r][k] * b[r][k] for r < rows: row by row dot products of two [rows][length]
+ * matrices (a capsule's agreements with each output capsule). */
+static inline void capsnet_rows_dot_q7(const int8_t *a, const int8_t *b, int32_t rows, int32_t length, int32_t *out)
+{
+    switch (length) {
+    case 4: capsnet_rows_dot_body_q7(a, b, rows, 4, out); return;
+    case 6: capsnet_rows_dot_body_q7(a, b, rows, 6, out); return;
+    case 8: capsnet_rows_dot_body_q7(a, b, rows, 8, out); return;
+    case 16: capsnet_rows_dot_body_q7(a, b, rows, 16, out); return;
+    default: capsnet_rows_dot_body_q7(a, b, rows, length, out); return;
+    }
+}
+
 /**
  * out[r * out_stride] = requantize(sum_k w[r][k] * u[k], shift) for r < rows: a small row-major
  * matrix times a vector, as the routing layers' predictions u_hat = W u are made.
@@ -554,24 +577,38 @@ static inline void capsnet_mat_vec_q7(const int8_t *w, const int8_t *u, int32_t 
     }
 }
 
+/**
+ * Where capsnet_predictions_q7 finds item n's weights and input capsule and puts its outputs:
+ * W_n = w + n * w_step, u_n = u + n * u_step (0: the same capsule for every item), and output
+ * value r of item n at out[r * row_stride + n * item_stride]. The kept-predictions routing runs
+ * the input capsules of one output capsule ({rows * length, length, I, 1}); the lean-memory
+ * routing the output capsules of one input capsule ({I * rows * length, 0, 1, rows}).
+ */
+typedef struct {
+    ptrdiff_t w_step, u_step, row_stride, item_stride;
+} capsnet_prediction_layout;
+
 /* capsnet_predictions_q7 for input capsules of 4 values, u held in registers for all rows (on the
  * Arm DSP path prepared once, with the accumulator started at the rounding constant: four products
  * and it cannot overflow). Inlined with a constant `rows` for the common capsule sizes, so that the
  * row loop unrolls. */
 static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_predictions4_q7(
-    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, int8_t *out, ptrdiff_t out_stride)
+    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, int8_t *out,
+    const capsnet_prediction_layout *at)
 {
+    const ptrdiff_t w_step = at->w_step, u_step = at->u_step, row_stride = at->row_stride;
+    const ptrdiff_t item_stride = at->item_stride;
 #if defined(CAPSNET_ARM_DSP)
     const int32_t half = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
 #else
     const capsnet_rounding rounding = capsnet_rounding_of(shift);
 #endif
-    for (int32_t n = 0; n < count; n++, u += 4, w += 4 * rows) {
+    for (int32_t n = 0; n < count; n++, u += u_step, w += w_step, out += item_stride) {
 #if defined(CAPSNET_ARM_DSP)
         const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
 #pragma GCC unroll 16
         for (int32_t r = 0; r < rows; r++) {
-            out[r * out_stride + n] = (int8_t)__ssat(capsnet_dot4_q7(half, x, capsnet_prepare_q7x4(w + 4 * r)) >> shift, 8);
+            out[r * row_stride] = (int8_t)__ssat(capsnet_dot4_q7(half, x, capsnet_prepare_q7x4(w + 4 * r)) >> shift, 8);
         }
 #else
         const int32_t u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
@@ -579,55 +616,80 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
         for (int32_t r = 0; r < rows; r++) {
             const int8_t *wr = w + 4 * r;
             const int32_t sum = wr[0] * u0 + wr[1] * u1 + wr[2] * u2 + wr[3] * u3;
-            out[r * out_stride + n] = (int8_t)capsnet_sat_q7(capsnet_round(sum, rounding));
+            out[r * row_stride] = (int8_t)capsnet_sat_q7(capsnet_round(sum, rounding));
         }
 #endif
     }
 }
 
-/**
- * The predictions of one output capsule from `count` consecutive input capsules:
- * out[r * out_stride + n] = requantize(sum_k w[(n * rows + r) * length + k] * u[n * length + k], shift)
- * for n < count and r < rows, the weights in the order they are stored ([n][r][k]).
- */
-static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows,
-                                          int32_t length, int32_t shift, int8_t *out, ptrdiff_t out_stride)
-{
 #if defined(CAPSNET_ARM_MVE)
-    /* Four-value capsules, one int32 lane per input capsule: gathers pick each capsule's k-th value
-     * and each row's k-th weight (Helium multiplies vectors without accumulating: VMUL and VADD); VRSHL by a negative
-     * amount rounds half up. */
-    if (length == 4) {
-        const uint32x4_t u_offsets = vidupq_n_u32(0, 4);
-        const uint32x4_t w_offsets = vmulq_n_u32(vidupq_n_u32(0, 1), (uint32_t)(4 * rows));
-        for (int32_t n = 0; n < count; n += 4) {
-            /* Whole vectors unpredicated (a predicated load costs a VPST more), then the tail. */
-            const mve_pred16_t active = n + 4 <= count ? vctp32q(4) : vctp32q((uint32_t)(count - n));
-            const int8_t *un = u + 4 * n;
-            const int32x4_t u0 = vldrbq_gather_offset_z_s32(un, u_offsets, active);
-            const int32x4_t u1 = vldrbq_gather_offset_z_s32(un + 1, u_offsets, active);
-            const int32x4_t u2 = vldrbq_gather_offset_z_s32(un + 2, u_offsets, active);
-            const int32x4_t u3 = vldrbq_gather_offset_z_s32(un + 3, u_offsets, active);
-            const int8_t *wn = w + (ptrdiff_t)4 * rows * n;
-            if (n + 4 <= count) {
-                for (int32_t r = 0; r < rows; r++) {
-                    const int8_t *wr = wn + 4 * r;
-                    int32x4_t sum = vmulq_s32(u0, vldrbq_gather_offset_s32(wr, w_offsets));
-                    sum = vaddq_s32(sum, vmulq_s32(u1, vldrbq_gather_offset_s32(wr + 1, w_offsets)));
-                    sum = vaddq_s32(sum, vmulq_s32(u2, vldrbq_gather_offset_s32(wr + 2, w_offsets)));
-                    sum = vaddq_s32(sum, vmulq_s32(u3, vldrbq_gather_offset_s32(wr + 3, w_offsets)));
-                    vstrbq_s32(out + r * out_stride + n, capsnet_mve_sat_q7(vrshlq_n_s32(sum, -shift)));
-                }
-                continue;
-            }
+/* capsnet_predictions_q7 for four-value capsules on Helium, one int32 lane per item: gathers pick
+ * each item's k-th input value and each row's k-th weight (Helium multiplies vectors without
+ * accumulating: VMUL and VADD); VRSHL by a negative amount rounds half up. Items whose outputs are
+ * neighbours (`contiguous`, a constant where it is inlined) store a row with one VSTRB, the others
+ * scatter it. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_mve_predictions4_q7(
+    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, int8_t *out,
+    const capsnet_prediction_layout *at, int contiguous)
+{
+    const uint32x4_t lane = vidupq_n_u32(0, 1);
+    const uint32x4_t u_offsets = vmulq_n_u32(lane, (uint32_t)at->u_step);
+    const uint32x4_t w_offsets = vmulq_n_u32(lane, (uint32_t)at->w_step);
+    const uint32x4_t out_offsets = vmulq_n_u32(lane, (uint32_t)at->item_stride);
+    for (int32_t n = 0; n < count; n += 4) {
+        /* Whole vectors unpredicated (a predicated load costs a VPST more), then the tail. */
+        const mve_pred16_t active = n + 4 <= count ? vctp32q(4) : vctp32q((uint32_t)(count - n));
+        const int8_t *un = u + n * at->u_step;
+        const int32x4_t u0 = vldrbq_gather_offset_z_s32(un, u_offsets, active);
+        const int32x4_t u1 = vldrbq_gather_offset_z_s32(un + 1, u_offsets, active);
+        const int32x4_t u2 = vldrbq_gather_offset_z_s32(un + 2, u_offsets, active);
+        const int32x4_t u3 = vldrbq_gather_offset_z_s32(un + 3, u_offsets, active);
+        const int8_t *wn = w + n * at->w_step;
+        int8_t *on = out + n * at->item_stride;
+        if (n + 4 <= count) {
             for (int32_t r = 0; r < rows; r++) {
                 const int8_t *wr = wn + 4 * r;
-                int32x4_t sum = vmulq_s32(u0, vldrbq_gather_offset_z_s32(wr, w_offsets, active));
-                sum = vaddq_s32(sum, vmulq_s32(u1, vldrbq_gather_offset_z_s32(wr + 1, w_offsets, active)));
-                sum = vaddq_s32(sum, vmulq_s32(u2, vldrbq_gather_offset_z_s32(wr + 2, w_offsets, active)));
-                sum = vaddq_s32(sum, vmulq_s32(u3, vldrbq_gather_offset_z_s32(wr + 3, w_offsets, active)));
-                vstrbq_p_s32(out + r * out_stride + n, capsnet_mve_sat_q7(vrshlq_n_s32(sum, -shift)), active);
+                int32x4_t sum = vmulq_s32(u0, vldrbq_gather_offset_s32(wr, w_offsets));
+                sum = vaddq_s32(sum, vmulq_s32(u1, vldrbq_gather_offset_s32(wr + 1, w_offsets)));
+                sum = vaddq_s32(sum, vmulq_s32(u2, vldrbq_gather_offset_s32(wr + 2, w_offsets)));
+                sum = vaddq_s32(sum, vmulq_s32(u3, vldrbq_gather_offset_s32(wr + 3, w_offsets)));
+                const int32x4_t q = capsnet_mve_sat_q7(vrshlq_n_s32(sum, -shift));
+                if (contiguous) {
+                    vstrbq_s32(on + r * at->row_stride, q);
+                } else {
+                    vstrbq_scatter_offset_s32(on + r * at->row_stride, out_offsets, q);
+                }
             }
+            continue;
+        }
+        for (int32_t r = 0; r < rows; r++) {
+            const int8_t *wr = wn + 4 * r;
+            int32x4_t sum = vmulq_s32(u0, vldrbq_gather_offset_z_s32(wr, w_offsets, active));
+            sum = vaddq_s32(sum, vmulq_s32(u1, vldrbq_gather_offset_z_s32(wr + 1, w_offsets, active)));
+            sum = vaddq_s32(sum, vmulq_s32(u2, vldrbq_gather_offset_z_s32(wr + 2, w_offsets, active)));
+            sum = vaddq_s32(sum, vmulq_s32(u3, vldrbq_gather_offset_z_s32(wr + 3, w_offsets, active)));
+            vstrbq_scatter_offset_p_s32(on + r * at->row_stride, out_offsets,
+                                        capsnet_mve_sat_q7(vrshlq_n_s32(sum, -shift)), active);
+        }
+    }
+}
+#endif
+
+/**
+ * The predictions of `count` items, each a [rows][length] weight matrix times an input capsule:
+ * out[r * row_stride + n * item_stride] = requantize(sum_k W_n[r][k] * u_n[k], shift) for n < count
+ * and r < rows, W_n and u_n where `at` says.
+ */
+static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows,
+                                          int32_t length, int32_t shift, int8_t *out,
+                                          const capsnet_prediction_layout *at)
+{
+#if defined(CAPSNET_ARM_MVE)
+    if (length == 4) {
+        if (at->item_stride == 1) {
+            capsnet_mve_predictions4_q7(w, u, count, rows, shift, out, at, 1);
+        } else {
+            capsnet_mve_predictions4_q7(w, u, count, rows, shift, out, at, 0);
         }
         return;
     }
@@ -637,7 +699,8 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
      * times, summed pairwise twice into the four rows; SRSHL by a negative amount rounds half up. */
     if (length == 4) {
         const int32x4_t right = vdupq_n_s32(-shift);
-        for (int32_t n = 0; n < count; n++, u += 4, w += 4 * rows) {
+        const ptrdiff_t rs = at->row_stride;
+        for (int32_t n = 0; n < count; n++, u += at->u_step, w += at->w_step, out += at->item_stride) {
             uint32_t word;
             __builtin_memcpy(&word, u, sizeof word);
             const int8x16_t x = vreinterpretq_s8_u32(vdupq_n_u32(word));
@@ -647,39 +710,40 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
                 const int32x4_t sums = vpaddq_s32(vpaddlq_s16(vmull_s8(vget_low_s8(wq), vget_low_s8(x))),
                                                   vpaddlq_s16(vmull_high_s8(wq, x)));
                 const int32x4_t q = capsnet_neon_sat_q7(vrshlq_s32(sums, right));
-                out[(ptrdiff_t)r * out_stride + n] = (int8_t)vgetq_lane_s32(q, 0);
-                out[(ptrdiff_t)(r + 1) * out_stride + n] = (int8_t)vgetq_lane_s32(q, 1);
-                out[(ptrdiff_t)(r + 2) * out_stride + n] = (int8_t)vgetq_lane_s32(q, 2);
-                out[(ptrdiff_t)(r + 3) * out_stride + n] = (int8_t)vgetq_lane_s32(q, 3);
+                out[r * rs] = (int8_t)vgetq_lane_s32(q, 0);
+                out[(r + 1) * rs] = (int8_t)vgetq_lane_s32(q, 1);
+                out[(r + 2) * rs] = (int8_t)vgetq_lane_s32(q, 2);
+                out[(r + 3) * rs] = (int8_t)vgetq_lane_s32(q, 3);
             }
             if (r + 2 <= rows) {
                 const int32x4_t pairs = vpaddlq_s16(vmull_s8(vld1_s8(w + 4 * r), vget_low_s8(x)));
                 const int32x4_t q = capsnet_neon_sat_q7(vrshlq_s32(vpaddq_s32(pairs, pairs), right));
-                out[(ptrdiff_t)r * out_stride + n] = (int8_t)vgetq_lane_s32(q, 0);
-                out[(ptrdiff_t)(r + 1) * out_stride + n] = (int8_t)vgetq_lane_s32(q, 1);
+                out[r * rs] = (int8_t)vgetq_lane_s32(q, 0);
+                out[(r + 1) * rs] = (int8_t)vgetq_lane_s32(q, 1);
                 r += 2;
             }
             if (r < rows) {
                 const int8_t *wr = w + 4 * r;
                 const int32_t sum = wr[0] * u[0] + wr[1] * u[1] + wr[2] * u[2] + wr[3] * u[3];
-                out[(ptrdiff_t)r * out_stride + n] = capsnet_requantize_q7(sum, shift);
+                out[r * rs] = capsnet_requantize_q7(sum, shift);
             }
         }
         return;
     }
 #endif
 #if defined(CAPSNET_RISCV_VECTOR)
-    /* Four-value capsules, one lane per input capsule: strided loads gather each capsule's k-th
-     * value and each row's k-th weight, VNCLIP rounds half up (RNU) and saturates twice (to 16
-     * bits, then 8), which is the requantization. */
+    /* Four-value capsules, one lane per item: strided loads gather each item's k-th input value
+     * and each row's k-th weight, VNCLIP rounds half up (RNU) and saturates twice (to 16 bits,
+     * then 8), which is the requantization; a strided store puts each row's values in place. */
     if (length == 4) {
-        const ptrdiff_t w_step = 4 * (ptrdiff_t)rows;
-        for (size_t vl; count > 0; count -= (int32_t)vl, u += 4 * vl, w += w_step * (ptrdiff_t)vl, out += vl) {
+        const ptrdiff_t w_step = at->w_step, u_step = at->u_step, item_stride = at->item_stride;
+        for (size_t vl; count > 0;
+             count -= (int32_t)vl, u += u_step * (ptrdiff_t)vl, w += w_step * (ptrdiff_t)vl, out += item_stride * (ptrdiff_t)vl) {
             vl = __riscv_vsetvl_e32m4((size_t)count);
-            const vint16m2_t u0 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u, 4, vl), vl);
-            const vint16m2_t u1 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 1, 4, vl), vl);
-            const vint16m2_t u2 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 2, 4, vl), vl);
-            const vint16m2_t u3 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 3, 4, vl), vl);
+            const vint16m2_t u0 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u, u_step, vl), vl);
+            const vint16m2_t u1 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 1, u_step, vl), vl);
+            const vint16m2_t u2 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 2, u_step, vl), vl);
+            const vint16m2_t u3 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 3, u_step, vl), vl);
             for (int32_t r = 0; r < rows; r++) {
                 const int8_t *wr = w + 4 * r;
                 vint32m4_t sum = __riscv_vwmul_vv_i32m4(u0, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr, w_step, vl), vl), vl);
@@ -687,7 +751,8 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
                 sum = __riscv_vwmacc_vv_i32m4(sum, u2, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr + 2, w_step, vl), vl), vl);
                 sum = __riscv_vwmacc_vv_i32m4(sum, u3, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr + 3, w_step, vl), vl), vl);
                 const vint16m2_t half = __riscv_vnclip_wx_i16m2(sum, (size_t)shift, __RISCV_VXRM_RNU, vl);
-                __riscv_vse8_v_i8m1(out + r * out_stride, __riscv_vnclip_wx_i8m1(half, 0, __RISCV_VXRM_RNU, vl), vl);
+                __riscv_vsse8_v_i8m1(out + r * at->row_stride, item_stride,
+                                     __riscv_vnclip_wx_i8m1(half, 0, __RISCV_VXRM_RNU, vl), vl);
             }
         }
         return;
@@ -697,16 +762,16 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
      * general one's overhead per row. */
     if (length == 4) {
         switch (rows) {
-        case 4: capsnet_predictions4_q7(w, u, count, 4, shift, out, out_stride); return;
-        case 6: capsnet_predictions4_q7(w, u, count, 6, shift, out, out_stride); return;
-        case 8: capsnet_predictions4_q7(w, u, count, 8, shift, out, out_stride); return;
-        case 16: capsnet_predictions4_q7(w, u, count, 16, shift, out, out_stride); return;
-        default: capsnet_predictions4_q7(w, u, count, rows, shift, out, out_stride); return;
+        case 4: capsnet_predictions4_q7(w, u, count, 4, shift, out, at); return;
+        case 6: capsnet_predictions4_q7(w, u, count, 6, shift, out, at); return;
+        case 8: capsnet_predictions4_q7(w, u, count, 8, shift, out, at); return;
+        case 16: capsnet_predictions4_q7(w, u, count, 16, shift, out, at); return;
+        default: capsnet_predictions4_q7(w, u, count, rows, shift, out, at); return;
         }
     }
     for (int32_t n = 0; n < count; n++) {
-        capsnet_mat_vec_q7(w + (ptrdiff_t)n * rows * length, u + (ptrdiff_t)n * length, rows, length, shift, out + n,
-                           out_stride);
+        capsnet_mat_vec_q7(w + n * at->w_step, u + n * at->u_step, rows, length, shift, out + n * at->item_stride,
+                           at->row_stride);
     }
 }
 
@@ -1048,7 +1113,8 @@ static inline void capsnet_channel_macs_q7(int32_t *acc, const int8_t *a, const 
 /**
  * acc[d] += scale * a[d] for d < length, scale an int8 value: a prediction vector weighted by its
  * coupling into an output capsule's sum. On the Arm DSP path this stays scalar: the accumulators'
- * loads and stores are most of its instructions, and SXTB16 would save none of them.
+ * loads and stores are most of its instructions, and SXTB16 saves none of them (measured: a
+ * four-value block with SMLABB / SMLATB made the lean routing's weighted sums 28% slower).
  */
 static inline void capsnet_scale_add_q7(int32_t *acc, int32_t scale, const int8_t *a, int32_t length)
 {
@@ -1075,6 +1141,38 @@ static inline void capsnet_scale_add_q7(int32_t *acc, int32_t scale, const int8_
 #endif
     for (; d < length; d++) {
         acc[d] += scale * a[d];
+    }
+}
+
+/* capsnet_scale_add_rows_q7's body, inlined with a constant `length` for the common capsule sizes,
+ * so that each row unrolls. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_scale_add_rows_body_q7(
+    int32_t *acc, const int8_t *scales, const int8_t *a, int32_t rows, int32_t length)
+{
+    for (int32_t r = 0; r < rows; r++, acc += length, a += length) {
+#if defined(CAPSNET_ARM_MVE) || defined(CAPSNET_ARM_NEON) || defined(CAPSNET_RISCV_VECTOR)
+        capsnet_scale_add_q7(acc, scales[r], a, length);
+#else
+        const int32_t scale = scales[r];
+#pragma GCC unroll 16
+        for (int32_t d = 0; d < length; d++) {
+            acc[d] += scale * a[d];
+        }
+#endif
+    }
+}
+
+/** acc[r][d] += scales[r] * a[r][d] for r < rows, d < length: each output capsule's sum gains its
+ * prediction weighted by its coupling. */
+static inline void capsnet_scale_add_rows_q7(int32_t *acc, const int8_t *scales, const int8_t *a, int32_t rows,
+                                             int32_t length)
+{
+    switch (length) {
+    case 4: capsnet_scale_add_rows_body_q7(acc, scales, a, rows, 4); return;
+    case 6: capsnet_scale_add_rows_body_q7(acc, scales, a, rows, 6); return;
+    case 8: capsnet_scale_add_rows_body_q7(acc, scales, a, rows, 8); return;
+    case 16: capsnet_scale_add_rows_body_q7(acc, scales, a, rows, 16); return;
+    default: capsnet_scale_add_rows_body_q7(acc, scales, a, rows, length); return;
     }
 }
 

@@ -10,8 +10,9 @@
  *   agreements of output capsule j are one vector times D prediction rows. The logits b[j][i] and
  *   couplings c[j][i] are kept between phases, so b_(r+1) is b_r plus one agreement.
  * - Predictions recomputed (lean memory): one input capsule at a time. Its J*D predictions are
- *   computed again in every iteration and its logits b[.][i] are rebuilt from them and the kept
- *   outputs of the earlier iterations, so no tensor of J*I values is ever stored.
+ *   computed once per iteration, and serve both its agreements with the previous iteration's
+ *   outputs (into its kept logits b[i][.], J*I bytes in all) and its weighted sums; no
+ *   prediction is stored beyond the capsule's own.
  * Every value is the one the matrix formulation of capsnet_functions.h gives: the same products,
  * requantized with the same shifts, and integer sums that are exact in any order.
  */
@@ -28,7 +29,8 @@
  *   logits        int8   [J][I]          b of the current iteration (none when R = 1)
  *   couplings     int8   [J][I]          c of the current iteration (one row when R = 1)
  * or, with them recomputed:
- *   per core      int8   [cores][J][2 + D]  one input capsule's logits, couplings and predictions
+ *   logits        int8   [I][J]          b of the current iteration (none when R = 1)
+ *   per core      int8   [cores][J][1 + D]  one input capsule's couplings and predictions
  * With several cores, each core's partial sums and per-core bytes take whole lines: cores with data
  * caches would otherwise write the same line for every input capsule (false sharing). Each core
  * writes only its own input capsules' columns of the kept tensors. */
@@ -57,9 +59,11 @@ static scratch_offsets layout(const capsnet_capsule_params *params, const capsne
         at.couplings = at.logits + (params->routings > 1 ? ji : 0);
         at.total = at.couplings + (params->routings > 1 ? ji : dims->num_inputs);
     } else {
-        /* J * (2 + D) can pass INT32_MAX where J * D does not, so it is formed in 64 bits. */
-        at.per_core_stride = capsnet_core_stride(dims->num_outputs * (2 + (int64_t)dims->output_dim), num_cores);
-        at.predictions = at.logits = at.couplings = at.per_core;
+        at.logits = at.per_core;
+        at.per_core = capsnet_core_stride(at.logits + (params->routings > 1 ? ji : 0), num_cores);
+        /* J * (1 + D) can pass INT32_MAX where J * D does not, so it is formed in 64 bits. */
+        at.per_core_stride = capsnet_core_stride(dims->num_outputs * (1 + (int64_t)dims->output_dim), num_cores);
+        at.predictions = at.couplings = at.per_core;
         at.total = at.per_core + num_cores * at.per_core_stride;
     }
     at.total += capsnet_scratch_slack(num_cores);
@@ -140,7 +144,7 @@ typedef struct {
     int32_t *partials; /* all cores', partial_stride() apart */
     int8_t *history;
     int8_t *predictions; /* kept: everyone's [J][D][I]; recomputed: this core's [J][D] */
-    int8_t *logits;      /* kept: [J][I]; recomputed: this core's [J] */
+    int8_t *logits;      /* kept: [J][I]; recomputed: [I][J] */
     int8_t *couplings;   /* kept: [J][I]; recomputed: this core's [J] */
     int32_t begin, end;  /* this core's input capsules */
 } routing_call;
@@ -153,14 +157,6 @@ static int32_t partial_stride(const routing_call *call)
     return (int32_t)(capsnet_core_stride(jd * (int64_t)sizeof(int32_t), call->split->num_cores) / (int64_t)sizeof(int32_t));
 }
 
-/* b_(r+1) from b_r and the agreement of iteration r (its sum of products): as capsnet_mat_add_q7
- * adds two tensors, both aligned to the finer format, then requantized. */
-static inline int8_t next_logit(const routing_shifts *s, int32_t r, int32_t b, int32_t agreement_sum)
-{
-    const int32_t a = capsnet_requantize_q7(agreement_sum, s->agreement[r]);
-    return capsnet_requantize_q7(b * s->logit_scale[r] + a * s->agreement_scale[r], s->update[r]);
-}
-
 /* ---- Predictions kept: phase by phase, along the input capsules. ---- */
 
 /* u_hat[j][.][i] = W[j][i] u[i] for this core's i, every j: the weights in their stored order. */
@@ -168,11 +164,12 @@ static CAPSNET_NOINLINE void predict_all(const routing_call *call)
 {
     const capsnet_capsule_dims *dims = call->dims;
     const int32_t d_in = dims->input_dim, d_out = dims->output_dim, num_in = dims->num_inputs;
+    const capsnet_prediction_layout along_inputs = {(ptrdiff_t)d_out * d_in, d_in, num_in, 1};
     for (int32_t j = 0; j < dims->num_outputs; j++) {
         capsnet_predictions_q7(call->weights + ((ptrdiff_t)j * num_in + call->begin) * d_out * d_in,
                                call->input + (ptrdiff_t)call->begin * d_in, call->end - call->begin, d_out, d_in,
                                call->shifts.prediction, call->predictions + (ptrdiff_t)j * d_out * num_in + call->begin,
-                               num_in);
+                               &along_inputs);
     }
 }
 
@@ -261,66 +258,47 @@ static void predict(const routing_call *call, int32_t i, int8_t *u_hat_i)
 {
     const capsnet_capsule_dims *dims = call->dims;
     const int32_t d_in = dims->input_dim, d_out = dims->output_dim;
-    const int8_t *u = call->input + (ptrdiff_t)i * d_in;
-    for (int32_t j = 0; j < dims->num_outputs; j++) {
-        const int8_t *w = call->weights + ((ptrdiff_t)j * dims->num_inputs + i) * d_out * d_in;
-        capsnet_mat_vec_q7(w, u, d_out, d_in, call->shifts.prediction, u_hat_i + (ptrdiff_t)j * d_out, 1);
-    }
+    const ptrdiff_t matrix = (ptrdiff_t)d_out * d_in;
+    const capsnet_prediction_layout along_outputs = {dims->num_inputs * matrix, 0, 1, d_out};
+    capsnet_predictions_q7(call->weights + i * matrix, call->input + (ptrdiff_t)i * d_in, dims->num_outputs, d_out,
+                           d_in, call->shifts.prediction, u_hat_i, &along_outputs);
 }
 
-/* b_r[.][i] from b_0 = 0 and the agreements with v_0 .. v_(r-1). */
-static void rebuild_logits(const routing_call *call, int32_t r, const int8_t *u_hat_i)
-{
-    const int32_t num_out = call->dims->num_outputs, d_out = call->dims->output_dim;
-    for (int32_t j = 0; j < num_out; j++) {
-        const int8_t *u_hat = u_hat_i + (ptrdiff_t)j * d_out;
-        int32_t b = 0;
-        for (int32_t q = 0; q < r; q++) {
-            const int8_t *v = call->history + ((ptrdiff_t)q * num_out + j) * d_out;
-            b = next_logit(&call->shifts, q, b, capsnet_dot1_q7(v, u_hat, d_out));
-        }
-        call->logits[j] = (int8_t)b;
-    }
-}
-
-/* clang inlines route_recomputed into the kernel, where its loops run 1.9% more instructions on
- * rv32imcv; gcc's inlined copy is the faster one on the Cortex-M4 (3.5%). */
-#if defined(__clang__)
-#define ROUTE_LINKAGE CAPSNET_NOINLINE
-#else
-#define ROUTE_LINKAGE
-#endif
-
-/* Iteration r's work on this core's input capsules, predictions recomputed: partial s[j] +=
- * c[j][i] u_hat[j][i]. The phase marks, when counted, cost a few instructions per capsule. */
-static ROUTE_LINKAGE void route_recomputed(const routing_call *call, int32_t r)
+/* Iteration r's work on this core's input capsules, predictions recomputed: each capsule's
+ * predictions once, its agreements with v_(r-1) into its kept logits b[i][.] (from r = 1), their
+ * softmax, and partial s[j] += c[j][i] u_hat[j][i]. The phase marks, when counted, cost a few
+ * instructions per capsule. */
+static CAPSNET_NOINLINE void route_recomputed(const routing_call *call, int32_t r)
 {
     const capsnet_capsule_dims *dims = call->dims;
     const int32_t num_out = dims->num_outputs, d_out = dims->output_dim;
     const int32_t jd = num_out * d_out;
+    const int8_t *v = call->history + (ptrdiff_t)(r - 1) * jd;
+    const int32_t logit_scale = r > 1 ? call->shifts.logit_scale[r - 1] : 0;
     int32_t *partial = call->partials + (ptrdiff_t)call->split->core_id * partial_stride(call);
     for (int32_t k = 0; k < jd; k++) {
         partial[k] = 0;
     }
+    int32_t sums[AGREEMENT_BLOCK];
     for (int32_t i = call->begin; i < call->end; i++) {
         CAPSNET_PHASE(CAPSNET_PHASE_PREDICTIONS);
         predict(call, i, call->predictions);
         /* b_0 is all zeros: the couplings of iteration 0 are the same for every i, set by the caller. */
         if (r > 0) {
             CAPSNET_PHASE(CAPSNET_PHASE_AGREEMENTS);
-            rebuild_logits(call, r, call->predictions);
+            int8_t *b = call->logits + (ptrdiff_t)i * num_out;
+            for (int32_t j0 = 0; j0 < num_out; j0 += AGREEMENT_BLOCK) {
+                const int32_t count = num_out - j0 < AGREEMENT_BLOCK ? num_out - j0 : AGREEMENT_BLOCK;
+                const ptrdiff_t at = (ptrdiff_t)j0 * d_out;
+                capsnet_rows_dot_q7(v + at, call->predictions + at, count, d_out, sums);
+                capsnet_logits_q7(sums, count, call->shifts.agreement[r - 1], logit_scale,
+                                  call->shifts.agreement_scale[r - 1], call->shifts.update[r - 1], b + j0);
+            }
             CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
-            capsnet_softmax_row_q7(call->exp_q15, call->logits, 1, num_out, call->couplings);
+            capsnet_softmax_row_q7(call->exp_q15, b, 1, num_out, call->couplings);
         }
         CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
-        for (int32_t j = 0; j < num_out; j++) {
-            const int32_t c = call->couplings[j];
-            const int8_t *u_hat = call->predictions + (ptrdiff_t)j * d_out;
-            int32_t *s = partial + (ptrdiff_t)j * d_out;
-            for (int32_t d = 0; d < d_out; d++) {
-                s[d] += c * u_hat[d];
-            }
-        }
+        capsnet_scale_add_rows_q7(partial, call->couplings, call->predictions, num_out, d_out);
     }
 }
 
@@ -395,9 +373,9 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
         call.couplings = (int8_t *)(base + at.couplings);
     } else {
         int8_t *mine = (int8_t *)(base + at.per_core + split->core_id * at.per_core_stride);
-        call.logits = mine;
-        call.couplings = mine + dims->num_outputs;
-        call.predictions = mine + 2 * dims->num_outputs;
+        call.logits = (int8_t *)(base + at.logits);
+        call.couplings = mine;
+        call.predictions = mine + dims->num_outputs;
     }
 
     /* Iteration 0 softmaxes all-zero logits: one coupling for every route, set for this core's input
