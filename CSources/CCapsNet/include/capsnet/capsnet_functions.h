@@ -389,7 +389,7 @@ capsnet_status capsnet_depthwise_primary_capsule_q7_split(const capsnet_context 
  * invalid (CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION): the softmax table, the outputs of
  * the first R-1 iterations, J*D partial sums, and, when params->memory keeps the predictions, their
  * J*I*D bytes with J*I logits and J*I couplings (I couplings when R = 1); when it recomputes them,
- * J*(2 + D) bytes.
+ * J*I logits (none when R = 1) and J*(1 + D) bytes per core.
  */
 int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_params *params,
                                                  const capsnet_capsule_dims *dims);
@@ -407,9 +407,8 @@ int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_params *p
  *
  * params->memory chooses the loop order, not the result. Keeping the predictions, the kernel runs
  * each phase over all input capsules, with u_hat, b and c kept in the scratch. Recomputing them, it
- * goes through the input capsules one at a time and never stores b: in iteration r it rebuilds
- * capsule i's logits from u_hat[.][i] and the kept v of the earlier iterations, so the scratch
- * does not grow with I.
+ * goes through the input capsules one at a time: each capsule's predictions are computed once per
+ * iteration, for its agreements (into the kept b) and its weighted sums, and never stored.
  *
  * @param[in]  ctx      scratch of capsnet_capsule_layer_q7_get_buffer_size(params, dims) bytes
  * @param[in]  input    u, I * Din values in input_frac

@@ -200,7 +200,8 @@ typedef enum {
      * iteration: every phase runs along the input capsules, the fewest instructions. */
     CAPSNET_ROUTING_KEEP_PREDICTIONS = 0,
     /** None: each input capsule's J*D predictions are computed again in every iteration, which costs
-     * R times the prediction MACs and only J*D bytes per core (lean-memory routing). */
+     * R times the prediction MACs, J*I bytes of logits and J*(1 + D) bytes per core (lean-memory
+     * routing). */
     CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS = 1
 } capsnet_routing_memory;
 
