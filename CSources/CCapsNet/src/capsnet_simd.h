@@ -761,13 +761,24 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
     /* Four-value capsules are too short for vectors along a capsule; their own loop saves the
      * general one's overhead per row. */
     if (length == 4) {
+        /* The kept routing's layout spelt out as constants, so that its steps fold into the loads. */
+#define CAPSNET_PREDICTIONS4_CASE(n)                                                                    \
+    case n:                                                                                             \
+        if (at->u_step == 4 && at->w_step == 4 * (n) && at->item_stride == 1) {                        \
+            const capsnet_prediction_layout along_inputs = {4 * (n), 4, at->row_stride, 1};             \
+            capsnet_predictions4_q7(w, u, count, n, shift, out, &along_inputs);                          \
+        } else {                                                                                        \
+            capsnet_predictions4_q7(w, u, count, n, shift, out, at);                                     \
+        }                                                                                               \
+        return
         switch (rows) {
-        case 4: capsnet_predictions4_q7(w, u, count, 4, shift, out, at); return;
-        case 6: capsnet_predictions4_q7(w, u, count, 6, shift, out, at); return;
-        case 8: capsnet_predictions4_q7(w, u, count, 8, shift, out, at); return;
-        case 16: capsnet_predictions4_q7(w, u, count, 16, shift, out, at); return;
+            CAPSNET_PREDICTIONS4_CASE(4);
+            CAPSNET_PREDICTIONS4_CASE(6);
+            CAPSNET_PREDICTIONS4_CASE(8);
+            CAPSNET_PREDICTIONS4_CASE(16);
         default: capsnet_predictions4_q7(w, u, count, rows, shift, out, at); return;
         }
+#undef CAPSNET_PREDICTIONS4_CASE
     }
     for (int32_t n = 0; n < count; n++) {
         capsnet_mat_vec_q7(w + n * at->w_step, u + n * at->u_step, rows, length, shift, out + n * at->item_stride,
@@ -949,7 +960,40 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
                                               int32_t rows, int32_t cols, int8_t *out)
 {
     int32_t c = 0;
-#if defined(CAPSNET_ARM_DSP)
+#if defined(CAPSNET_ARM_MVE)
+    /* Four columns per vector of int32 lanes: VMAX for the maxima, a gather (VLDRW) of the four
+     * exponentials per row; Helium has no vector division, so the couplings divide one lane at a
+     * time. */
+    for (; c + 4 <= cols; c += 4) {
+        const int8_t *b = logits + c;
+        int32x4_t max = vldrbq_s32(b);
+        for (int32_t r = 1; r < rows; r++) {
+            max = vmaxq_s32(max, vldrbq_s32(b + r * stride));
+        }
+        uint32x4_t sum = vdupq_n_u32(0);
+        for (int32_t r = 0; r < rows; r++) {
+            const uint32x4_t index = vreinterpretq_u32_s32(vsubq_s32(max, vldrbq_s32(b + r * stride)));
+            sum = vaddq_u32(sum, vldrwq_gather_shifted_offset_u32(exp_q15, index));
+        }
+        const uint32_t s0 = vgetq_lane_u32(sum, 0), s1 = vgetq_lane_u32(sum, 1);
+        const uint32_t s2 = vgetq_lane_u32(sum, 2), s3 = vgetq_lane_u32(sum, 3);
+        for (int32_t r = 0; r < rows; r++) {
+            /* The numerators e * 256 + sum as a vector, the divisions lane by lane. */
+            const uint32x4_t index = vreinterpretq_u32_s32(vsubq_s32(max, vldrbq_s32(b + r * stride)));
+            const uint32x4_t n = vaddq_u32(vshlq_n_u32(vldrwq_gather_shifted_offset_u32(exp_q15, index), 8), sum);
+            int8_t *o = out + r * stride + c;
+            /* At most 128 (one value holds the whole sum): q - q / 128 caps it at 127. */
+            uint32_t q = vgetq_lane_u32(n, 0) / (2u * s0);
+            o[0] = (int8_t)(q - (q >> 7));
+            q = vgetq_lane_u32(n, 1) / (2u * s1);
+            o[1] = (int8_t)(q - (q >> 7));
+            q = vgetq_lane_u32(n, 2) / (2u * s2);
+            o[2] = (int8_t)(q - (q >> 7));
+            q = vgetq_lane_u32(n, 3) / (2u * s3);
+            o[3] = (int8_t)(q - (q >> 7));
+        }
+    }
+#elif defined(CAPSNET_ARM_DSP)
     /* Four columns per word: SSUB8 and SEL keep each column's maximum, USUB8 gives the four table
      * indices max - b (0 to 255) at once; the lookups, sums and divisions stay one per value. */
     for (; c + 4 <= cols; c += 4) {
