@@ -760,6 +760,7 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
 #endif
     /* Four-value capsules are too short for vectors along a capsule; their own loop saves the
      * general one's overhead per row. */
+#if !defined(CAPSNET_ARM_MVE) && !defined(CAPSNET_ARM_NEON) && !defined(CAPSNET_RISCV_VECTOR)
     if (length == 4) {
         /* The kept routing's layout spelt out as constants, so that its steps fold into the loads. */
 #define CAPSNET_PREDICTIONS4_CASE(n)                                                                    \
@@ -780,6 +781,7 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
         }
 #undef CAPSNET_PREDICTIONS4_CASE
     }
+#endif
     for (int32_t n = 0; n < count; n++) {
         capsnet_mat_vec_q7(w + n * at->w_step, u + n * at->u_step, rows, length, shift, out + n * at->item_stride,
                            at->row_stride);
