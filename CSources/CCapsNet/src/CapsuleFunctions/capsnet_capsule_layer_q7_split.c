@@ -273,7 +273,8 @@ static CAPSNET_NOINLINE void route_recomputed(const routing_call *call, int32_t 
     const capsnet_capsule_dims *dims = call->dims;
     const int32_t num_out = dims->num_outputs, d_out = dims->output_dim;
     const int32_t jd = num_out * d_out;
-    const int8_t *v = call->history + (ptrdiff_t)(r - 1) * jd;
+    /* v_(r-1), from iteration 1 on; b_1 = 0 * logit_scale + a, the logits of iteration 0 never read. */
+    const int8_t *v = r > 0 ? call->history + (ptrdiff_t)(r - 1) * jd : NULL;
     const int32_t logit_scale = r > 1 ? call->shifts.logit_scale[r - 1] : 0;
     int32_t *partial = call->partials + (ptrdiff_t)call->split->core_id * partial_stride(call);
     for (int32_t k = 0; k < jd; k++) {
