@@ -41,7 +41,7 @@
 #include <arm_mve.h>
 #endif
 /* Cores with Helium have the DSP extension too: the vector paths come first, and the short dot
- * products of the capsule layer (capsnet_mat_vec_q7) use SMLAD. */
+ * products of the routing layers (capsnet_predictions_q7) use SMLAD. */
 #if defined(__ARM_FEATURE_DSP)
 #define CAPSNET_ARM_DSP 1
 #include <arm_acle.h>
@@ -543,35 +543,12 @@ static inline void capsnet_rows_dot_q7(const int8_t *a, const int8_t *b, int32_t
 
 /**
  * out[r * out_stride] = requantize(sum_k w[r][k] * u[k], shift) for r < rows: a small row-major
- * matrix times a vector, as the routing layers' predictions u_hat = W u are made.
+ * matrix times a vector, one prediction vector u_hat = W u (capsnet_predictions_q7 makes many, and
+ * has its own loops for capsules of four values).
  */
 static inline void capsnet_mat_vec_q7(const int8_t *w, const int8_t *u, int32_t rows, int32_t length,
                                       int32_t shift, int8_t *out, ptrdiff_t out_stride)
 {
-#if defined(CAPSNET_PACKED_SIMD)
-    /* Capsules of 4 values (the common case) keep u prepared in registers for every row. */
-    if (length == 4) {
-        const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
-        for (int32_t r = 0; r < rows; r++, out += out_stride) {
-            const int32_t sum = capsnet_dot4_q7(0, x, capsnet_prepare_q7x4(w + 4 * r));
-#if defined(CAPSNET_ARM_DSP)
-            *out = (int8_t)__ssat(capsnet_round_shift_s32(sum, shift), 8);
-#else
-            *out = capsnet_requantize_q7(sum, shift);
-#endif
-        }
-        return;
-    }
-#else
-    /* Four-value capsules: u held in registers for every row. */
-    if (length == 4) {
-        const int32_t u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
-        for (int32_t r = 0; r < rows; r++, out += out_stride, w += 4) {
-            *out = capsnet_requantize_q7(w[0] * u0 + w[1] * u1 + w[2] * u2 + w[3] * u3, shift);
-        }
-        return;
-    }
-#endif
     for (int32_t r = 0; r < rows; r++, out += out_stride) {
         *out = capsnet_requantize_q7(capsnet_dot1_q7(w + (ptrdiff_t)r * length, u, length), shift);
     }
@@ -589,8 +566,8 @@ typedef struct {
 } capsnet_prediction_layout;
 
 /* capsnet_predictions_q7 for input capsules of 4 values, u held in registers for all rows (on the
- * Arm DSP path prepared once, with the accumulator started at the rounding constant: four products
- * and it cannot overflow). Inlined with a constant `rows` for the common capsule sizes, so that the
+ * packed-SIMD paths prepared once, with the accumulator started at the rounding constant: four
+ * products and it cannot overflow). Inlined with a constant `rows` for the common capsule sizes, so that the
  * row loop unrolls. */
 static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_predictions4_q7(
     const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, int8_t *out,
@@ -598,17 +575,18 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
 {
     const ptrdiff_t w_step = at->w_step, u_step = at->u_step, row_stride = at->row_stride;
     const ptrdiff_t item_stride = at->item_stride;
-#if defined(CAPSNET_ARM_DSP)
+#if defined(CAPSNET_PACKED_SIMD)
     const int32_t half = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
 #else
     const capsnet_rounding rounding = capsnet_rounding_of(shift);
 #endif
     for (int32_t n = 0; n < count; n++, u += u_step, w += w_step, out += item_stride) {
-#if defined(CAPSNET_ARM_DSP)
+#if defined(CAPSNET_PACKED_SIMD)
         const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
 #pragma GCC unroll 16
         for (int32_t r = 0; r < rows; r++) {
-            out[r * row_stride] = (int8_t)__ssat(capsnet_dot4_q7(half, x, capsnet_prepare_q7x4(w + 4 * r)) >> shift, 8);
+            const int32_t sum = capsnet_dot4_q7(half, x, capsnet_prepare_q7x4(w + 4 * r));
+            out[r * row_stride] = (int8_t)capsnet_sat_q7(sum >> shift);
         }
 #else
         const int32_t u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
@@ -782,9 +760,11 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
 #undef CAPSNET_PREDICTIONS4_CASE
     }
 #endif
-    for (int32_t n = 0; n < count; n++) {
-        capsnet_mat_vec_q7(w + n * at->w_step, u + n * at->u_step, rows, length, shift, out + n * at->item_stride,
-                           at->row_stride);
+    /* Local copies: the stores below could alias `at` for all the compiler knows. */
+    const ptrdiff_t w_step = at->w_step, u_step = at->u_step, row_stride = at->row_stride;
+    const ptrdiff_t item_stride = at->item_stride;
+    for (int32_t n = 0; n < count; n++, w += w_step, u += u_step, out += item_stride) {
+        capsnet_mat_vec_q7(w, u, rows, length, shift, out, row_stride);
     }
 }
 
@@ -980,19 +960,14 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
         const uint32_t s0 = vgetq_lane_u32(sum, 0), s1 = vgetq_lane_u32(sum, 1);
         const uint32_t s2 = vgetq_lane_u32(sum, 2), s3 = vgetq_lane_u32(sum, 3);
         for (int32_t r = 0; r < rows; r++) {
-            /* The numerators e * 256 + sum as a vector, the divisions lane by lane. */
             const uint32x4_t index = vreinterpretq_u32_s32(vsubq_s32(max, vldrbq_s32(b + r * stride)));
+            /* The numerators e * 256 + sum as a vector, the divisions lane by lane. */
             const uint32x4_t n = vaddq_u32(vshlq_n_u32(vldrwq_gather_shifted_offset_u32(exp_q15, index), 8), sum);
             int8_t *o = out + r * stride + c;
-            /* At most 128 (one value holds the whole sum): q - q / 128 caps it at 127. */
-            uint32_t q = vgetq_lane_u32(n, 0) / (2u * s0);
-            o[0] = (int8_t)(q - (q >> 7));
-            q = vgetq_lane_u32(n, 1) / (2u * s1);
-            o[1] = (int8_t)(q - (q >> 7));
-            q = vgetq_lane_u32(n, 2) / (2u * s2);
-            o[2] = (int8_t)(q - (q >> 7));
-            q = vgetq_lane_u32(n, 3) / (2u * s3);
-            o[3] = (int8_t)(q - (q >> 7));
+            o[0] = capsnet_coupling_of_numerator_q7(vgetq_lane_u32(n, 0), s0);
+            o[1] = capsnet_coupling_of_numerator_q7(vgetq_lane_u32(n, 1), s1);
+            o[2] = capsnet_coupling_of_numerator_q7(vgetq_lane_u32(n, 2), s2);
+            o[3] = capsnet_coupling_of_numerator_q7(vgetq_lane_u32(n, 3), s3);
         }
     }
 #elif defined(CAPSNET_ARM_DSP)
@@ -1017,15 +992,10 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
         int8_t *o = out + c;
         for (int32_t r = 0; r < rows; r++, o += stride) {
             const uint32_t d = (uint32_t)__usub8((uint8x4_t)max, (uint8x4_t)capsnet_load_q7x4(b + r * stride));
-            /* At most 128 (one value holds the whole sum): q - q / 128 caps it at 127. */
-            uint32_t q = (exp_q15[d & 0xffu] * 256u + s0) / (2u * s0);
-            o[0] = (int8_t)(q - (q >> 7));
-            q = (exp_q15[(d >> 8) & 0xffu] * 256u + s1) / (2u * s1);
-            o[1] = (int8_t)(q - (q >> 7));
-            q = (exp_q15[(d >> 16) & 0xffu] * 256u + s2) / (2u * s2);
-            o[2] = (int8_t)(q - (q >> 7));
-            q = (exp_q15[d >> 24] * 256u + s3) / (2u * s3);
-            o[3] = (int8_t)(q - (q >> 7));
+            o[0] = capsnet_coupling_q7(exp_q15[d & 0xffu], s0);
+            o[1] = capsnet_coupling_q7(exp_q15[(d >> 8) & 0xffu], s1);
+            o[2] = capsnet_coupling_q7(exp_q15[(d >> 16) & 0xffu], s2);
+            o[3] = capsnet_coupling_q7(exp_q15[d >> 24], s3);
         }
     }
 #elif defined(CAPSNET_ARM_NEON)
@@ -1049,14 +1019,13 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
             vst1q_u8(index, vreinterpretq_u8_s8(vsubq_s8(max, vld1q_s8(b + r * stride))));
             int8_t *o = out + r * stride + c;
             for (int32_t k = 0; k < 16; k++) {
-                /* At most 128 (one value holds the whole sum): q - q / 128 caps it at 127. */
-                const uint32_t q = (exp_q15[index[k]] * 256u + sums[k]) / (2u * sums[k]);
-                o[k] = (int8_t)(q - (q >> 7));
+                    o[k] = capsnet_coupling_q7(exp_q15[index[k]], sums[k]);
             }
         }
     }
 #elif defined(CAPSNET_RISCV_VECTOR)
-    /* One lane per column: VMAX for the maxima, indexed loads (VLUXEI32) for the table, VDIVU. */
+    /* One lane per column: VMAX for the maxima, indexed loads (VLUXEI32) for the table, and
+     * capsnet_coupling_q7's rule as vectors (VDIVU). */
     for (size_t vl; c < cols; c += (int32_t)vl) {
         vl = __riscv_vsetvl_e32m4((size_t)(cols - c));
         const int8_t *b = logits + c;
@@ -1072,7 +1041,6 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
         for (int32_t r = 0; r < rows; r++) {
             const vuint32m4_t e = capsnet_rvv_exp(exp_q15, max, b + r * stride, vl);
             vuint32m4_t q = __riscv_vdivu_vv_u32m4(__riscv_vadd_vv_u32m4(__riscv_vsll_vx_u32m4(e, 8, vl), sum, vl), twice, vl);
-            /* At most 128 (one value holds the whole sum): q - q / 128 caps it at 127. */
             q = __riscv_vsub_vv_u32m4(q, __riscv_vsrl_vx_u32m4(q, 7, vl), vl);
             const vuint8m1_t narrow = __riscv_vnsrl_wx_u8m1(__riscv_vnsrl_wx_u16m2(q, 0, vl), 0, vl);
             __riscv_vse8_v_u8m1((uint8_t *)(out + r * stride + c), narrow, vl);

@@ -57,7 +57,7 @@ void capsnet_profile_phase(int32_t phase);
 #define CAPSNET_PHASE(phase) ((void)0)
 #endif
 
-/** 1.0 in Q30, the format of the softmax's exponentials. */
+/** 1.0 in Q30, the format of the recurrence the softmax's table of exponentials is filled by. */
 #define CAPSNET_Q30_ONE ((uint32_t)1 << 30)
 
 /** Largest magnitude of one int8 x int8 product: (-128) * (-128). */
@@ -365,6 +365,24 @@ void capsnet_exp_table_fill(uint32_t *exp_q15, int32_t logit_frac);
  */
 void capsnet_softmax_row_q7(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride, int32_t length,
                             int8_t *output);
+
+/**
+ * A coupling: round(128 * e / sum) in Q0.7 from a Q15 exponential and its row's sum, capped at 127
+ * (1.0). The sum holds e, so the quotient is at most 128 and q - q / 128 is the cap. Every softmax
+ * path computes its couplings with this rule.
+ */
+static inline int8_t capsnet_coupling_q7(uint32_t e, uint32_t sum)
+{
+    const uint32_t q = (e * 256u + sum) / (2u * sum);
+    return (int8_t)(q - (q >> 7));
+}
+
+/** capsnet_coupling_q7 from its numerator e * 256 + sum, for paths that form it as a vector. */
+static inline int8_t capsnet_coupling_of_numerator_q7(uint32_t numerator, uint32_t sum)
+{
+    const uint32_t q = numerator / (2u * sum);
+    return (int8_t)(q - (q >> 7));
+}
 
 /** Every value of the softmax of `length` equal logits, as capsnet_softmax_row_q7 computes it. */
 int8_t capsnet_softmax_uniform_q7(int32_t length);

@@ -117,13 +117,12 @@ static void predict(const attention_call *call)
     int32_t begin;
     int32_t end;
     capsnet_split_range(dims->num_inputs, call->split, &begin, &end);
+    const ptrdiff_t matrix = (ptrdiff_t)d_out * d_in;
+    const capsnet_prediction_layout along_outputs = {dims->num_inputs * matrix, 0, 1, d_out};
     for (int32_t i = begin; i < end; i++) {
-        const int8_t *u = call->input + (ptrdiff_t)i * d_in;
-        int8_t *u_hat_i = call->predictions + (ptrdiff_t)i * dims->num_outputs * d_out;
-        for (int32_t j = 0; j < dims->num_outputs; j++) {
-            const int8_t *w = call->weights + ((ptrdiff_t)j * dims->num_inputs + i) * d_out * d_in;
-            capsnet_mat_vec_q7(w, u, d_out, d_in, call->shifts.prediction, u_hat_i + (ptrdiff_t)j * d_out, 1);
-        }
+        capsnet_predictions_q7(call->weights + i * matrix, call->input + (ptrdiff_t)i * d_in, dims->num_outputs, d_out,
+                               d_in, call->shifts.prediction,
+                               call->predictions + (ptrdiff_t)i * dims->num_outputs * d_out, &along_outputs);
     }
 }
 

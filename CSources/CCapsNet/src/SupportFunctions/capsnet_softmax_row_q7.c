@@ -34,13 +34,6 @@ void capsnet_exp_table_fill(uint32_t *exp_q15, int32_t logit_frac)
     }
 }
 
-/* round(e / sum) in Q0.7, at most 127. */
-static int8_t coupling(uint32_t e, uint32_t sum)
-{
-    const uint32_t c = (e * 256u + sum) / (2u * sum);
-    return (int8_t)(c > 127u ? 127u : c);
-}
-
 void capsnet_softmax_row_q7(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride, int32_t length,
                             int8_t *output)
 {
@@ -57,12 +50,12 @@ void capsnet_softmax_row_q7(const uint32_t *exp_q15, const int8_t *logits, ptrdi
     /* Every value is read before it is overwritten, so output may alias logits. */
     int8_t *out = output;
     for (const int8_t *b = logits; b != end; b += stride, out += stride) {
-        *out = coupling(exp_q15[max - *b], sum);
+        *out = capsnet_coupling_q7(exp_q15[max - *b], sum);
     }
 }
 
 int8_t capsnet_softmax_uniform_q7(int32_t length)
 {
     const uint32_t e = q15(CAPSNET_Q30_ONE);
-    return coupling(e, (uint32_t)length * e);
+    return capsnet_coupling_q7(e, (uint32_t)length * e);
 }
