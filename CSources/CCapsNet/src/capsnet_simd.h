@@ -285,12 +285,22 @@ static inline int32_t capsnet_sum_q7(const int8_t *a, int32_t length)
     while (i + 4 <= length) {
         const int32_t words = (length - i) / 4 < 256 ? (length - i) / 4 : 256;
         uint32_t even = 0, odd = 0;
-        for (int32_t k = 0; k < words; k++, i += 4) {
-            const uint32_t word = (uint32_t)capsnet_load_q7x4(a + i);
-            even = __sxtab16(even, word);
+        const int8_t *p = a + i;
+        /* Two words per pass: the loop's own instructions once per eight values. */
+        const int8_t *const pairs_end = p + 8 * (words / 2);
+        for (; p != pairs_end; p += 8) {
+            const uint32_t word0 = (uint32_t)capsnet_load_q7x4(p);
+            const uint32_t word1 = (uint32_t)capsnet_load_q7x4(p + 4);
+            even = __sxtab16(__sxtab16(even, word0), word1);
             /* SXTAB16 with its built-in rotation, as in capsnet_unpack_q7x4. */
+            __asm__("sxtab16 %0, %0, %1, ror #8\n\tsxtab16 %0, %0, %2, ror #8" : "+r"(odd) : "r"(word0), "r"(word1));
+        }
+        if (words % 2 != 0) {
+            const uint32_t word = (uint32_t)capsnet_load_q7x4(p);
+            even = __sxtab16(even, word);
             __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(odd) : "r"(word));
         }
+        i += 4 * words;
         sum += (int16_t)(even & 0xffffu) + (int16_t)(even >> 16) + (int16_t)(odd & 0xffffu) + (int16_t)(odd >> 16);
     }
 #endif
@@ -498,6 +508,50 @@ static inline int32_t capsnet_dot1_q7(const int8_t *a, const int8_t *b, int32_t 
     }
     return sum;
 }
+
+/**
+ * out[r] = sum_i c[i] * a[r * stride + i] for r < rows, i < length: one vector against the rows of
+ * a matrix (the weighted sums of one output capsule: its couplings against its prediction rows).
+ */
+static inline void capsnet_vec_rows_dot_q7(const int8_t *c, const int8_t *a, ptrdiff_t stride, int32_t rows,
+                                           int32_t length, int32_t *out)
+{
+    int32_t r = 0;
+#if defined(CAPSNET_ARM_DSP) && !defined(CAPSNET_ARM_MVE)
+    /* Three rows per pass over c, so that each word of c is unpacked once for six SMLAD. */
+    for (; r + 3 <= rows; r += 3, a += 3 * stride) {
+        int32_t s0 = 0, s1 = 0, s2 = 0;
+        const int8_t *p = a;
+        const int8_t *q = c;
+        const int8_t *const end = c + (length & ~3);
+        while (q != end) {
+            const capsnet_q7x4 w = capsnet_prepare_q7x4(q);
+            s0 = capsnet_dot4_q7(s0, capsnet_prepare_q7x4(p), w);
+            s1 = capsnet_dot4_q7(s1, capsnet_prepare_q7x4(p + stride), w);
+            s2 = capsnet_dot4_q7(s2, capsnet_prepare_q7x4(p + 2 * stride), w);
+            p += 4;
+            q += 4;
+        }
+        for (int32_t i = length & ~3; i < length; i++) {
+            s0 += (int32_t)c[i] * (int32_t)a[i];
+            s1 += (int32_t)c[i] * (int32_t)a[stride + i];
+            s2 += (int32_t)c[i] * (int32_t)a[2 * stride + i];
+        }
+        out[r] = s0;
+        out[r + 1] = s1;
+        out[r + 2] = s2;
+    }
+#endif
+    for (; r + 2 <= rows; r += 2, a += 2 * stride) {
+        out[r] = 0;
+        out[r + 1] = 0;
+        capsnet_dot2_q7(c, a, a + stride, length, &out[r], &out[r + 1]);
+    }
+    if (r < rows) {
+        out[r] = capsnet_dot1_q7(c, a, length);
+    }
+}
+
 
 #if defined(CAPSNET_ARM_MVE)
 /* Each int32 lane saturated to the int8 range: a saturating shift left by 24 saturates exactly the
@@ -888,14 +942,20 @@ static inline void capsnet_mat_t_vec_q7(const int8_t *m, ptrdiff_t stride, const
 }
 
 /**
- * The routing's logit update for `count` input capsules: b[k] = requantize(b[k] * logit_scale +
- * requantize(sums[k], agreement_shift) * agreement_scale, update_shift), each requantization
- * rounding half up and saturating to int8 (capsnet_requantize_q7). The sums and the scaled terms
- * stay below INT32_MAX, as the capsule layer's checks guarantee.
+ * The routing's logit update, b' = requantize(b * logit_scale + requantize(sum, agreement_shift) *
+ * agreement_scale, update_shift), each requantization rounding half up and saturating to int8
+ * (capsnet_requantize_q7). The sums and the scaled terms stay below INT32_MAX, as the capsule
+ * layer's checks guarantee.
  */
-static inline void capsnet_logits_q7(const int32_t *sums, int32_t count, int32_t agreement_shift, int32_t logit_scale,
-                                     int32_t agreement_scale, int32_t update_shift, int8_t *b)
+typedef struct {
+    int32_t agreement_shift, logit_scale, agreement_scale, update_shift;
+} capsnet_logit_update;
+
+/** b[k] updated with the agreement sums[k] (capsnet_logit_update), for k < count. */
+static inline void capsnet_logits_q7(const int32_t *sums, int32_t count, const capsnet_logit_update *update, int8_t *b)
 {
+    const int32_t agreement_shift = update->agreement_shift, update_shift = update->update_shift;
+    const int32_t logit_scale = update->logit_scale, agreement_scale = update->agreement_scale;
     int32_t k = 0;
 #if defined(CAPSNET_ARM_MVE)
     /* VRSHL by a negative amount is the rounding right shift. */
@@ -926,11 +986,85 @@ static inline void capsnet_logits_q7(const int32_t *sums, int32_t count, int32_t
         __riscv_vse8_v_i8m1(b + k, __riscv_vnclip_wx_i8m1(x16, 0, __RISCV_VXRM_RNU, vl), vl);
     }
 #endif
-    const capsnet_rounding agreement = capsnet_rounding_of(agreement_shift);
-    const capsnet_rounding update = capsnet_rounding_of(update_shift);
+    const capsnet_rounding agreement_rounding = capsnet_rounding_of(agreement_shift);
+    const capsnet_rounding update_rounding = capsnet_rounding_of(update_shift);
     for (; k < count; k++) {
-        const int32_t a = capsnet_sat_q7(capsnet_round(sums[k], agreement));
-        b[k] = (int8_t)capsnet_sat_q7(capsnet_round(b[k] * logit_scale + a * agreement_scale, update));
+        const int32_t a = capsnet_sat_q7(capsnet_round(sums[k], agreement_rounding));
+        b[k] = (int8_t)capsnet_sat_q7(capsnet_round(b[k] * logit_scale + a * agreement_scale, update_rounding));
+    }
+}
+
+#if defined(CAPSNET_ARM_DSP)
+/* capsnet_agreement_logits_q7's columns in fours, each column's agreement updating its logit in
+ * registers: capsnet_mat_t_vec4_q7's products, with the sums started at the agreement's rounding
+ * constant so that its requantization is one shift and one SSAT, and the update's rounding constant
+ * folded into its multiply-adds. `fits` says the caller checked that no sum can overflow that way.
+ * Inlined with a constant `rows` for the common capsule sizes, so the row loop unrolls. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) int32_t capsnet_agreement_logits4_q7(
+    const int8_t *m, ptrdiff_t stride, const int8_t *v, int32_t rows, int32_t cols, const capsnet_logit_update *update,
+    int8_t *b)
+{
+    const int32_t a_shift = update->agreement_shift > 0 ? update->agreement_shift : 0;
+    const int32_t u_shift = update->update_shift > 0 ? update->update_shift : 0;
+    const int32_t a_half = a_shift > 0 ? (int32_t)1 << (a_shift - 1) : 0;
+    const int32_t u_half = u_shift > 0 ? (int32_t)1 << (u_shift - 1) : 0;
+    const int32_t logit_scale = update->logit_scale, agreement_scale = update->agreement_scale;
+    int32_t c = 0;
+    for (; c + 4 <= cols; c += 4) {
+        int32_t s0 = a_half, s1 = a_half, s2 = a_half, s3 = a_half;
+        const int8_t *p = m + c;
+#pragma GCC unroll 16
+        for (int32_t r = 0; r < rows; r++) {
+            const capsnet_q7x4 x = capsnet_prepare_q7x4(p + r * stride);
+            const int32_t scale = v[r];
+            s0 = __smlabb(x.lo, scale, s0);
+            s2 = __smlatb(x.lo, scale, s2);
+            s1 = __smlabb(x.hi, scale, s1);
+            s3 = __smlatb(x.hi, scale, s3);
+        }
+        int8_t *o = b + c;
+        o[0] = (int8_t)__ssat((o[0] * logit_scale + __ssat(s0 >> a_shift, 8) * agreement_scale + u_half) >> u_shift, 8);
+        o[1] = (int8_t)__ssat((o[1] * logit_scale + __ssat(s1 >> a_shift, 8) * agreement_scale + u_half) >> u_shift, 8);
+        o[2] = (int8_t)__ssat((o[2] * logit_scale + __ssat(s2 >> a_shift, 8) * agreement_scale + u_half) >> u_shift, 8);
+        o[3] = (int8_t)__ssat((o[3] * logit_scale + __ssat(s3 >> a_shift, 8) * agreement_scale + u_half) >> u_shift, 8);
+    }
+    return c;
+}
+#endif
+
+/**
+ * The agreements of `cols` input capsules and their logit updates: b[c] updated
+ * (capsnet_logit_update) with sum_r v[r] * m[r * stride + c], for c < cols (capsnet_mat_t_vec_q7
+ * then capsnet_logits_q7, which the Arm DSP path does in registers).
+ */
+static inline void capsnet_agreement_logits_q7(const int8_t *m, ptrdiff_t stride, const int8_t *v, int32_t rows,
+                                               int32_t cols, const capsnet_logit_update *update, int8_t *b)
+{
+    int32_t c = 0;
+#if defined(CAPSNET_ARM_DSP) && !defined(CAPSNET_ARM_MVE)
+    /* The rounding constants added before the shifts, not after, give the same values (floor((x +
+     * 2^(s-1)) / 2^s) either way) when the sums cannot overflow: at most 2^30 each added to rows
+     * products of 2^14 at most, or to 128 times the two scales. */
+    const int64_t a_half = update->agreement_shift > 0 ? (int64_t)1 << (update->agreement_shift - 1) : 0;
+    const int64_t u_half = update->update_shift > 0 ? (int64_t)1 << (update->update_shift - 1) : 0;
+    if ((int64_t)rows * CAPSNET_MAX_PRODUCT + a_half <= INT32_MAX &&
+        128 * ((int64_t)update->logit_scale + update->agreement_scale) + u_half <= INT32_MAX) {
+        switch (rows) {
+        case 4: c = capsnet_agreement_logits4_q7(m, stride, v, 4, cols, update, b); break;
+        case 6: c = capsnet_agreement_logits4_q7(m, stride, v, 6, cols, update, b); break;
+        case 8: c = capsnet_agreement_logits4_q7(m, stride, v, 8, cols, update, b); break;
+        case 16: c = capsnet_agreement_logits4_q7(m, stride, v, 16, cols, update, b); break;
+        default: c = capsnet_agreement_logits4_q7(m, stride, v, rows, cols, update, b); break;
+        }
+    }
+#endif
+    /* The sums of a block of columns on the stack, then their updates. */
+    enum { BLOCK = 32 };
+    int32_t sums[BLOCK];
+    for (; c < cols; c += BLOCK) {
+        const int32_t count = cols - c < BLOCK ? cols - c : BLOCK;
+        capsnet_mat_t_vec_q7(m + c, stride, v, rows, count, sums);
+        capsnet_logits_q7(sums, count, update, b + c);
     }
 }
 

@@ -10,6 +10,9 @@
  * follows as phase p of the current region, until the next marker of either kind; a region marker
  * starts at phase 0. Each region with any phase counted also gets "phase <k> <p> <count>" lines.
  *
+ * With blocks=PATH it also writes, for every translated block that ran, "<start address> <instructions>
+ * <executions>" (one line per start address), to find where a region's instructions go.
+ *
  * These are instruction counts from QEMU's translation, exact and repeatable; they are not cycles.
  * Built with plain gcc against the declarations below (QEMU 7.2's plugin API, version 1), since
  * Debian does not package qemu-plugin.h.
@@ -54,15 +57,21 @@ static char output_path[512];
 
 /* A translated block's data: its length, and the marker it starts, if any (-1), of either kind. */
 struct block {
+    uint64_t start;
+    uint64_t executions;
     uint32_t instructions;
     int32_t mark;
     int32_t phase;
+    struct block *next_translated;
 };
+static struct block *translated;
+static char blocks_path[512];
 
 static void on_block(unsigned int vcpu, void *userdata)
 {
-    const struct block *block = userdata;
+    struct block *block = userdata;
     (void)vcpu;
+    block->executions++;
     if (block->mark >= 0) {
         current = block->mark;
         current_phase = 0;
@@ -83,10 +92,14 @@ static void on_translate(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
     if (block == NULL) {
         return;
     }
+    const uint64_t start = qemu_plugin_tb_vaddr(tb);
+    block->start = start;
+    block->executions = 0;
     block->instructions = (uint32_t)qemu_plugin_tb_n_insns(tb);
     block->mark = -1;
     block->phase = -1;
-    const uint64_t start = qemu_plugin_tb_vaddr(tb);
+    block->next_translated = translated;
+    translated = block;
     for (int k = 0; k < mark_count; k++) {
         if (marks[k] == start) {
             block->mark = k;
@@ -119,6 +132,16 @@ static void on_exit(qemu_plugin_id_t id, void *userdata)
         }
     }
     fclose(file);
+    if (blocks_path[0] != '\0' && (file = fopen(blocks_path, "w")) != NULL) {
+        /* A block translated again (same start, maybe another length) gets a line per length. */
+        for (const struct block *block = translated; block != NULL; block = block->next_translated) {
+            if (block->executions > 0) {
+                fprintf(file, "%" PRIx64 " %" PRIu32 " %" PRIu64 "\n", block->start, block->instructions,
+                        block->executions);
+            }
+        }
+        fclose(file);
+    }
 }
 
 int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, char **argv)
@@ -135,6 +158,8 @@ int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info, int argc, 
                  item = strtok(NULL, ":")) {
                 phase_marks[phase_count++] = strtoull(item, NULL, 16);
             }
+        } else if (strncmp(argv[k], "blocks=", 7) == 0) {
+            snprintf(blocks_path, sizeof blocks_path, "%s", argv[k] + 7);
         } else if (strncmp(argv[k], "out=", 4) == 0) {
             snprintf(output_path, sizeof output_path, "%s", argv[k] + 4);
         }

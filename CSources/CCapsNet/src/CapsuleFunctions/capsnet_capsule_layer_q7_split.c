@@ -173,28 +173,27 @@ static CAPSNET_NOINLINE void predict_all(const routing_call *call)
     }
 }
 
-/* Columns of agreements computed at once: their int32 sums live on the stack. */
-#define AGREEMENT_BLOCK 32
+/* The logit update of iteration r (from 1): b_1 = 0 * logit_scale + a, the zero logits of
+ * iteration 0 never read. */
+static capsnet_logit_update logit_update(const routing_shifts *shifts, int32_t r)
+{
+    const capsnet_logit_update update = {shifts->agreement[r - 1], r > 1 ? shifts->logit_scale[r - 1] : 0,
+                                         shifts->agreement_scale[r - 1], shifts->update[r - 1]};
+    return update;
+}
 
-/* b_r[j][i] for this core's i, from b_(r-1) (zero for r = 1: b_1 = 0 * logit_scale + a, the zero
- * logits of iteration 0 never read) and the agreement of u_hat[j][.][i] with v_(r-1)[j]. */
+/* b_r[j][i] for this core's i, from b_(r-1) and the agreement of u_hat[j][.][i] with v_(r-1)[j]. */
 static CAPSNET_NOINLINE void agree_all(const routing_call *call, int32_t r)
 {
     const capsnet_capsule_dims *dims = call->dims;
-    const routing_shifts *shifts = &call->shifts;
     const int32_t d_out = dims->output_dim, num_in = dims->num_inputs;
-    const int32_t logit_scale = r > 1 ? shifts->logit_scale[r - 1] : 0;
+    const capsnet_logit_update update = logit_update(&call->shifts, r);
     const int8_t *v = call->history + (ptrdiff_t)(r - 1) * dims->num_outputs * d_out;
-    int32_t sums[AGREEMENT_BLOCK];
     for (int32_t j = 0; j < dims->num_outputs; j++, v += d_out) {
         const int8_t *u_hat = call->predictions + (ptrdiff_t)j * d_out * num_in;
         int8_t *b = call->logits + (ptrdiff_t)j * num_in;
-        for (int32_t i = call->begin; i < call->end; i += AGREEMENT_BLOCK) {
-            const int32_t count = call->end - i < AGREEMENT_BLOCK ? call->end - i : AGREEMENT_BLOCK;
-            capsnet_mat_t_vec_q7(u_hat + i, num_in, v, d_out, count, sums);
-            capsnet_logits_q7(sums, count, shifts->agreement[r - 1], logit_scale, shifts->agreement_scale[r - 1],
-                              shifts->update[r - 1], b + i);
-        }
+        capsnet_agreement_logits_q7(u_hat + call->begin, num_in, v, d_out, call->end - call->begin, &update,
+                                    b + call->begin);
     }
 }
 
@@ -206,8 +205,8 @@ static CAPSNET_NOINLINE void couple_all(const routing_call *call)
                                call->end - call->begin, call->couplings + call->begin);
 }
 
-/* This core's partial s[j][d] = sum over its i of c[j][i] u_hat[j][d][i]: two prediction rows per
- * pass over a coupling row. In iteration 0 every coupling is the one in row 0. */
+/* This core's partial s[j][d] = sum over its i of c[j][i] u_hat[j][d][i]. In iteration 0 every
+ * coupling is the one in row 0. */
 static CAPSNET_NOINLINE void weigh_all(const routing_call *call, int32_t r)
 {
     const capsnet_capsule_dims *dims = call->dims;
@@ -223,15 +222,7 @@ static CAPSNET_NOINLINE void weigh_all(const routing_call *call, int32_t r)
             }
             continue;
         }
-        int32_t d = 0;
-        for (; d + 2 <= d_out; d += 2, u_hat += 2 * (ptrdiff_t)num_in) {
-            s[d] = 0;
-            s[d + 1] = 0;
-            capsnet_dot2_q7(c, u_hat, u_hat + num_in, count, &s[d], &s[d + 1]);
-        }
-        if (d < d_out) {
-            s[d] = capsnet_dot1_q7(c, u_hat, count);
-        }
+        capsnet_vec_rows_dot_q7(c, u_hat, num_in, d_out, count, s);
     }
 }
 
@@ -273,13 +264,14 @@ static CAPSNET_NOINLINE void route_recomputed(const routing_call *call, int32_t 
     const capsnet_capsule_dims *dims = call->dims;
     const int32_t num_out = dims->num_outputs, d_out = dims->output_dim;
     const int32_t jd = num_out * d_out;
-    /* v_(r-1), from iteration 1 on; b_1 = 0 * logit_scale + a, the logits of iteration 0 never read. */
+    /* v_(r-1) and the logit update, from iteration 1 on. */
     const int8_t *v = r > 0 ? call->history + (ptrdiff_t)(r - 1) * jd : NULL;
-    const int32_t logit_scale = r > 1 ? call->shifts.logit_scale[r - 1] : 0;
+    const capsnet_logit_update update = r > 0 ? logit_update(&call->shifts, r) : (capsnet_logit_update){0, 0, 0, 0};
     int32_t *partial = call->partials + (ptrdiff_t)call->split->core_id * partial_stride(call);
     for (int32_t k = 0; k < jd; k++) {
         partial[k] = 0;
     }
+    enum { AGREEMENT_BLOCK = 32 };
     int32_t sums[AGREEMENT_BLOCK];
     for (int32_t i = call->begin; i < call->end; i++) {
         CAPSNET_PHASE(CAPSNET_PHASE_PREDICTIONS);
@@ -292,8 +284,7 @@ static CAPSNET_NOINLINE void route_recomputed(const routing_call *call, int32_t 
                 const int32_t count = num_out - j0 < AGREEMENT_BLOCK ? num_out - j0 : AGREEMENT_BLOCK;
                 const ptrdiff_t at = (ptrdiff_t)j0 * d_out;
                 capsnet_rows_dot_q7(v + at, call->predictions + at, count, d_out, sums);
-                capsnet_logits_q7(sums, count, call->shifts.agreement[r - 1], logit_scale,
-                                  call->shifts.agreement_scale[r - 1], call->shifts.update[r - 1], b + j0);
+                capsnet_logits_q7(sums, count, &update, b + j0);
             }
             CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
             capsnet_softmax_row_q7(call->exp_q15, b, 1, num_out, call->couplings);
