@@ -995,11 +995,41 @@ static inline void capsnet_logits_q7(const int32_t *sums, int32_t count, const c
 }
 
 #if defined(CAPSNET_ARM_DSP)
+/* One pair of rows of capsnet_agreement_logits4_q7, at p and p + stride, into the sums of four
+ * columns, then p moved two rows on. PKH rearranges the rows' words a (row r) and b (row r + 1) into
+ * the bytes a0 a1 b0 b1 and a2 a3 b2 b3, so that SXTB16 gives each column's pair of rows as two
+ * halfwords, (a0, b0) and, rotated, (a1, b1), for one SMLAD against vv = (v_r, v_r+1): thirteen
+ * instructions for eight products. Written out because GCC 12 spills the sums around it. */
+#define CAPSNET_AGREEMENT_ROW_PAIR(p, stride, vv)                                                     \
+    do {                                                                                               \
+        int32_t a_, b_, t_;                                                                            \
+        __asm__("ldr %[a], [%[p]]\n\t"                                                               \
+                "ldr %[b], [%[p], %[st]]\n\t"                                                        \
+                "add %[p], %[p], %[st], lsl #1\n\t"                                                  \
+                "pkhbt %[t], %[a], %[b], lsl #16\n\t"                                                \
+                "pkhtb %[b], %[b], %[a], asr #16\n\t"                                                \
+                "sxtb16 %[a], %[t]\n\t"                                                              \
+                "smlad %[s0], %[a], %[v], %[s0]\n\t"                                                 \
+                "sxtb16 %[a], %[t], ror #8\n\t"                                                      \
+                "smlad %[s1], %[a], %[v], %[s1]\n\t"                                                 \
+                "sxtb16 %[a], %[b]\n\t"                                                              \
+                "smlad %[s2], %[a], %[v], %[s2]\n\t"                                                 \
+                "sxtb16 %[a], %[b], ror #8\n\t"                                                      \
+                "smlad %[s3], %[a], %[v], %[s3]"                                                      \
+                : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [p] "+r"(p), [a] "=&r"(a_),   \
+                  [b] "=&r"(b_), [t] "=&r"(t_)                                                        \
+                : [st] "r"(stride), [v] "r"(vv)                                                        \
+                : "memory");                                                                           \
+    } while (0)
+
+/* The most rows capsnet_agreement_logits4_q7 takes: its pairs of v values live on the stack. */
+#define CAPSNET_AGREEMENT_ROWS_MAX 32
+
 /* capsnet_agreement_logits_q7's columns in fours, each column's agreement updating its logit in
- * registers: capsnet_mat_t_vec4_q7's products, with the sums started at the agreement's rounding
- * constant so that its requantization is one shift and one SSAT, and the update's rounding constant
- * folded into its multiply-adds. `fits` says the caller checked that no sum can overflow that way.
- * Inlined with a constant `rows` for the common capsule sizes, so the row loop unrolls. */
+ * registers. Rows go in pairs (CAPSNET_AGREEMENT_ROW_PAIR); an odd last row, SMLABB and SMLATB. The sums start at the agreement's
+ * rounding constant, so that its requantization is one shift and one SSAT, and the update's
+ * rounding constant is folded into its multiply-adds; the caller checked that no sum can overflow
+ * that way. Inlined with a constant `rows` for the common capsule sizes, so the row loop unrolls. */
 static CAPSNET_INLINE_HOT __attribute__((always_inline)) int32_t capsnet_agreement_logits4_q7(
     const int8_t *m, ptrdiff_t stride, const int8_t *v, int32_t rows, int32_t cols, const capsnet_logit_update *update,
     int8_t *b)
@@ -1009,27 +1039,37 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) int32_t capsnet_agreeme
     const int32_t a_half = a_shift > 0 ? (int32_t)1 << (a_shift - 1) : 0;
     const int32_t u_half = u_shift > 0 ? (int32_t)1 << (u_shift - 1) : 0;
     const int32_t logit_scale = update->logit_scale, agreement_scale = update->agreement_scale;
+    /* (v_r, v_r+1) as the halfwords of one word, for each pair of rows. */
+    int32_t v_pairs[CAPSNET_AGREEMENT_ROWS_MAX / 2];
+    for (int32_t r = 0; r + 2 <= rows; r += 2) {
+        v_pairs[r / 2] = (int32_t)(((uint32_t)v[r] & 0xffffu) | ((uint32_t)v[r + 1] << 16));
+    }
+    const int32_t v_last = v[rows - 1];
     int32_t c = 0;
     for (; c + 4 <= cols; c += 4) {
         int32_t s0 = a_half, s1 = a_half, s2 = a_half, s3 = a_half;
         const int8_t *p = m + c;
 #pragma GCC unroll 16
-        for (int32_t r = 0; r < rows; r++) {
-            const capsnet_q7x4 x = capsnet_prepare_q7x4(p + r * stride);
-            const int32_t scale = v[r];
-            s0 = __smlabb(x.lo, scale, s0);
-            s2 = __smlatb(x.lo, scale, s2);
-            s1 = __smlabb(x.hi, scale, s1);
-            s3 = __smlatb(x.hi, scale, s3);
+        for (int32_t r = 0; r + 2 <= rows; r += 2) {
+            CAPSNET_AGREEMENT_ROW_PAIR(p, stride, v_pairs[r / 2]);
         }
+        if (rows % 2 != 0) {
+            const capsnet_q7x4 x = capsnet_prepare_q7x4(p);
+            s0 = __smlabb(x.lo, v_last, s0);
+            s2 = __smlatb(x.lo, v_last, s2);
+            s1 = __smlabb(x.hi, v_last, s1);
+            s3 = __smlatb(x.hi, v_last, s3);
+        }
+        /* Each update as two multiply-adds: a * agreement_scale + u_half, then b * logit_scale + that. */
         int8_t *o = b + c;
-        o[0] = (int8_t)__ssat((o[0] * logit_scale + __ssat(s0 >> a_shift, 8) * agreement_scale + u_half) >> u_shift, 8);
-        o[1] = (int8_t)__ssat((o[1] * logit_scale + __ssat(s1 >> a_shift, 8) * agreement_scale + u_half) >> u_shift, 8);
-        o[2] = (int8_t)__ssat((o[2] * logit_scale + __ssat(s2 >> a_shift, 8) * agreement_scale + u_half) >> u_shift, 8);
-        o[3] = (int8_t)__ssat((o[3] * logit_scale + __ssat(s3 >> a_shift, 8) * agreement_scale + u_half) >> u_shift, 8);
+        o[0] = (int8_t)__ssat((o[0] * logit_scale + (__ssat(s0 >> a_shift, 8) * agreement_scale + u_half)) >> u_shift, 8);
+        o[1] = (int8_t)__ssat((o[1] * logit_scale + (__ssat(s1 >> a_shift, 8) * agreement_scale + u_half)) >> u_shift, 8);
+        o[2] = (int8_t)__ssat((o[2] * logit_scale + (__ssat(s2 >> a_shift, 8) * agreement_scale + u_half)) >> u_shift, 8);
+        o[3] = (int8_t)__ssat((o[3] * logit_scale + (__ssat(s3 >> a_shift, 8) * agreement_scale + u_half)) >> u_shift, 8);
     }
     return c;
 }
+#undef CAPSNET_AGREEMENT_ROW_PAIR
 #endif
 
 /**
@@ -1047,7 +1087,7 @@ static inline void capsnet_agreement_logits_q7(const int8_t *m, ptrdiff_t stride
      * products of 2^14 at most, or to 128 times the two scales. */
     const int64_t a_half = update->agreement_shift > 0 ? (int64_t)1 << (update->agreement_shift - 1) : 0;
     const int64_t u_half = update->update_shift > 0 ? (int64_t)1 << (update->update_shift - 1) : 0;
-    if ((int64_t)rows * CAPSNET_MAX_PRODUCT + a_half <= INT32_MAX &&
+    if (rows <= CAPSNET_AGREEMENT_ROWS_MAX && (int64_t)rows * CAPSNET_MAX_PRODUCT + a_half <= INT32_MAX &&
         128 * ((int64_t)update->logit_scale + update->agreement_scale) + u_half <= INT32_MAX) {
         switch (rows) {
         case 4: c = capsnet_agreement_logits4_q7(m, stride, v, 4, cols, update, b); break;

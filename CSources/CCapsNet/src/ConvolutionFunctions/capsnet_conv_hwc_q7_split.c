@@ -25,14 +25,22 @@ typedef struct {
     int32_t bias_shift, shift;
     capsnet_rounding rounding;
     int32_t activation_min, activation_max;
+    /* The pair loops' rounding constant, 2^(shift - 1), which their sums start at (see
+     * pairs_have_headroom), and the window's whole groups of four values. */
+    int32_t half, groups;
 } capsnet_conv_geometry;
 
 /* A rounded value saturated straight to the activation's clamp, which lies inside the int8 range,
  * so that the clamp costs no more than the plain saturation. */
+static inline int8_t clamp_to(int32_t value, int32_t min, int32_t max)
+{
+    value = value > max ? max : value;
+    return (int8_t)(value < min ? min : value);
+}
+
 static int8_t clamp(const capsnet_conv_geometry *g, int32_t value)
 {
-    value = value > g->activation_max ? g->activation_max : value;
-    return (int8_t)(value < g->activation_min ? g->activation_min : value);
+    return clamp_to(value, g->activation_min, g->activation_max);
 }
 
 /* The output value of an accumulator without a leak: the pair loops' rule (the accumulator check
@@ -120,27 +128,40 @@ static int64_t scratch_bytes(int32_t window, int32_t row_len)
 /* A prepared group (capsnet_q7x4) is two 32-bit words on both packed-SIMD paths, as the scratch size assumes. */
 typedef char capsnet_prepared_group_fits[sizeof(capsnet_q7x4) == CONV_PREPARED_GROUP_BYTES ? 1 : -1];
 
+/* count groups of four int8 values from src into every other group of dst, two per pass (the
+ * loop's own instructions once per two groups). */
+static inline void prepare_groups(const int8_t *src, int32_t count, capsnet_q7x4 *dst)
+{
+    const int8_t *const pairs_end = src + 8 * (count / 2);
+    for (; src != pairs_end; src += 8, dst += 4) {
+        dst[0] = capsnet_prepare_q7x4(src);
+        dst[2] = capsnet_prepare_q7x4(src + 4);
+    }
+    if (count % 2 != 0) {
+        dst[0] = capsnet_prepare_q7x4(src);
+    }
+}
+
 /* The window at (y0, x0), whose columns all lie inside the input, into groups[0], groups[2], ...
  * and its last window % 4 values into tail; rows outside the input are zeros. `staging` holds a
  * window's int8 values when its rows are not whole groups. */
 static void gather_window(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, capsnet_q7x4 *groups, int8_t *tail,
                           int8_t *staging)
 {
-    const int32_t row_len = g->k_w * g->in_c;
+    /* Locals: the stores below could alias g for all the compiler knows. */
+    const int32_t row_len = g->k_w * g->in_c, k_h = g->k_h, in_h = g->in_h, window = g->window;
+    const ptrdiff_t row_step = (ptrdiff_t)g->in_w * g->in_c;
+    const int8_t *row = g->input + ((ptrdiff_t)y0 * g->in_w + x0) * g->in_c;
     if (row_len % 4 == 0) {
         /* Every group lies in one row: prepared from the input where it is. */
-        for (int32_t ky = 0; ky < g->k_h; ky++) {
-            const int32_t y = y0 + ky;
-            if (y < 0 || y >= g->in_h) {
-                const int8_t zeros[4] = {0, 0, 0, 0};
-                for (int32_t i = 0; i < row_len; i += 4, groups += 2) {
-                    *groups = capsnet_prepare_q7x4(zeros);
+        const int8_t zeros[4] = {0, 0, 0, 0};
+        for (int32_t y = y0; y < y0 + k_h; y++, row += row_step, groups += 2 * (ptrdiff_t)(row_len / 4)) {
+            if (y < 0 || y >= in_h) {
+                for (int32_t k = 0; k < row_len / 4; k++) {
+                    groups[2 * k] = capsnet_prepare_q7x4(zeros);
                 }
-                continue;
-            }
-            const int8_t *row = g->input + ((ptrdiff_t)y * g->in_w + x0) * g->in_c;
-            for (int32_t i = 0; i < row_len; i += 4, groups += 2) {
-                *groups = capsnet_prepare_q7x4(row + i);
+            } else {
+                prepare_groups(row, row_len / 4, groups);
             }
         }
         return;
@@ -148,31 +169,26 @@ static void gather_window(const capsnet_conv_geometry *g, int32_t y0, int32_t x0
     /* Groups that span two rows (a first convolution's one input channel): the window's rows are
      * copied one after another into the staging bytes, then prepared from there. */
     int8_t *raw = staging;
-    for (int32_t ky = 0; ky < g->k_h; ky++, raw += row_len) {
-        const int32_t y = y0 + ky;
-        if (y < 0 || y >= g->in_h) {
+    for (int32_t y = y0; y < y0 + k_h; y++, raw += row_len, row += row_step) {
+        if (y < 0 || y >= in_h) {
             for (int32_t i = 0; i < row_len; i++) {
                 raw[i] = 0;
             }
-            continue;
-        }
-        const int8_t *row = g->input + ((ptrdiff_t)y * g->in_w + x0) * g->in_c;
-        int32_t i = 0;
-        for (; i + 4 <= row_len; i += 4) {
-            __builtin_memcpy(raw + i, row + i, 4);
-        }
-        for (; i < row_len; i++) {
-            raw[i] = row[i];
+        } else if (row_len < 4) {
+            for (int32_t i = 0; i < row_len; i++) {
+                raw[i] = row[i];
+            }
+        } else {
+            /* Whole words, the last one overlapping its predecessor rather than a loop over the rest. */
+            for (int32_t i = 0; i + 4 < row_len; i += 4) {
+                __builtin_memcpy(raw + i, row + i, 4);
+            }
+            __builtin_memcpy(raw + row_len - 4, row + row_len - 4, 4);
         }
     }
-    /* A local copy: the stores above could alias g for all the compiler knows. */
-    const int32_t window = g->window;
-    int32_t i = 0;
-    for (; i + 4 <= window; i += 4, groups += 2) {
-        *groups = capsnet_prepare_q7x4(staging + i);
-    }
-    for (int32_t t = 0; i < window; i++, t++) {
-        tail[t] = staging[i];
+    prepare_groups(staging, window / 4, groups);
+    for (int32_t t = 0; t < window % 4; t++) {
+        tail[t] = staging[(window & ~3) + t];
     }
 }
 
@@ -180,20 +196,20 @@ static void gather_window(const capsnet_conv_geometry *g, int32_t y0, int32_t x0
 static void gather_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, void *scratch)
 {
     capsnet_q7x4 *windows = (capsnet_q7x4 *)scratch;
-    int8_t *tails = (int8_t *)(windows + 2 * (ptrdiff_t)(g->window / 4));
+    int8_t *tails = (int8_t *)(windows + 2 * (ptrdiff_t)g->groups);
     int8_t *staging = tails + CONV_GATHERED_WINDOWS * CONV_TAIL_BYTES;
     gather_window(g, y0, x0, windows, tails, staging);
     gather_window(g, y0, x1, windows + 1, tails + 4, staging);
 }
 
 /* acc[2*r + c] += window r of the gathered pair against filter c. */
-static void dot_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, const int8_t *filter0,
+static inline __attribute__((always_inline)) void dot_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, const int8_t *filter0,
                      const int8_t *filter1, const void *scratch, int32_t acc[4])
 {
     (void)y0;
     (void)x0;
     (void)x1;
-    const int32_t groups = g->window / 4;
+    const int32_t groups = g->groups;
     const int32_t grouped = 4 * groups;
     const capsnet_q7x4 *windows = (const capsnet_q7x4 *)scratch;
     const int8_t *tail0 = (const int8_t *)(windows + 2 * (ptrdiff_t)groups);
@@ -218,7 +234,7 @@ static void gather_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, 
 }
 
 /* acc[2*r + c] += the window at (y0, xr) against filter c, row by row (capsnet_dot2x2_q7). */
-static void dot_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, const int8_t *filter0,
+static inline __attribute__((always_inline)) void dot_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, const int8_t *filter0,
                      const int8_t *filter1, const void *scratch, int32_t acc[4])
 {
     (void)scratch;
@@ -234,34 +250,81 @@ static void dot_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int
 }
 #endif
 
+/* A pair loop's output value: its sum started at the rounding constant, so that the requantization
+ * is one shift and one saturation (SSAT on the Arm DSP path), then the activation's clamp where it
+ * is narrower than int8 (`clamped`, a constant where convolve_rows is inlined). */
+static inline int8_t pair_output(int32_t acc, int32_t shift, int32_t min, int32_t max, int clamped)
+{
+    const int32_t value = capsnet_sat_q7(acc >> shift);
+    return clamped ? clamp_to(value, min, max) : (int8_t)value;
+}
+
 /* Two output positions of one output row whose windows' columns all lie inside the input: two
- * windows against two filters at a time, so that every load serves two products. */
-static CAPSNET_INLINE_HOT void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1, int32_t out_c,
-                          int8_t *out0, int8_t *out1, void *scratch)
+ * windows against two filters at a time, so that every load serves two products. What it needs of
+ * g is read into locals first: its output stores are int8_t, which may alias anything, and would
+ * otherwise make the compiler read g again after each of them. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1,
+                                             int32_t out_c, int8_t *out0, int8_t *out1, void *scratch, int clamped)
 {
     gather_pair(g, y0, x0, x1, scratch);
+    const int32_t window = g->window, bias_shift = g->bias_shift, half = g->half;
+    const int32_t shift = g->shift > 0 ? g->shift : 0;
+    const int8_t *const weights = g->weights, *const bias = g->bias;
+    const int32_t min = g->activation_min, max = g->activation_max;
     for (int32_t oc = 0; oc < out_c; oc += 2) {
         const int32_t pair = oc + 1 < out_c;
-        const int8_t *filter0 = g->weights + (ptrdiff_t)oc * g->window;
-        const int8_t *filter1 = pair ? filter0 + g->window : filter0;
+        const int8_t *filter0 = weights + (ptrdiff_t)oc * window;
+        const int8_t *filter1 = pair ? filter0 + window : filter0;
         int32_t acc[4];
-        acc[0] = acc[2] = bias_term(g, oc);
-        acc[1] = acc[3] = pair ? bias_term(g, oc + 1) : 0;
+        acc[0] = acc[2] = half + (bias != NULL ? (int32_t)bias[oc] * ((int32_t)1 << bias_shift) : 0);
+        acc[1] = acc[3] = half + (bias != NULL && pair ? (int32_t)bias[oc + 1] * ((int32_t)1 << bias_shift) : 0);
         dot_pair(g, y0, x0, x1, filter0, filter1, scratch, acc);
-        out0[oc] = activate(g, acc[0]);
-        out1[oc] = activate(g, acc[2]);
+        out0[oc] = pair_output(acc[0], shift, min, max, clamped);
+        out1[oc] = pair_output(acc[2], shift, min, max, clamped);
         if (pair) {
-            out0[oc + 1] = activate(g, acc[1]);
-            out1[oc + 1] = activate(g, acc[3]);
+            out0[oc + 1] = pair_output(acc[1], shift, min, max, clamped);
+            out1[oc + 1] = pair_output(acc[3], shift, min, max, clamped);
         }
     }
 }
 
-/* Rows [row_begin, row_end) of a convolution with a leaky ReLU, one window at a time: the leak
- * needs each accumulator before it is rounded, which the pair loops, tuned to the registers of the
- * packed-SIMD paths, do not keep. Kept out of the main loop so that a convolution without a leak
- * runs exactly the code it ran before leaks existed. */
-static CAPSNET_NOINLINE capsnet_status convolve_rows_leaky(const capsnet_conv_geometry *g,
+/* Rows [row_begin, row_end) without a leak: windows that reach into the left or right padding one
+ * at a time, the others two at a time. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_rows(const capsnet_conv_geometry *g, const capsnet_conv_params *params,
+                                             int32_t out_w, int32_t out_c, int8_t *output, int32_t row_begin,
+                                             int32_t row_end, void *scratch, int clamped)
+{
+    for (int32_t oy = row_begin; oy < row_end; oy++) {
+        const int32_t y0 = oy * params->stride.h - params->padding.h;
+        int32_t ox = 0;
+        /* Windows that start in the left padding, one at a time. */
+        for (; ox < out_w && ox * params->stride.w < params->padding.w; ox++) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            convolve_one(g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c, 0);
+        }
+        /* Two neighbouring windows with every column inside the input go through together. */
+        for (; ox + 1 < out_w; ox += 2) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            const int32_t x1 = x0 + params->stride.w;
+            if (x1 + g->k_w > g->in_w) {
+                break;
+            }
+            int8_t *out = output + ((ptrdiff_t)oy * out_w + ox) * out_c;
+            convolve_pair(g, y0, x0, x1, out_c, out, out + out_c, scratch, clamped);
+        }
+        /* The rest, whose windows reach into the right padding, one at a time. */
+        for (; ox < out_w; ox++) {
+            const int32_t x0 = ox * params->stride.w - params->padding.w;
+            convolve_one(g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c, 0);
+        }
+    }
+}
+
+/* Rows [row_begin, row_end) one window at a time, each sum rounded as it ends: a convolution with a
+ * leaky ReLU (the leak needs each sum before it is rounded, which the pair loops, tuned to the
+ * registers of the packed-SIMD paths, do not keep) or without the pair loops' headroom. Kept out of
+ * the main loop so that the pair loops' registers are not shared with it. */
+static CAPSNET_NOINLINE capsnet_status convolve_rows_singly(const capsnet_conv_geometry *g,
                                                            const capsnet_conv_params *params, int32_t out_w,
                                                            int32_t out_c, int8_t *output, int32_t row_begin,
                                                            int32_t row_end)
@@ -334,7 +397,7 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         return CAPSNET_ERROR_DIMENSION;
     }
 
-    /* The leak is checked where it is used, in convolve_rows_leaky, before anything is written: a
+    /* The leak is checked where it is used, in convolve_rows_singly, before anything is written: a
      * check here costs the Cortex-M4's DSP loops 2% (gcc 12 allocates their registers anew), and
      * calling capsnet_check_conv_formats for the same checks as below cost them 3% (conv2d) to 4%
      * (the primary capsules) on MNIST. */
@@ -360,38 +423,28 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
     }
     void *scratch = capsnet_align4_pointer((uint8_t *)ctx->buf + split->core_id * core_bytes);
 
-    const capsnet_conv_geometry g = {input,  in_h,    in_w, in_c,  k_h,   k_w, window, weights, bias, bias_shift, shift,
-                                     capsnet_rounding_of(shift), params->activation.min, params->activation.max};
+    const int32_t half = shift > 0 ? (int32_t)1 << (shift - 1) : 0;
+    const capsnet_conv_geometry g = {input,   in_h,    in_w,       in_c,
+                                     k_h,     k_w,     window,     weights,
+                                     bias,    bias_shift, shift,   capsnet_rounding_of(shift),
+                                     params->activation.min, params->activation.max, half, window / 4};
     /* This core's output rows. */
     int32_t row_begin;
     int32_t row_end;
     capsnet_split_range(out_h, split, &row_begin, &row_end);
     if (params->activation.leak != 0) {
-        return convolve_rows_leaky(&g, params, out_w, out_c, output, row_begin, row_end);
+        return convolve_rows_singly(&g, params, out_w, out_c, output, row_begin, row_end);
     }
-    for (int32_t oy = row_begin; oy < row_end; oy++) {
-        const int32_t y0 = oy * params->stride.h - params->padding.h;
-        int32_t ox = 0;
-        /* Windows that start in the left padding, one at a time. */
-        for (; ox < out_w && ox * params->stride.w < params->padding.w; ox++) {
-            const int32_t x0 = ox * params->stride.w - params->padding.w;
-            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c, 0);
-        }
-        /* Two neighbouring windows with every column inside the input go through together. */
-        for (; ox + 1 < out_w; ox += 2) {
-            const int32_t x0 = ox * params->stride.w - params->padding.w;
-            const int32_t x1 = x0 + params->stride.w;
-            if (x1 + k_w > in_w) {
-                break;
-            }
-            int8_t *out = output + ((ptrdiff_t)oy * out_w + ox) * out_c;
-            convolve_pair(&g, y0, x0, x1, out_c, out, out + out_c, scratch);
-        }
-        /* The rest, whose windows reach into the right padding, one at a time. */
-        for (; ox < out_w; ox++) {
-            const int32_t x0 = ox * params->stride.w - params->padding.w;
-            convolve_one(&g, y0, x0, out_c, output + ((ptrdiff_t)oy * out_w + ox) * out_c, 0);
-        }
+    /* The pair loops start each sum at the rounding constant, which needs its headroom: a sum stays
+     * within window * 2^14 + 128 * 2^bias_shift (capsnet_accumulator_fits). A convolution without it
+     * (a window of about 65,000 values or more) goes one window at a time, rounded as it ends. */
+    if ((int64_t)window * CAPSNET_MAX_PRODUCT + ((int64_t)128 << bias_shift) + half > INT32_MAX) {
+        return convolve_rows_singly(&g, params, out_w, out_c, output, row_begin, row_end);
+    }
+    if (params->activation.min > CAPSNET_Q7_MIN || params->activation.max < CAPSNET_Q7_MAX) {
+        convolve_rows(&g, params, out_w, out_c, output, row_begin, row_end, scratch, 1);
+    } else {
+        convolve_rows(&g, params, out_w, out_c, output, row_begin, row_end, scratch, 0);
     }
     return CAPSNET_OK;
 }
