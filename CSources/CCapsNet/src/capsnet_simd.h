@@ -121,8 +121,9 @@ static inline int32_t capsnet_dot4_q7(int32_t acc, capsnet_q7x4 a, capsnet_q7x4 
 /*
  * The convolution on these cores gathers two windows at a time into scratch (im2col), each group
  * of four values prepared once, so that the filters' inner loop prepares only its weights: on Arm,
- * per group, six loads and four SXTB16 feed eight SMLAD (sixteen products). Helium cores (which
- * also have the DSP extension) keep their vector loop, which needs no unpacking.
+ * per group, six loads and four SXTB16 feed eight SMLAD (sixteen products); with the filters
+ * prepared too (a filter bank in spare scratch), four LDRD feed them. Helium cores (which also
+ * have the DSP extension) keep their vector loop, which needs no unpacking.
  */
 #if !defined(CAPSNET_ARM_MVE)
 #define CAPSNET_CONV_IM2COL 1
@@ -197,6 +198,66 @@ static inline void capsnet_dot2x2_prepared_q7(const capsnet_q7x4 *x, const int8_
     acc[3] = s11;
 }
 #undef CAPSNET_DOT2X2_GROUP
+
+#if defined(CAPSNET_ARM_DSP)
+/* One group of capsnet_dot2x2_banked_q7 in twelve instructions: four LDRD (both windows' and both
+ * filters' prepared words) and eight SMLAD, no unpacking. */
+#define CAPSNET_DOT2X2_BANKED_GROUP(x, b)                                                              \
+    do {                                                                                               \
+        int32_t a0_, a1_, c0_, c1_, w0_, w1_;                                                          \
+        __asm__("ldrd %[a0], %[a1], [%[px]], #8\n\t"                                                  \
+                "ldrd %[c0], %[c1], [%[px]], #8\n\t"                                                  \
+                "ldrd %[w0], %[w1], [%[pb]], #8\n\t"                                                  \
+                "smlad %[s00], %[a0], %[w0], %[s00]\n\t"                                              \
+                "smlad %[s10], %[c0], %[w0], %[s10]\n\t"                                              \
+                "smlad %[s00], %[a1], %[w1], %[s00]\n\t"                                              \
+                "smlad %[s10], %[c1], %[w1], %[s10]\n\t"                                              \
+                "ldrd %[w0], %[w1], [%[pb]], #8\n\t"                                                  \
+                "smlad %[s01], %[a0], %[w0], %[s01]\n\t"                                              \
+                "smlad %[s11], %[c0], %[w0], %[s11]\n\t"                                              \
+                "smlad %[s01], %[a1], %[w1], %[s01]\n\t"                                              \
+                "smlad %[s11], %[c1], %[w1], %[s11]"                                                   \
+                : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [px] "+r"(x),       \
+                  [pb] "+r"(b), [a0] "=&r"(a0_), [a1] "=&r"(a1_), [c0] "=&r"(c0_), [c1] "=&r"(c1_),      \
+                  [w0] "=&r"(w0_), [w1] "=&r"(w1_)                                                     \
+                :                                                                                      \
+                : "memory");                                                                           \
+    } while (0)
+#else
+#define CAPSNET_DOT2X2_BANKED_GROUP(x, b)                                                              \
+    do {                                                                                               \
+        s00 = capsnet_dot4_q7(s00, (x)[0], (b)[0]);                                                    \
+        s01 = capsnet_dot4_q7(s01, (x)[0], (b)[1]);                                                    \
+        s10 = capsnet_dot4_q7(s10, (x)[1], (b)[0]);                                                    \
+        s11 = capsnet_dot4_q7(s11, (x)[1], (b)[1]);                                                    \
+        (x) += 2;                                                                                      \
+        (b) += 2;                                                                                      \
+    } while (0)
+#endif
+
+/**
+ * acc[2*r + c] += the products of window r with filter c, for r, c in {0, 1}, over `groups` groups
+ * of four values, both sides prepared: x as in capsnet_dot2x2_prepared_q7, b both filters' groups
+ * interleaved the same way (b[2g] is group g of filter 0, b[2g + 1] of filter 1).
+ */
+static inline void capsnet_dot2x2_banked_q7(const capsnet_q7x4 *x, const capsnet_q7x4 *b, int32_t groups,
+                                            int32_t acc[4])
+{
+    int32_t s00 = acc[0], s01 = acc[1], s10 = acc[2], s11 = acc[3];
+    const capsnet_q7x4 *const pairs_end = x + 4 * (ptrdiff_t)(groups / 2);
+    while (x != pairs_end) {
+        CAPSNET_DOT2X2_BANKED_GROUP(x, b);
+        CAPSNET_DOT2X2_BANKED_GROUP(x, b);
+    }
+    if (groups % 2 != 0) {
+        CAPSNET_DOT2X2_BANKED_GROUP(x, b);
+    }
+    acc[0] = s00;
+    acc[1] = s01;
+    acc[2] = s10;
+    acc[3] = s11;
+}
+#undef CAPSNET_DOT2X2_BANKED_GROUP
 #endif
 #endif /* CAPSNET_PACKED_SIMD */
 

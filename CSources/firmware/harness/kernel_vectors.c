@@ -119,6 +119,57 @@ static void convolution_case(void)
     fold(other, status == CAPSNET_OK ? out.h * out.w * out.c : 0, status);
 }
 
+/* A convolution given more scratch than it needs, which it may fill with a bank of prepared filters
+ * (the packed-SIMD paths): in blocks of about ten filters, then all of them, on one core and on
+ * two, whose output must be the bytes of the run with exactly the scratch it asks for. */
+static void convolution_bank_case(void)
+{
+    capsnet_hwc in;
+    capsnet_conv_params params;
+    capsnet_hwc out;
+    in.h = between(3, 8);
+    in.w = between(3, 8);
+    in.c = between(1, 5);
+    params.kernel.h = between(1, 3);
+    params.kernel.w = between(1, 3);
+    params.stride.h = between(1, 2);
+    params.stride.w = between(1, 2);
+    params.padding.h = between(0, params.kernel.h - 1);
+    params.padding.w = between(0, params.kernel.w - 1);
+    params.input_frac = between(3, 7);
+    params.weight_frac = between(3, 7);
+    params.bias_frac = between(3, 7);
+    params.output_frac = params.input_frac + params.weight_frac - between(2, 9);
+    params.activation.leak = 0;
+    params.activation.min = (next() & 1u) ? 0 : CAPSNET_Q7_MIN;
+    params.activation.max = CAPSNET_Q7_MAX;
+    out.h = (in.h + params.padding.h - params.kernel.h) / params.stride.h + 1;
+    out.w = (in.w + params.padding.w - params.kernel.w) / params.stride.w + 1;
+    out.c = between(9, 31);
+    fill(input, in.h * in.w * in.c);
+    fill(weights, out.c * params.kernel.h * params.kernel.w * in.c);
+    fill(bias, out.c);
+    const int8_t *const chosen_bias = (next() & 1u) ? bias : 0;
+    const int32_t needed = capsnet_conv_hwc_q7_get_buffer_size(&params, &in);
+    const capsnet_context exact = {scratch_storage, needed};
+    const capsnet_status status = capsnet_conv_hwc_q7(&exact, &params, &in, input, weights, chosen_bias, &out, output);
+    const int32_t count = status == CAPSNET_OK ? out.h * out.w * out.c : 0;
+    fold(output, count, status);
+    /* A pair of filters prepared: two groups of 8 bytes per four window values. */
+    const int32_t pair_bytes = 16 * ((params.kernel.h * params.kernel.w * in.c + 3) / 4);
+    const int32_t sizes[2] = {needed + 5 * pair_bytes + 8, (int32_t)sizeof scratch_storage / 2};
+    for (int32_t k = 0; k < 2; k++) {
+        const capsnet_context more = {scratch_storage, sizes[k]};
+        fold(other, count, capsnet_conv_hwc_q7(&more, &params, &in, input, weights, chosen_bias, &out, other));
+        const capsnet_context shared = {scratch_storage, 2 * sizes[k]};
+        for (int32_t core = 0; core < 2; core++) {
+            const capsnet_core_split split = {core, 2, 0, 0};
+            fold(other, 0, capsnet_conv_hwc_q7_split(&shared, &params, &in, input, weights, chosen_bias, &out, other, &split));
+        }
+        fold(other, count, status);
+    }
+}
+
 static void squash_case(void)
 {
     const int32_t capsules = between(1, 20);
@@ -370,7 +421,7 @@ void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_
         const char *name;
         void (*run)(void);
         int32_t cases;
-    } kernels[] = {{"conv_hwc", convolution_case, 60}, {"squash", squash_case, 60}, {"softmax", softmax_case, 60},
+    } kernels[] = {{"conv_hwc", convolution_case, 60}, {"conv_hwc_bank", convolution_bank_case, 30}, {"squash", squash_case, 60}, {"softmax", softmax_case, 60},
                    {"matrix", matrix_case, 60},        {"primary_capsule", primary_case, 30},
                    {"capsule_layer", capsule_case, 60}, {"channel_affine", affine_case, 60},
                    {"exp_squash", exp_squash_case, 60}, {"depthwise_primary_capsule", depthwise_primary_case, 30},

@@ -3,7 +3,9 @@
 /// A chain only ever needs a layer's input, its output and its scratch at once. Outputs go
 /// alternately to the bottom and the top of the arena, scratch between them, so the arena is
 /// exactly the largest `input + scratch + output` of any layer (plus alignment of the scratch);
-/// layers that work in place (ReLU, reshape) leave their input where it is.
+/// layers that work in place (ReLU, reshape) leave their input where it is. A kernel that runs
+/// faster with more scratch (the convolution's filter bank) is also given the bytes between its
+/// scratch and the tensor at the top, which the arena has anyway: it never grows for them.
 public struct ArenaPlan: Sendable, Equatable {
     /// One layer's share of the arena.
     public struct LayerMemory: Sendable, Equatable {
@@ -13,9 +15,15 @@ public struct ArenaPlan: Sendable, Equatable {
         public var outputOffset: Int
         public var outputBytes: Int
         public var scratchOffset: Int
+        /// The scratch the kernel needs.
         public var scratchBytes: Int
-        /// Bytes in use while the layer runs.
+        /// Arena bytes after the scratch that no tensor uses while the layer runs, given to kernels
+        /// that run faster with them (``ArenaNeed/usesSpareScratch``); 0 for the others.
+        public var spareBytes: Int
+        /// Bytes the layer needs while it runs (its spare bytes not counted).
         public var peakBytes: Int
+        /// The scratch its kernel is given: what it needs and the spare bytes.
+        public var kernelScratchBytes: Int { scratchBytes + spareBytes }
     }
 
     /// The arena size: the RAM peak of one inference, activations plus scratch.
@@ -46,13 +54,17 @@ public struct ArenaPlan: Sendable, Equatable {
         for (layer, need) in zip(model.layers, needs) {
             var memory = LayerMemory(
                 name: layer.name, inputOffset: offset, inputBytes: layer.inputCount, outputOffset: offset,
-                outputBytes: layer.outputCount, scratchOffset: 0, scratchBytes: need.scratchBytes,
+                outputBytes: layer.outputCount, scratchOffset: 0, scratchBytes: need.scratchBytes, spareBytes: 0,
                 peakBytes: layer.inputCount)
             if !need.inPlace {
                 let bottomSize = atBottom ? layer.inputCount : layer.outputCount
+                let topSize = atBottom ? layer.outputCount : layer.inputCount
                 memory.scratchOffset = align(bottomSize)
                 memory.outputOffset = atBottom ? size - layer.outputCount : 0
                 memory.peakBytes = layer.inputCount + need.scratchBytes + layer.outputCount
+                if need.usesSpareScratch {
+                    memory.spareBytes = max(size - topSize - memory.scratchOffset - need.scratchBytes, 0)
+                }
                 atBottom.toggle()
                 offset = memory.outputOffset
             }

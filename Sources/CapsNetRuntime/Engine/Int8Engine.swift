@@ -99,7 +99,7 @@ public struct Int8Engine: Sendable {
             KernelCall(
                 layer: layer, inputFrac: model.inputFrac(ofLayer: index), input: bytes + memory.inputOffset,
                 output: bytes + memory.outputOffset, scratch: base + memory.scratchOffset,
-                scratchBytes: memory.scratchBytes, split: split, routing: routing))
+                scratchBytes: memory.kernelScratchBytes, split: split, routing: routing))
     }
 }
 

@@ -51,7 +51,7 @@ enum CPrinter {
         guard call.arguments.contains(.context) else { return ["    " + checked] }
         return [
             "    {",
-            "        const capsnet_context ctx = {.buf = a + \(memory.scratchOffset), .size = \(memory.scratchBytes)};",
+            "        const capsnet_context ctx = {.buf = a + \(memory.scratchOffset), .size = \(memory.kernelScratchBytes)};",
             "        \(checked)",
             "    }",
         ]

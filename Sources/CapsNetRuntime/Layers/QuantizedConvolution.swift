@@ -121,8 +121,9 @@ public struct QuantizedConvolution: QuantizedLayerKind {
 
     public func macs(_ layer: QuantizedLayer) -> Int { outputHeight * outputWidth * weightCount }
 
+    /// The kernel's scratch; the full convolution's kernel also prepares a filter bank in any spare.
     public func arenaNeed(_ layer: QuantizedLayer, routing: RoutingMemory, cores: Int) -> ArenaNeed {
-        ArenaNeed(scratchBytes: scratchBytes(inputShape: layer.inputShape, cores: cores))
+        ArenaNeed(scratchBytes: scratchBytes(inputShape: layer.inputShape, cores: cores), usesSpareScratch: !depthwise)
     }
 
     public var splitsOverCores: Bool { true }

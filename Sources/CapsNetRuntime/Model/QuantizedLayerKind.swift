@@ -61,10 +61,14 @@ public struct ArenaNeed: Sendable, Equatable {
     public var scratchBytes: Int
     /// Whether the layer leaves its output where its input is (ReLU, reshapes).
     public var inPlace: Bool
+    /// Whether its kernel runs faster with more scratch than it needs (the convolution's filter
+    /// bank), so that the plan gives it the arena bytes no tensor uses while it runs.
+    public var usesSpareScratch: Bool
 
-    public init(scratchBytes: Int = 0, inPlace: Bool = false) {
+    public init(scratchBytes: Int = 0, inPlace: Bool = false, usesSpareScratch: Bool = false) {
         self.scratchBytes = scratchBytes
         self.inPlace = inPlace
+        self.usesSpareScratch = usesSpareScratch
     }
 }
 
