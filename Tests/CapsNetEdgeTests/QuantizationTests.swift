@@ -84,16 +84,25 @@ struct QuantizationTests {
     func arenaPlan() throws {
         let (_, quantized) = try tinyQuantized()
         let plan = ArenaPlan(quantized)
-        for memory in plan.layers {
+        for (layer, memory) in zip(quantized.layers, plan.layers) {
             #expect(memory.inputOffset + memory.inputBytes <= plan.bytes)
             #expect(memory.outputOffset + memory.outputBytes <= plan.bytes)
-            #expect(memory.scratchOffset + memory.scratchBytes <= plan.bytes)
+            #expect(memory.scratchOffset + memory.kernelScratchBytes <= plan.bytes)
             if memory.outputOffset != memory.inputOffset {
                 let regions = [
                     (memory.inputOffset, memory.inputBytes), (memory.outputOffset, memory.outputBytes),
-                    (memory.scratchOffset, memory.scratchBytes),
+                    (memory.scratchOffset, memory.kernelScratchBytes),
                 ].filter { $0.1 > 0 }.sorted { $0.0 < $1.0 }
                 for (first, second) in zip(regions, regions.dropFirst()) { #expect(first.0 + first.1 <= second.0) }
+            }
+            // A convolution below the peak gets the bytes up to the tensor at the top for its filter
+            // bank; the other kinds get none.
+            let usesSpare = layer.kind.arenaNeed(layer, routing: .keepPredictions, cores: 1).usesSpareScratch
+            #expect(usesSpare == (layer.kind is QuantizedConvolution || layer.kind is QuantizedPrimaryCapsule))
+            if usesSpare && memory.peakBytes + 2 * ArenaPlan.scratchAlignment < plan.bytes {
+                #expect(memory.spareBytes > 0, "\(layer.name)")
+            } else if !usesSpare {
+                #expect(memory.spareBytes == 0, "\(layer.name)")
             }
         }
         // The arena is the largest layer's need, plus at most the padding that aligns its scratch.

@@ -172,8 +172,8 @@ struct ErrorCodeTests {
         let window = 3 * 3 * 2
         let one = capsnet_conv_hwc_q7_get_buffer_size(&call.params, &call.inDims)
         #expect(
-            one == 2 * (window / 4) * 8 + 2 * 4 + window + 3,
-            "two windows' groups widened to 16 bits, their tails, one window staged (rows of 6 values are not whole groups), alignment")
+            one == 2 * ((window + 3) / 4) * 8 + 2 * 4 + (window + 3) + 3,
+            "two windows' groups widened to 16 bits (the last one partial), their tails, one window staged with the partial group's padding (rows of 6 values are not whole groups), alignment")
         var wholeGroups = call.inDims
         wholeGroups.c = 4
         #expect(

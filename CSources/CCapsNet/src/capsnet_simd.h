@@ -347,16 +347,21 @@ static inline int32_t capsnet_sum_q7(const int8_t *a, int32_t length)
         const int32_t words = (length - i) / 4 < 256 ? (length - i) / 4 : 256;
         uint32_t even = 0, odd = 0;
         const int8_t *p = a + i;
-        /* Two words per pass: the loop's own instructions once per eight values. */
-        const int8_t *const pairs_end = p + 8 * (words / 2);
-        for (; p != pairs_end; p += 8) {
+        /* Four words per pass: the loop's own instructions once per sixteen values. */
+        const int8_t *const quads_end = p + 16 * (words / 4);
+        for (; p != quads_end; p += 16) {
             const uint32_t word0 = (uint32_t)capsnet_load_q7x4(p);
             const uint32_t word1 = (uint32_t)capsnet_load_q7x4(p + 4);
-            even = __sxtab16(__sxtab16(even, word0), word1);
+            const uint32_t word2 = (uint32_t)capsnet_load_q7x4(p + 8);
+            const uint32_t word3 = (uint32_t)capsnet_load_q7x4(p + 12);
+            even = __sxtab16(__sxtab16(__sxtab16(__sxtab16(even, word0), word1), word2), word3);
             /* SXTAB16 with its built-in rotation, as in capsnet_unpack_q7x4. */
-            __asm__("sxtab16 %0, %0, %1, ror #8\n\tsxtab16 %0, %0, %2, ror #8" : "+r"(odd) : "r"(word0), "r"(word1));
+            __asm__("sxtab16 %0, %0, %1, ror #8\n\tsxtab16 %0, %0, %2, ror #8\n\t"
+                    "sxtab16 %0, %0, %3, ror #8\n\tsxtab16 %0, %0, %4, ror #8"
+                    : "+r"(odd)
+                    : "r"(word0), "r"(word1), "r"(word2), "r"(word3));
         }
-        if (words % 2 != 0) {
+        for (int32_t k = 0; k < words % 4; k++, p += 4) {
             const uint32_t word = (uint32_t)capsnet_load_q7x4(p);
             even = __sxtab16(even, word);
             __asm__("sxtab16 %0, %0, %1, ror #8" : "+r"(odd) : "r"(word));
@@ -698,8 +703,19 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
     for (int32_t n = 0; n < count; n++, u += u_step, w += w_step, out += item_stride) {
 #if defined(CAPSNET_PACKED_SIMD)
         const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
-#pragma GCC unroll 16
-        for (int32_t r = 0; r < rows; r++) {
+        int32_t r = 0;
+        /* Rows in pairs, both weights words in one 8-byte load (LDRD on Arm when the caller says
+         * the weights are word-aligned). */
+#pragma GCC unroll 8
+        for (; r + 2 <= rows; r += 2) {
+            int32_t words[2];
+            __builtin_memcpy(words, w + 4 * r, sizeof words);
+            const int32_t sum0 = capsnet_dot4_q7(half, x, capsnet_unpack_q7x4(words[0]));
+            const int32_t sum1 = capsnet_dot4_q7(half, x, capsnet_unpack_q7x4(words[1]));
+            out[r * row_stride] = (int8_t)capsnet_sat_q7(sum0 >> shift);
+            out[(r + 1) * row_stride] = (int8_t)capsnet_sat_q7(sum1 >> shift);
+        }
+        if (r < rows) {
             const int32_t sum = capsnet_dot4_q7(half, x, capsnet_prepare_q7x4(w + 4 * r));
             out[r * row_stride] = (int8_t)capsnet_sat_q7(sum >> shift);
         }
@@ -860,7 +876,13 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
     case n:                                                                                             \
         if (at->u_step == 4 && at->w_step == 4 * (n) && at->item_stride == 1) {                        \
             const capsnet_prediction_layout along_inputs = {4 * (n), 4, at->row_stride, 1};             \
-            capsnet_predictions4_q7(w, u, count, n, shift, out, &along_inputs);                          \
+            if (((uintptr_t)w & 3u) == 0) {                                                             \
+                /* Word-aligned weights: two rows per LDRD on Arm. */                                   \
+                capsnet_predictions4_q7((const int8_t *)__builtin_assume_aligned(w, 4), u, count, n,    \
+                                        shift, out, &along_inputs);                                     \
+            } else {                                                                                    \
+                capsnet_predictions4_q7(w, u, count, n, shift, out, &along_inputs);                      \
+            }                                                                                           \
         } else {                                                                                        \
             capsnet_predictions4_q7(w, u, count, n, shift, out, at);                                     \
         }                                                                                               \
@@ -1207,30 +1229,33 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
     }
 #elif defined(CAPSNET_ARM_DSP)
     /* Four columns per word: SSUB8 and SEL keep each column's maximum, USUB8 gives the four table
-     * indices max - b (0 to 255) at once; the lookups, sums and divisions stay one per value. */
+     * indices max - b (0 to 255) at once; the lookups, sums and divisions stay one per value. The
+     * rows are walked with pointers to their end, and each column's divisor 2 * sum is formed once. */
+    const ptrdiff_t span = rows * stride;
     for (; c + 4 <= cols; c += 4) {
-        const int8_t *b = logits + c;
-        uint32_t max = (uint32_t)capsnet_load_q7x4(b);
-        for (int32_t r = 1; r < rows; r++) {
-            const uint32_t x = (uint32_t)capsnet_load_q7x4(b + r * stride);
+        const int8_t *const first = logits + c;
+        const int8_t *const end = first + span;
+        uint32_t max = (uint32_t)capsnet_load_q7x4(first);
+        for (const int8_t *b = first + stride; b != end; b += stride) {
+            const uint32_t x = (uint32_t)capsnet_load_q7x4(b);
             (void)__ssub8((int8x4_t)x, (int8x4_t)max);
             max = (uint32_t)__sel((uint8x4_t)x, (uint8x4_t)max);
         }
         uint32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        for (int32_t r = 0; r < rows; r++) {
-            const uint32_t d = (uint32_t)__usub8((uint8x4_t)max, (uint8x4_t)capsnet_load_q7x4(b + r * stride));
+        for (const int8_t *b = first; b != end; b += stride) {
+            const uint32_t d = (uint32_t)__usub8((uint8x4_t)max, (uint8x4_t)capsnet_load_q7x4(b));
             s0 += exp_q15[d & 0xffu];
             s1 += exp_q15[(d >> 8) & 0xffu];
             s2 += exp_q15[(d >> 16) & 0xffu];
             s3 += exp_q15[d >> 24];
         }
         int8_t *o = out + c;
-        for (int32_t r = 0; r < rows; r++, o += stride) {
-            const uint32_t d = (uint32_t)__usub8((uint8x4_t)max, (uint8x4_t)capsnet_load_q7x4(b + r * stride));
-            o[0] = capsnet_coupling_q7(exp_q15[d & 0xffu], s0);
-            o[1] = capsnet_coupling_q7(exp_q15[(d >> 8) & 0xffu], s1);
-            o[2] = capsnet_coupling_q7(exp_q15[(d >> 16) & 0xffu], s2);
-            o[3] = capsnet_coupling_q7(exp_q15[d >> 24], s3);
+        for (const int8_t *b = first; b != end; b += stride, o += stride) {
+            const uint32_t d = (uint32_t)__usub8((uint8x4_t)max, (uint8x4_t)capsnet_load_q7x4(b));
+            o[0] = capsnet_coupling_of_numerator_q7((exp_q15[d & 0xffu] << 8) + s0, s0);
+            o[1] = capsnet_coupling_of_numerator_q7((exp_q15[(d >> 8) & 0xffu] << 8) + s1, s1);
+            o[2] = capsnet_coupling_of_numerator_q7((exp_q15[(d >> 16) & 0xffu] << 8) + s2, s2);
+            o[3] = capsnet_coupling_of_numerator_q7((exp_q15[d >> 24] << 8) + s3, s3);
         }
     }
 #elif defined(CAPSNET_ARM_NEON)
