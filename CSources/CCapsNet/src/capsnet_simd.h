@@ -691,8 +691,9 @@ typedef struct {
  * row loop unrolls. */
 static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_predictions4_q7(
     const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, int8_t *out,
-    const capsnet_prediction_layout *at)
+    const capsnet_prediction_layout *at, int aligned)
 {
+    (void)aligned;
     const ptrdiff_t w_step = at->w_step, u_step = at->u_step, row_stride = at->row_stride;
     const ptrdiff_t item_stride = at->item_stride;
 #if defined(CAPSNET_PACKED_SIMD)
@@ -704,12 +705,17 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
 #if defined(CAPSNET_PACKED_SIMD)
         const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
         int32_t r = 0;
-        /* Rows in pairs, both weights words in one 8-byte load (LDRD on Arm when the caller says
-         * the weights are word-aligned). */
+        /* Rows in pairs, both weight words in one 8-byte load (LDRD on Arm) when every item's
+         * weights are word-aligned (`aligned`, a constant where it is inlined). */
 #pragma GCC unroll 8
         for (; r + 2 <= rows; r += 2) {
             int32_t words[2];
-            __builtin_memcpy(words, w + 4 * r, sizeof words);
+            if (aligned) {
+                __builtin_memcpy(words, __builtin_assume_aligned(w + 4 * r, 4), sizeof words);
+            } else {
+                words[0] = capsnet_load_q7x4(w + 4 * r);
+                words[1] = capsnet_load_q7x4(w + 4 * r + 4);
+            }
             const int32_t sum0 = capsnet_dot4_q7(half, x, capsnet_unpack_q7x4(words[0]));
             const int32_t sum1 = capsnet_dot4_q7(half, x, capsnet_unpack_q7x4(words[1]));
             out[r * row_stride] = (int8_t)capsnet_sat_q7(sum0 >> shift);
@@ -871,20 +877,23 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
      * general one's overhead per row. */
 #if !defined(CAPSNET_ARM_MVE) && !defined(CAPSNET_ARM_NEON) && !defined(CAPSNET_RISCV_VECTOR)
     if (length == 4) {
-        /* The kept routing's layout spelt out as constants, so that its steps fold into the loads. */
+        /* The kept and the lean routing's layouts spelt out as constants, so that their steps fold
+         * into the loads and stores. */
 #define CAPSNET_PREDICTIONS4_CASE(n)                                                                    \
     case n:                                                                                             \
         if (at->u_step == 4 && at->w_step == 4 * (n) && at->item_stride == 1) {                        \
             const capsnet_prediction_layout along_inputs = {4 * (n), 4, at->row_stride, 1};             \
             if (((uintptr_t)w & 3u) == 0) {                                                             \
-                /* Word-aligned weights: two rows per LDRD on Arm. */                                   \
-                capsnet_predictions4_q7((const int8_t *)__builtin_assume_aligned(w, 4), u, count, n,    \
-                                        shift, out, &along_inputs);                                     \
+                capsnet_predictions4_q7(w, u, count, n, shift, out, &along_inputs, 1);                   \
             } else {                                                                                    \
-                capsnet_predictions4_q7(w, u, count, n, shift, out, &along_inputs);                      \
+                capsnet_predictions4_q7(w, u, count, n, shift, out, &along_inputs, 0);                   \
             }                                                                                           \
+        } else if (at->u_step == 0 && at->row_stride == 1 && at->item_stride == (n)) {                 \
+            /* The lean routing's layout: one capsule against every output capsule's matrix. */         \
+            const capsnet_prediction_layout along_outputs = {at->w_step, 0, 1, n};                      \
+            capsnet_predictions4_q7(w, u, count, n, shift, out, &along_outputs, 0);                      \
         } else {                                                                                        \
-            capsnet_predictions4_q7(w, u, count, n, shift, out, at);                                     \
+            capsnet_predictions4_q7(w, u, count, n, shift, out, at, 0);                                  \
         }                                                                                               \
         return
         switch (rows) {
@@ -892,7 +901,7 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
             CAPSNET_PREDICTIONS4_CASE(6);
             CAPSNET_PREDICTIONS4_CASE(8);
             CAPSNET_PREDICTIONS4_CASE(16);
-        default: capsnet_predictions4_q7(w, u, count, rows, shift, out, at); return;
+        default: capsnet_predictions4_q7(w, u, count, rows, shift, out, at, 0); return;
         }
 #undef CAPSNET_PREDICTIONS4_CASE
     }
