@@ -31,10 +31,14 @@ extern "C" {
 /**
  * @brief Scratch bytes capsnet_conv_hwc_q7 needs, or a negative status if the arguments are invalid
  * (CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION, CAPSNET_ERROR_OVERFLOW): two windows of
- * Kh*Kw*Cin values widened to 16 bits, 4*Kh*Kw*Cin + 11 bytes at most.
+ * W = Kh*Kw*Cin values widened to 16 bits and, when a window row of Kw*Cin values is not a multiple
+ * of four, one window staged as int8; 5*W + 26 bytes at most.
  *
  * The cores with packed int8 SIMD (Arm DSP without Helium, CORE-V) gather windows there (im2col);
  * the other paths leave it untouched. The size is the same on every core, so one arena fits all.
+ * A larger buffer is allowed and used: the packed-SIMD paths prepare as many filters as fit beyond
+ * the windows (2*W bytes per filter, rounded up to groups of four values), once per call, so that
+ * their inner loop unpacks nothing; the output is the same byte for byte whatever the size.
  */
 int32_t capsnet_conv_hwc_q7_get_buffer_size(const capsnet_conv_params *params, const capsnet_hwc *input_dims);
 
@@ -66,7 +70,8 @@ capsnet_status capsnet_conv_hwc_q7(const capsnet_context *ctx, const capsnet_con
 
 /**
  * @brief Scratch bytes capsnet_conv_hwc_q7_split needs for num_cores cores together (one buffer,
- * num_cores times the single-core size), or a negative status.
+ * num_cores times the single-core size), or a negative status. Given more, each core takes
+ * ctx->size / num_cores bytes, its filter bank in what is beyond its need.
  */
 int32_t capsnet_conv_hwc_q7_split_get_buffer_size(const capsnet_conv_params *params, const capsnet_hwc *input_dims,
                                                   int32_t num_cores);
