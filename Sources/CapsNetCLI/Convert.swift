@@ -28,13 +28,24 @@ struct Convert: ParsableCommand {
     @Option(help: "The output folder, created if missing.")
     var out: String
 
-    @Option(help: "How formats are chosen: 'default' (this project's) or 'reference' (the paper's rule).")
-    var scheme: QuantizationScheme = .default
+    @Option(
+        help: """
+            How formats are chosen: 'rules' (this project's rules), 'search' (the rules, then each format tried \
+            a bit either way against the int8 engine's outputs on the calibration images) or 'reference' (the \
+            paper's rule).
+            """)
+    var scheme: QuantizationScheme = .rules
+
+    @Option(help: "Seconds the 'search' scheme may spend trying formats.")
+    var searchSeconds: Double = 30
 
     func validate() throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
             throw ValidationError("--out \(out) is a file; give a folder")
+        }
+        guard searchSeconds >= 0, searchSeconds.isFinite else {
+            throw ValidationError("--search-seconds must be a number of seconds, 0 or more")
         }
         if QuantizedModelFile.isQuantizedModel(model) {
             throw ValidationError(
@@ -53,15 +64,20 @@ struct Convert: ParsableCommand {
         _ = try evaluationSet.images(for: float)
 
         let calibrating = ProgressBar(total: calibrationSet.count, label: "calibrating")
-        let quantized = try Quantizer(scheme: scheme).quantize(float, calibration: calibrationSet) {
+        if scheme == .search {
+            print("Calibrating, then searching formats for up to \(String(format: "%g", searchSeconds)) s.")
+        }
+        let result = try Quantizer(scheme: scheme, searchSeconds: searchSeconds).run(float, calibration: calibrationSet) {
             calibrating.update($0)
         }
         calibrating.finish()
+        let quantized = result.model
         let engine = try Int8Engine(quantized)
 
         let scoring = ProgressBar(total: evaluationSet.count, label: "scoring float32 and int8")
         let report = try QuantizationReport.measure(
-            float: float, int8: engine, modelName: model, calibration: calibrationSet, evaluation: evaluationSet
+            float: float, int8: engine, modelName: model, calibration: calibrationSet, evaluation: evaluationSet,
+            search: result.search
         ) { scoring.update($0) }
         scoring.finish()
 

@@ -91,7 +91,7 @@ struct BatchNormalizationTests {
         let output = normalization.forward(Tensor(shape: [1, 4, 4, channels], values: input), layer, recording: false)
         statistics.tensors[.layer(0, .output), default: TensorStatistics()].add(output.output.values)
         let context = QuantizationContext(
-            scheme: .default, model: model, index: 0, inputFrac: inputFrac, statistics: statistics)
+            scheme: .rules, model: model, index: 0, inputFrac: inputFrac, statistics: statistics)
         let (kind, outputFrac) = normalization.quantize(context)
         let affine = try #require(kind as? QuantizedChannelAffine)
         var values = input.map { Int8(($0 * 32).rounded()) }

@@ -6,7 +6,7 @@ import Testing
 import CapsNetEdge
 
 /// The tiny fixture CapsNet quantized on the fixture digits (both 12×12×1).
-func tinyQuantized(_ scheme: QuantizationScheme = .default) throws -> (CapsNetModel, QuantizedModel) {
+func tinyQuantized(_ scheme: QuantizationScheme = .rules) throws -> (CapsNetModel, QuantizedModel) {
     let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
     let calibration = try Dataset(GeneratedData.digits)
     return (model, try Quantizer(scheme: scheme).quantize(model, calibration: calibration))
@@ -160,11 +160,12 @@ struct QuantizationTests {
     @Test("the MNIST int8 outputs of the first 100 test images are stable", .needsSharedData, .datasetScale)
     func mnistDigest() throws {
         let model = try CapsNetModel(contentsOf: TestData.mnistModel)
-        let quantized = try Quantizer().quantize(model, calibration: Dataset(TestData.shared("mnist") + "@0-999"))
+        let quantized = try Quantizer(scheme: .rules).quantize(
+            model, calibration: Dataset(TestData.shared("mnist") + "@0-999"))
         let images = try Dataset(TestData.shared("mnist") + "@0-99").images(for: model)
         let outputs = try Int8Engine(quantized).outputs(images).flatMap { $0 }
         let digest = String(Zlib.crc32(outputs.map { UInt8(bitPattern: $0) }), radix: 16)
-        // Regenerate on purpose only, when the kernels or the default scheme change: print the new value.
+        // Regenerate on purpose only, when the kernels or the rules change: print the new value.
         #expect(digest == Self.mnistDigest, "new digest \(digest)")
         #expect(outputs.count == 1_000)
     }

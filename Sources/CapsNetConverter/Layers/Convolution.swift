@@ -187,7 +187,7 @@ public struct Convolution: LayerKind {
     /// its negative values become zeros anyway, so they need not widen the range.
     public func quantize(_ context: QuantizationContext) -> (kind: any QuantizedLayerKind, outputFrac: Int) {
         var range = context.statistics(.output)
-        if context.scheme == .default, context.nextLayer?.kind is ReLU {
+        if context.scheme.usesRules, context.nextLayer?.kind is ReLU {
             range = context.statistics(.output, ofNextLayer: true)
         }
         let quantized = quantize(context, outputFrac: context.activationFormat(range))

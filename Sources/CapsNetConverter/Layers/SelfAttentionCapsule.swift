@@ -123,7 +123,7 @@ public struct SelfAttentionCapsule: LayerKind {
         let products = context.inputFrac + weightFrac
         let predictionFrac = clamp(context.routingFormat(.predictions), products - 31, products)
         let agreementFrac = clamp(context.routingFormat(.logits(iteration: 0)), 2 * predictionFrac - 32, 30 + 2 * predictionFrac)
-        let biasFrac = context.weightFormat(bias)
+        let biasFrac = context.weightFormat(bias, site: .bias)
         let couplingFrac = min(context.routingFormat(.couplings(iteration: 0)), max(Int(CAPSNET_SOFTMAX_FRAC), biasFrac))
         let sums = couplingFrac + predictionFrac
         let sumFrac = clamp(context.squashInputFormat(.sums(iteration: 0)), sums - 31, sums)

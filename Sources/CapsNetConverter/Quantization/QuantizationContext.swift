@@ -71,6 +71,42 @@ enum CalibrationKey: Hashable {
     case layer(Int, LayerTensor)
 }
 
+/// A format the quantizer chooses inside a layer: one of its tensors, or its trained values.
+public enum FormatSite: Hashable, Sendable, CustomStringConvertible {
+    case tensor(LayerTensor)
+    /// The weights (a convolution's filters, a capsule layer's matrices).
+    case weights
+    /// Trained values other than the weights that get a format of their own (Efficient-CapsNet's
+    /// routing bias).
+    case bias
+
+    public var description: String {
+        switch self {
+        case .tensor(let tensor): "\(tensor)"
+        case .weights: "weights"
+        case .bias: "bias"
+        }
+    }
+}
+
+/// One format the quantizer chooses: a site of layer `layer` (-1: the model's input).
+public struct FormatKey: Hashable, Sendable {
+    public var layer: Int
+    public var site: FormatSite
+}
+
+/// The formats the rules chose while a model was built, in the order they were chosen: what
+/// `FormatSearch` starts from.
+final class FormatChoices: @unchecked Sendable {
+    private(set) var order: [FormatKey] = []
+    private(set) var formats: [FormatKey: Int] = [:]
+
+    func record(_ key: FormatKey, _ format: Int) {
+        if formats[key] == nil { order.append(key) }
+        formats[key] = format
+    }
+}
+
 /// What calibration recorded.
 struct Statistics {
     /// Ranges of every stored tensor.
@@ -89,6 +125,32 @@ public struct QuantizationContext {
     /// The fractional bits of the layer's input.
     public let inputFrac: Int
     let statistics: Statistics
+    /// Formats that replace what the rules would choose (a search's candidates).
+    var overrides: [FormatKey: Int] = [:]
+    /// Where the rules' choices are recorded, if anywhere.
+    var choices: FormatChoices?
+
+    init(
+        scheme: QuantizationScheme, model: CapsNetModel, index: Int, inputFrac: Int, statistics: Statistics,
+        overrides: [FormatKey: Int] = [:], choices: FormatChoices? = nil
+    ) {
+        self.scheme = scheme
+        self.model = model
+        self.index = index
+        self.inputFrac = inputFrac
+        self.statistics = statistics
+        self.overrides = overrides
+        self.choices = choices
+    }
+
+    /// The format of `site`: an override's, or the rule's (recorded).
+    private func choose(_ site: FormatSite, _ rule: () -> Int) -> Int {
+        let key = FormatKey(layer: index, site: site)
+        if let format = overrides[key] { return format }
+        let format = rule()
+        choices?.record(key, format)
+        return format
+    }
 
     /// The layer being quantized.
     public var layer: Layer { model.layers[index] }
@@ -106,35 +168,44 @@ public struct QuantizationContext {
         return nextLayerIndex.flatMap { statistics.tensors[.layer($0, tensor)] }
     }
 
-    /// The format of an activation: least mean squared error (default scheme) or the reference rule.
-    func activationFormat(_ statistics: TensorStatistics?) -> Int {
-        guard let statistics else { return QFormat.supportedFractionalBits.upperBound }
-        return scheme == .reference
-            ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
+    /// The format of an activation (`site`, for the search): least mean squared error (the rules)
+    /// or the reference rule.
+    func activationFormat(_ statistics: TensorStatistics?, site: FormatSite = .tensor(.output)) -> Int {
+        choose(site) {
+            guard let statistics else { return QFormat.supportedFractionalBits.upperBound }
+            return scheme == .reference
+                ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
+        }
     }
 
-    func activationFormat(_ tensor: LayerTensor) -> Int { activationFormat(statistics(tensor)) }
+    func activationFormat(_ tensor: LayerTensor) -> Int { activationFormat(statistics(tensor), site: .tensor(tensor)) }
 
     /// The format of a routing tensor: large predictions and agreements decide the routing, so the
-    /// default scheme never clips them.
+    /// rules never clip them.
     func routingFormat(_ tensor: LayerTensor) -> Int {
-        guard let statistics = statistics(tensor) else { return QFormat.supportedFractionalBits.upperBound }
-        return scheme == .reference
-            ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.noSaturation(maxAbs: statistics.maxAbs)
+        choose(.tensor(tensor)) {
+            guard let statistics = statistics(tensor) else { return QFormat.supportedFractionalBits.upperBound }
+            return scheme == .reference
+                ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.noSaturation(maxAbs: statistics.maxAbs)
+        }
     }
 
-    /// The format of a tensor that feeds squash: the least error after squash (default scheme).
+    /// The format of a tensor that feeds squash: the least error after squash (the rules).
     func squashInputFormat(_ tensor: LayerTensor) -> Int {
-        if let squash = statistics.squashInputs[.layer(index, tensor)] { return squash.bestFormat }
+        if let squash = statistics.squashInputs[.layer(index, tensor)] {
+            return choose(.tensor(tensor)) { squash.bestFormat }
+        }
         return activationFormat(tensor)
     }
 
-    /// The format of trained weights, from their exact values.
-    func weightFormat(_ values: [Float]) -> Int {
-        var statistics = TensorStatistics()
-        statistics.add(values)
-        return scheme == .reference
-            ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
+    /// The format of trained values (`site`: the weights, or a bias with a format of its own).
+    func weightFormat(_ values: [Float], site: FormatSite = .weights) -> Int {
+        choose(site) {
+            var statistics = TensorStatistics()
+            statistics.add(values)
+            return scheme == .reference
+                ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
+        }
     }
 
     /// A format for bias values that joins an accumulator in `accumulatorFrac` by a left shift.

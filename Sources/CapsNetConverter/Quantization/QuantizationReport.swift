@@ -41,6 +41,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
     public var layers: [LayerFigures]
     /// What became of each layer a convolution could absorb (``CapsNetModel/folded()``).
     public var folds: [String]
+    /// What the format search did (`search` scheme).
+    public var search: FormatSearchSummary?
 
     /// Runs both models over `dataset` in batches of `batchSize` (the int8 one on all cores) and
     /// measures; `progress` is told how many images are done. The float side is `model` with its
@@ -48,7 +50,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
     /// compute what the int8 layers of the same index approximate.
     public static func measure(
         float original: CapsNetModel, int8 engine: Int8Engine, modelName: String, calibration: Dataset,
-        evaluation dataset: Dataset, batchSize: Int = 100, progress: @Sendable (Int) -> Void = { _ in }
+        evaluation dataset: Dataset, search: FormatSearchSummary? = nil, batchSize: Int = 100,
+        progress: @Sendable (Int) -> Void = { _ in }
     ) throws -> QuantizationReport {
         let quantized = engine.model
         let (model, folds) = original.folded()
@@ -98,7 +101,7 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
             flashBytes: quantized.flashBytes, float32WeightBytes: 4 * original.layers.map(\.parameterCount).reduce(0, +),
             ramBytes: engine.ramBytes, ramBytesKeepingPredictions: engine.arenaBytes(routing: .keepPredictions),
             ramBytesRecomputingPredictions: engine.arenaBytes(routing: .recomputePredictions), layers: layers,
-            folds: folds)
+            folds: folds, search: search)
     }
 
     /// The report as Markdown.
@@ -128,10 +131,29 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
         if !folds.isEmpty {
             lines += ["", "Batch normalization: " + folds.joined(separator: "; ") + "."]
         }
-        if scheme == .default {
+        if let search {
             lines += [
                 "",
-                "Under the default scheme a convolution followed by a ReLU is stored in the ReLU's range: its "
+                "Format search on the \(search.images) calibration images (\(search.candidatesTried) candidates, "
+                    + String(format: "%.1f", search.seconds) + " s, "
+                    + (search.converged ? "until a pass moved nothing" : "stopped by its time budget") + "): "
+                    + "\(search.before) with the rules' formats, \(search.after) with these.",
+            ]
+            if search.changes.isEmpty {
+                lines.append("No format moved from the rules'.")
+            } else {
+                lines += ["", "| layer | tensor | rules | chosen |", "|---|---|---|---|"]
+                for change in search.changes {
+                    lines.append(
+                        "| \(change.layer) | \(change.tensor) | \(QFormat(fractionalBits: change.rules)) | "
+                            + "\(QFormat(fractionalBits: change.chosen)) |")
+                }
+            }
+        }
+        if scheme.usesRules {
+            lines += [
+                "",
+                "Under this project's rules a convolution followed by a ReLU is stored in the ReLU's range: its "
                     + "negative outputs saturate, and the ReLU would zero them anyway. The ReLU's row is what reaches "
                     + "the next layer.",
             ]

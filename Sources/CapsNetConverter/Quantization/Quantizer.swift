@@ -10,6 +10,8 @@ public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertib
     case nonFiniteCalibration(dataset: String, image: Int)
     /// The float model produced NaN or an infinity in a tensor on the calibration set.
     case nonFiniteTensor(layer: String, tensor: String)
+    /// A candidate of the format search could not be run.
+    case search(String)
 
     public var description: String {
         switch self {
@@ -22,6 +24,7 @@ public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertib
             "\(dataset): calibration image \(image) holds NaN or an infinity"
         case .nonFiniteTensor(let layer, let tensor):
             "layer '\(layer)': the float model's \(tensor) holds NaN or an infinity on the calibration set"
+        case .search(let reason): "format search: \(reason)"
         }
     }
 }
@@ -30,18 +33,30 @@ public enum QuantizationError: Error, Equatable, Sendable, CustomStringConvertib
 /// of every tensor the int8 pipeline stores, chooses a format per tensor, and quantizes the
 /// weights and biases (round half up, saturate).
 ///
-/// The `default` scheme differs from `reference` in three ways:
+/// The `rules` scheme differs from `reference` in three ways:
 /// - an activation's format minimizes the mean squared error over the calibration set, estimated
 ///   from a histogram of magnitudes, among the format that saturates nothing and up to three bits
 ///   finer; the rare largest values are clipped when that costs less than coarser steps for all;
 /// - weights get the format with the least squared error the same way, on their exact values;
 /// - a convolution followed by a ReLU is calibrated on the rectified output: its negative values
 ///   become zeros anyway, so they need not widen the range.
+///
+/// The `search` scheme starts from the rules' formats and moves those that bring the int8 engine's
+/// outputs on the calibration images closer to float's (``FormatSearch``).
 public struct Quantizer: Sendable {
     public var scheme: QuantizationScheme
+    /// The time the `search` scheme may spend trying formats (``FormatSearch``).
+    public var searchSeconds: Double
 
-    public init(scheme: QuantizationScheme = .default) {
+    public init(scheme: QuantizationScheme = .rules, searchSeconds: Double = 30) {
         self.scheme = scheme
+        self.searchSeconds = searchSeconds
+    }
+
+    /// A quantized model, and what the format search did for it (`search` scheme only).
+    public struct Result: Sendable {
+        public var model: QuantizedModel
+        public var search: FormatSearchSummary?
     }
 
     /// Quantizes `model`, calibrating on `calibration` in batches of `batchSize`; `progress` is
@@ -50,9 +65,35 @@ public struct Quantizer: Sendable {
     public func quantize(
         _ model: CapsNetModel, calibration: Dataset, batchSize: Int = 100, progress: (Int) -> Void = { _ in }
     ) throws(QuantizationError) -> QuantizedModel {
+        try run(model, calibration: calibration, batchSize: batchSize, progress: progress).model
+    }
+
+    /// ``quantize(_:calibration:batchSize:progress:)``, with the search's summary.
+    public func run(
+        _ model: CapsNetModel, calibration: Dataset, batchSize: Int = 100, progress: (Int) -> Void = { _ in }
+    ) throws(QuantizationError) -> Result {
         let folded = model.folded().model
         let statistics = try calibrate(folded, calibration, batchSize: max(batchSize, 1), progress: progress)
-        return try build(folded, statistics)
+        let choices = FormatChoices()
+        let rules = try build(folded, statistics, choices: choices)
+        guard scheme == .search else { return Result(model: rules, search: nil) }
+        // The calibration images, already checked by calibrate, and the float model's outputs on them.
+        do {
+            let images = try calibration.images(for: folded)
+            let float = try FloatReference(folded).outputs(images)
+            let search = FormatSearch(budget: .milliseconds(Int64(max(searchSeconds, 0) * 1000)))
+            let (best, summary) = try search.run(
+                rules: rules, start: choices.formats, order: choices.order, images: images, float: float,
+                build: { overrides throws(QuantizationError) in try build(folded, statistics, overrides: overrides) },
+                names: { key in
+                    (key.layer < 0 ? "input" : folded.layers[key.layer].name, key.site.description)
+                })
+            return Result(model: best, search: summary)
+        } catch let error as QuantizationError {
+            throw error
+        } catch {
+            throw .search(String(describing: error))
+        }
     }
 
     // MARK: - Calibration
@@ -79,7 +120,7 @@ public struct Quantizer: Sendable {
                     let key = CalibrationKey.layer(index, calibrated.role)
                     statistics.tensors[key, default: TensorStatistics()].add(calibrated.tensor.values)
                     // Only the default scheme looks at what squash makes of its inputs.
-                    if scheme == .default, let squash = calibrated.feedsSquash, let dimension = calibrated.tensor.shape.last {
+                    if scheme.usesRules, let squash = calibrated.feedsSquash, let dimension = calibrated.tensor.shape.last {
                         statistics.squashInputs[key, default: SquashStatistics(dimension: dimension, squash: squash)]
                             .add(calibrated.tensor.values)
                     }
@@ -98,15 +139,21 @@ public struct Quantizer: Sendable {
 
     // MARK: - Formats
 
-    /// Each layer quantized by its kind, on the format of the layer before it.
-    private func build(_ model: CapsNetModel, _ statistics: Statistics) throws(QuantizationError) -> QuantizedModel {
-        let input = QuantizationContext(scheme: scheme, model: model, index: -1, inputFrac: 0, statistics: statistics)
+    /// Each layer quantized by its kind, on the format of the layer before it; `overrides` replace
+    /// the rules' formats, and `choices` records the rules' formats as they are chosen.
+    private func build(
+        _ model: CapsNetModel, _ statistics: Statistics, overrides: [FormatKey: Int] = [:], choices: FormatChoices? = nil
+    ) throws(QuantizationError) -> QuantizedModel {
+        let input = QuantizationContext(
+            scheme: scheme, model: model, index: -1, inputFrac: 0, statistics: statistics, overrides: overrides,
+            choices: choices)
         let inputFrac = input.activationFormat(statistics.tensors[.input])
         var frac = inputFrac
         var layers: [QuantizedLayer] = []
         for (index, layer) in model.layers.enumerated() {
             let context = QuantizationContext(
-                scheme: scheme, model: model, index: index, inputFrac: frac, statistics: statistics)
+                scheme: scheme, model: model, index: index, inputFrac: frac, statistics: statistics,
+                overrides: overrides, choices: choices)
             let (kind, outputFrac) = try layer.kind.quantize(context)
             frac = outputFrac
             layers.append(

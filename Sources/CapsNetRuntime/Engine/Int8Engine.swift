@@ -121,8 +121,18 @@ extension Int8Engine {
         _ images: Tensor, progress: @Sendable (Int) -> Void,
         _ body: @Sendable ([Int8], UnsafeMutableRawBufferPointer) throws(EngineError) -> Output
     ) throws(EngineError) -> [Output] {
-        let count = images.shape.first ?? 0
         let imageSize = model.inputShape.reduce(1, *)
+        return try parallelRuns(
+            count: images.shape.first ?? 0, progress: progress,
+            input: { image in quantizeInput(images.values[image * imageSize..<(image + 1) * imageSize]) }, body)
+    }
+
+    /// `body` on the int8 input `input(k)` of each run k < `count`, in one contiguous chunk of runs
+    /// per core, each chunk with its own arena.
+    func parallelRuns<Output: Sendable>(
+        count: Int, progress: @Sendable (Int) -> Void, input: @Sendable (Int) -> [Int8],
+        _ body: @Sendable ([Int8], UnsafeMutableRawBufferPointer) throws(EngineError) -> Output
+    ) throws(EngineError) -> [Output] {
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, count))
         let chunk = (count + workers - 1) / workers
         let results = Mutex([Output?](repeating: nil, count: count))
@@ -132,9 +142,8 @@ extension Int8Engine {
             var arena = [UInt8](repeating: 0, count: plan.bytes)
             arena.withUnsafeMutableBytes { buffer in
                 for image in worker * chunk..<min(count, (worker + 1) * chunk) {
-                    let input = quantizeInput(images.values[image * imageSize..<(image + 1) * imageSize])
                     do throws(EngineError) {
-                        let output = try body(input, buffer)
+                        let output = try body(input(image), buffer)
                         results.withLock { $0[image] = output }
                     } catch {
                         failure.withLock { $0 = $0 ?? error }
@@ -159,6 +168,49 @@ extension Int8Engine {
         var best = 0
         for index in lengths.indices where lengths[index] > lengths[best] { best = index }
         return best
+    }
+
+    /// The int8 outputs of layers `first` to the last for each of `inputs` (layer `first`'s int8
+    /// input, one per image), on all cores: for a caller that changed no layer before `first`
+    /// and kept the outputs of those.
+    public func layerOutputs(from first: Int, inputs: [[Int8]]) throws(EngineError) -> [[[Int8]]] {
+        try runs(from: first, inputs: inputs, recording: true)
+    }
+
+    /// The int8 output (the last layer's) for each of `inputs`, layer `first`'s int8 input per
+    /// image, running layers `first` to the last only.
+    public func outputs(from first: Int, inputs: [[Int8]]) throws(EngineError) -> [[Int8]] {
+        try runs(from: first, inputs: inputs, recording: false).map { $0.last ?? [] }
+    }
+
+    /// Layers `first` to the last on each of `inputs`: every one's output with `recording`, else
+    /// the last one's.
+    private func runs(from first: Int, inputs: [[Int8]], recording: Bool) throws(EngineError) -> [[[Int8]]] {
+        precondition(plan.layers.indices.contains(first), "no layer \(first)")
+        let expected = model.layers[first].inputCount
+        for input in inputs where input.count != expected {
+            throw .inputLength(expected: expected, actual: input.count)
+        }
+        return try parallelRuns(count: inputs.count, progress: { _ in }, input: { inputs[$0] }) {
+            input, arena throws(EngineError) in
+            guard let base = arena.baseAddress else { return [] }
+            let start = plan.layers[first].inputOffset
+            input.withUnsafeBytes {
+                UnsafeMutableRawBufferPointer(start: base + start, count: $0.count).copyMemory(from: $0)
+            }
+            let whole = capsnet_core_split(core_id: 0, num_cores: 1, barrier: nil, barrier_arg: nil)
+            var recorded: [[Int8]] = []
+            for index in first..<plan.layers.count {
+                let status = step(index, base: base, plan: plan, split: whole)
+                if status != CAPSNET_OK { throw layerError(index, status) }
+                if recording || index == plan.layers.count - 1 {
+                    let memory = plan.layers[index]
+                    let bytes = UnsafeRawPointer(base + memory.outputOffset).assumingMemoryBound(to: Int8.self)
+                    recorded.append(Array(UnsafeBufferPointer(start: bytes, count: memory.outputBytes)))
+                }
+            }
+            return recorded
+        }
     }
 
     /// Every layer's int8 output for each image of `images`, on all cores.

@@ -42,8 +42,24 @@ public enum QuantizationScheme: String, Sendable, CaseIterable, Codable {
     /// The published reference's rule (the QuantizationSchemes article): `frac = 7 - ceil(log2 max|x|)`, raised
     /// while `round(max|x| * 2^frac) <= 128`, on min/max ranges, every layer output as Keras stores it.
     case reference
-    /// This project's scheme: see `Quantizer`.
-    case `default`
+    /// This project's rules, one per kind of tensor: see `Quantizer`.
+    case rules
+    /// The rules as the start, then each format tried a bit finer and coarser and kept where the
+    /// int8 engine's outputs on the calibration images come closer to float: see `FormatSearch`.
+    case search
+
+    /// Whether the formats start from this project's rules (every scheme but `reference`).
+    public var usesRules: Bool { self != .reference }
+
+    /// Also reads `default`, the name of `rules` in files written before `search` existed.
+    public init?(rawValue: String) {
+        switch rawValue {
+        case "reference": self = .reference
+        case "rules", "default": self = .rules
+        case "search": self = .search
+        default: return nil
+        }
+    }
 }
 
 /// One quantized layer: what every kind has (names, shapes, the output format) and its kind.

@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+
+@testable import CapsNetConverter
+@testable import CapsNetRuntime
+import CapsNetEdge
+
+@Suite("Format search")
+struct FormatSearchTests {
+    /// The tiny fixture CapsNet and the digits it is calibrated on.
+    static func tiny() throws -> (CapsNetModel, Dataset) {
+        (try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras")), try Dataset(GeneratedData.digits))
+    }
+
+    @Test("the search ends no further from float than the rules, on its own images, and only moves formats", .needsFixtures)
+    func neverWorse() throws {
+        let (model, digits) = try Self.tiny()
+        let rules = try Quantizer(scheme: .rules).quantize(model, calibration: digits)
+        let result = try Quantizer(scheme: .search, searchSeconds: 60).run(model, calibration: digits)
+        let summary = try #require(result.search)
+        #expect(result.model.scheme == .search)
+        #expect(summary.after == summary.before || summary.after.isCloser(than: summary.before))
+        // The rules' model, judged the same way, is where the search started, and the chosen model,
+        // run whole, is as close as the search measured it from its kept layer outputs.
+        let folded = model.folded().model
+        let images = try digits.images(for: folded)
+        let float = try FloatReference(folded).outputs(images)
+        #expect(try FormatSearch.Judge(images: images, float: float, start: rules).closeness == summary.before)
+        #expect(try FormatSearch.Judge(images: images, float: float, start: result.model).closeness == summary.after)
+        // Same layers, same shapes, same weights' count: only formats (and the values they give) differ.
+        #expect(result.model.layers.map(\.name) == rules.layers.map(\.name))
+        #expect(result.model.flashBytes == rules.flashBytes)
+        if summary.changes.isEmpty {
+            #expect(result.model.layers == rules.layers)
+        }
+        for change in summary.changes { #expect(change.rules != change.chosen) }
+    }
+
+    @Test("with no time to search, the rules' formats are kept", .needsFixtures)
+    func noBudget() throws {
+        let (model, digits) = try Self.tiny()
+        let rules = try Quantizer(scheme: .rules).quantize(model, calibration: digits)
+        let result = try Quantizer(scheme: .search, searchSeconds: 0).run(model, calibration: digits)
+        #expect(result.model.layers == rules.layers)
+        #expect(result.search?.changes == [])
+        #expect(result.search?.candidatesTried == 0)
+    }
+
+    @Test("a search that ends before its budget gives the same model every time", .needsFixtures)
+    func deterministic() throws {
+        let (model, digits) = try Self.tiny()
+        let first = try Quantizer(scheme: .search, searchSeconds: 120).run(model, calibration: digits)
+        let second = try Quantizer(scheme: .search, searchSeconds: 120).run(model, calibration: digits)
+        #expect(first.search?.converged == true)
+        #expect(first.model == second.model)
+    }
+
+    @Test("files written before the search existed read their scheme 'default' as the rules")
+    func oldSchemeName() {
+        #expect(QuantizationScheme(rawValue: "default") == .rules)
+        #expect(QuantizationScheme.allCases.map(\.rawValue) == ["reference", "rules", "search"])
+    }
+
+    @Test("closer means a smaller length error and no more images of another class")
+    func closenessRule() {
+        let start = OutputCloseness(disagreements: 2, lengthError: 1.0)
+        #expect(OutputCloseness(disagreements: 2, lengthError: 0.9).isCloser(than: start))
+        #expect(OutputCloseness(disagreements: 1, lengthError: 0.9).isCloser(than: start))
+        #expect(!OutputCloseness(disagreements: 3, lengthError: 0.1).isCloser(than: start))
+        #expect(!OutputCloseness(disagreements: 0, lengthError: 1.0).isCloser(than: start))
+        #expect(!start.isCloser(than: start))
+    }
+}
