@@ -8,7 +8,7 @@ SWIFT ?= swift
 UBSAN := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined \
          -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
 
-.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan trained-models fuzz
+.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan trained-models compare-schemes fuzz
 
 # The main job: quantize the MNIST CapsNet, calibrating on test images 0-999 and scoring 1000-9999.
 MODEL ?= ../shared/data/models/caps_net_mnist.h5
@@ -40,6 +40,11 @@ fixtures: deps
 # converted and scored on 8000-9999, counted on the Cortex-M4 (about 25 min; not part of `make test`).
 trained-models: deps
 	.ci/train-models
+
+# Every quantization scheme on every trained model, tuning and check sets (after trained-models;
+# about 20 min; not part of `make test`).
+compare-schemes: deps
+	.ci/compare-schemes
 
 # The fuzz targets (Sources/CapsNetFuzz, CSources/fuzz) under libFuzzer and the sanitizers, FUZZ_SECONDS (10) each; CI runs it.
 fuzz: deps fixtures

@@ -127,13 +127,71 @@ def efficient_capsnet():
     return keras.Model([image, label], [lengths, generator(Mask()([capsules, label]))], name="efficient_capsnet")
 
 
+def routing1():
+    """One routing iteration (the couplings stay uniform), primary capsules of 8, class capsules of 8."""
+    x = keras.Input((28, 28, 1))
+    y = keras.layers.Conv2D(16, 7, activation="relu")(x)
+    y = PrimaryCapsule(16, 8, kernel_size=7, strides=2)(y)
+    y = Capsule(10, 8, routings=1)(y)
+    return keras.Model(x, Length()(y), name="routing1")
+
+
+def routing5():
+    """Five routing iterations, class capsules of 16 from primary capsules of 4, a 5x5 first convolution."""
+    x = keras.Input((28, 28, 1))
+    y = keras.layers.Conv2D(16, 5, activation="relu")(x)
+    y = PrimaryCapsule(8, 4, kernel_size=7, strides=2)(y)
+    y = Capsule(10, 16, routings=5)(y)
+    return keras.Model(x, Length()(y), name="routing5")
+
+
+def wide_same():
+    """A same-padded first convolution of 32 filters, a second of 16, primary capsules of 6 over a 5x5
+    window, class capsules of 12 with two routings."""
+    x = keras.Input((28, 28, 1))
+    y = keras.layers.Conv2D(32, 5, padding="same", activation="relu")(x)
+    y = keras.layers.Conv2D(16, 3, activation="relu")(y)
+    y = PrimaryCapsule(12, 6, kernel_size=5, strides=2)(y)
+    y = Capsule(10, 12, routings=2)(y)
+    return keras.Model(x, Length()(y), name="wide_same")
+
+
+def rgb32():
+    """A 32x32 RGB input (the digits padded by 2 and repeated over three channels, the shape of a
+    CIFAR-10 CapsNet's input), batch normalization after the first convolution, primary capsules of 8
+    over a 9x9 window, class capsules of 8 with three routings."""
+    x = keras.Input((32, 32, 3))
+    y = keras.layers.Conv2D(32, 5, activation="relu")(x)
+    y = keras.layers.BatchNormalization()(y)
+    y = PrimaryCapsule(8, 8, kernel_size=9, strides=2)(y)
+    y = Capsule(10, 8, routings=3)(y)
+    return keras.Model(x, Length()(y), name="rgb32")
+
+
+def as_rgb32(images):
+    """28x28x1 digits as 32x32x3 images: padded by 2 on every side, the one channel repeated."""
+    padded = np.pad(images, ((0, 0), (2, 2), (2, 2), (0, 0)))
+    return np.repeat(padded, 3, axis=-1)
+
+
 FAMILIES = {"paper": paper, "bn_valid": bn_valid, "bn_same": bn_same, "leaky": leaky,
-            "capsnet_keras": capsnet_keras, "efficient_capsnet": efficient_capsnet}
+            "capsnet_keras": capsnet_keras, "efficient_capsnet": efficient_capsnet,
+            "routing1": routing1, "routing5": routing5, "wide_same": wide_same, "rgb32": rgb32}
+
+# Families whose input is not MNIST's 28x28x1: how their images are made from the digits. The tool
+# reads them from FAMILY_data/images.npy and labels.npy, written beside the model.
+INPUTS = {"rgb32": as_rgb32}
 
 
 def train(name, images, labels, out):
     keras.utils.set_random_seed(20261202)
     model = FAMILIES[name]()
+    if name in INPUTS:
+        images = INPUTS[name](images)
+        folder = os.path.join(out, name + "_data")
+        os.makedirs(folder, exist_ok=True)
+        np.save(os.path.join(folder, "images.npy"), np.round(images * 255).astype("uint8"))
+        np.save(os.path.join(folder, "labels.npy"), labels)
     onehot = keras.ops.convert_to_numpy(keras.ops.one_hot(labels, 10)).astype("float32")
     two_inputs = len(model.inputs) == 2
     if two_inputs:
