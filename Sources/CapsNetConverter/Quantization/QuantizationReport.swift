@@ -11,6 +11,9 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
         /// `10·log10(Σ float² / Σ (float − int8)²)` over the evaluation set, the int8 output
         /// dequantized; nil where the output is all zeros in float.
         public var sqnrDb: Double?
+        /// The percentage of the float output's values, over the evaluation set, that the layer's
+        /// format cannot hold (beyond -128.5 or 127.5 steps): how much the format clips.
+        public var saturationPercent: Double
         /// Bytes of the arena in use while the layer runs: input, output and scratch.
         public var ramBytes: Int
         /// Weights, biases and parameters in flash.
@@ -60,6 +63,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
         let labels = try dataset.labels(classes: model.outputShape.reduce(1, *))
         var signal = [Double](repeating: 0, count: quantized.layers.count)
         var noise = [Double](repeating: 0, count: quantized.layers.count)
+        var saturated = [Int](repeating: 0, count: quantized.layers.count)
+        var valueCounts = [Int](repeating: 0, count: quantized.layers.count)
         var floatPredictions: [Int] = []
         var int8Predictions: [Int] = []
         for start in stride(from: 0, to: dataset.count, by: batchSize) {
@@ -74,8 +79,11 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
                     let floats = trace.layers[index].output
                     let size = floats.count / range.count
                     let step = pow(2, -Double(quantized.layers[index].outputFrac))
+                    let steps = pow(2, Double(quantized.layers[index].outputFrac))
+                    valueCounts[index] += values.count
                     for (offset, value) in values.enumerated() {
                         let exact = Double(floats.values[image * size + offset])
+                        if exact * steps > 127.5 || exact * steps < -128.5 { saturated[index] += 1 }
                         signal[index] += exact * exact
                         let difference = exact - Double(value) * step
                         noise[index] += difference * difference
@@ -91,6 +99,7 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
                 name: layer.name, className: layer.className,
                 format: QFormat(fractionalBits: layer.outputFrac).description,
                 sqnrDb: signal[index] > 0 ? 10 * log10(signal[index] / max(noise[index], .leastNonzeroMagnitude)) : nil,
+                saturationPercent: valueCounts[index] > 0 ? 100 * Double(saturated[index]) / Double(valueCounts[index]) : 0,
                 ramBytes: engine.plan.layers[index].peakBytes, flashBytes: quantized.flashBytes(ofLayer: index))
         }
         return QuantizationReport(
@@ -119,13 +128,14 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
                 + "(\(String(format: "%.1f", 100 * Double(flashBytes) / Double(max(float32WeightBytes, 1))))%) |",
             "| RAM peak (arena) | | \(ramBytes) B |",
             "| RAM peak, lean-memory routing (`--routing recompute`) | | \(ramBytesRecomputingPredictions) B |", "",
-            "| layer | class | format | SQNR (dB) | RAM while running (B) | flash (B) |",
-            "|---|---|---|---|---|---|",
+            "| layer | class | format | SQNR (dB) | saturated | RAM while running (B) | flash (B) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for layer in layers {
             let sqnr = layer.sqnrDb.map { String(format: "%.1f", $0) } ?? "n/a"
             lines.append(
-                "| \(layer.name) | \(layer.className) | \(layer.format) | \(sqnr) | \(layer.ramBytes) | \(layer.flashBytes) |"
+                "| \(layer.name) | \(layer.className) | \(layer.format) | \(sqnr) | "
+                    + String(format: "%.3f%%", layer.saturationPercent) + " | \(layer.ramBytes) | \(layer.flashBytes) |"
             )
         }
         if !folds.isEmpty {
