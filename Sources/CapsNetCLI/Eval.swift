@@ -76,6 +76,3 @@ struct EvalResult: Encodable {
     var batchSize: Int?
 }
 
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}

@@ -55,6 +55,16 @@ static uint64_t scratch_storage[8192];
 /* Every draw is its own statement: C leaves the order of evaluation inside an initializer list or
  * an argument list unspecified, and the sequence must be the same for every compiler. */
 
+/* A convolution's formats: input, weights and bias in [3, 7], the output 2 to 9 bits coarser than
+ * their products. */
+static void draw_conv_formats(capsnet_conv_params *params)
+{
+    params->input_frac = between(3, 7);
+    params->weight_frac = between(3, 7);
+    params->bias_frac = between(3, 7);
+    params->output_frac = params->input_frac + params->weight_frac - between(2, 9);
+}
+
 static void convolution_case(void)
 {
     capsnet_hwc in;
@@ -69,10 +79,7 @@ static void convolution_case(void)
     params.stride.w = between(1, 3);
     params.padding.h = between(0, params.kernel.h - 1);
     params.padding.w = between(0, params.kernel.w - 1);
-    params.input_frac = between(3, 7);
-    params.weight_frac = between(3, 7);
-    params.bias_frac = between(3, 7);
-    params.output_frac = params.input_frac + params.weight_frac - between(2, 9);
+    draw_conv_formats(&params);
     /* No activation, a ReLU, a leaky ReLU, or another clamp with or without a leak. */
     params.activation.leak = 0;
     switch (between(0, 3)) {
@@ -136,10 +143,7 @@ static void convolution_bank_case(void)
     params.stride.w = between(1, 2);
     params.padding.h = between(0, params.kernel.h - 1);
     params.padding.w = between(0, params.kernel.w - 1);
-    params.input_frac = between(3, 7);
-    params.weight_frac = between(3, 7);
-    params.bias_frac = between(3, 7);
-    params.output_frac = params.input_frac + params.weight_frac - between(2, 9);
+    draw_conv_formats(&params);
     params.activation.leak = 0;
     params.activation.min = (next() & 1u) ? 0 : CAPSNET_Q7_MIN;
     params.activation.max = CAPSNET_Q7_MAX;
@@ -168,6 +172,48 @@ static void convolution_bank_case(void)
         }
         fold(other, count, status);
     }
+}
+
+/* The library's integer square root (internal to the kernels: squash, capsule length, instance
+ * normalization), against the digit-by-digit definition: 1,000 arguments per case, the squash's
+ * (a sum of squares shifted by 32), squares and their neighbours, and any 64-bit value; a case
+ * whose roots all agree counts as a success. */
+uint32_t capsnet_isqrt_u64(uint64_t x);
+
+static uint32_t isqrt_definition(uint64_t x)
+{
+    uint64_t root = 0;
+    for (uint64_t bit = (uint64_t)1 << 62; bit != 0; bit >>= 2) {
+        if (x >= root + bit) {
+            x -= root + bit;
+            root = (root >> 1) + bit;
+        } else {
+            root >>= 1;
+        }
+    }
+    return (uint32_t)root;
+}
+
+static void isqrt_case(void)
+{
+    int8_t roots[4 * 1000];
+    int32_t wrong = 0;
+    for (int32_t k = 0; k < 1000; k++) {
+        const uint64_t r = ((uint64_t)next() << 32) | next();
+        uint64_t x;
+        switch (k % 4) {
+        case 0: x = (uint64_t)(next() >> (next() % 32)) << 32; break;
+        case 1: x = (r >> 32) * (r >> 32) + (uint64_t)(int64_t)between(-1, 1); break;
+        case 2: x = r >> (next() % 64); break;
+        default: x = k < 8 ? ~(uint64_t)0 - (uint64_t)k : r; break;
+        }
+        const uint32_t root = capsnet_isqrt_u64(x);
+        wrong += root != isqrt_definition(x);
+        for (int32_t b = 0; b < 4; b++) {
+            roots[4 * k + b] = (int8_t)(uint8_t)(root >> (8 * b));
+        }
+    }
+    fold(roots, 4 * 1000, wrong == 0 ? CAPSNET_OK : CAPSNET_ERROR_ARGUMENT);
 }
 
 static void squash_case(void)
@@ -421,7 +467,7 @@ void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_
         const char *name;
         void (*run)(void);
         int32_t cases;
-    } kernels[] = {{"conv_hwc", convolution_case, 60}, {"conv_hwc_bank", convolution_bank_case, 30}, {"squash", squash_case, 60}, {"softmax", softmax_case, 60},
+    } kernels[] = {{"conv_hwc", convolution_case, 60}, {"conv_hwc_bank", convolution_bank_case, 30}, {"isqrt", isqrt_case, 20}, {"squash", squash_case, 60}, {"softmax", softmax_case, 60},
                    {"matrix", matrix_case, 60},        {"primary_capsule", primary_case, 30},
                    {"capsule_layer", capsule_case, 60}, {"channel_affine", affine_case, 60},
                    {"exp_squash", exp_squash_case, 60}, {"depthwise_primary_capsule", depthwise_primary_case, 30},

@@ -53,8 +53,8 @@ public struct FormatSearchSummary: Sendable, Codable, Equatable {
 struct FormatSearch {
     /// The time the search may take; the rules' model is kept if not even its first run fits.
     var budget: Duration
-    /// Formats are kept within what a `QFormat` can be.
-    var formats: ClosedRange<Int> = QFormat.supportedFractionalBits.lowerBound - 8...QFormat.supportedFractionalBits.upperBound
+    /// Formats are kept within what the kernels take.
+    var formats = QFormat.supportedFractionalBits
 
     /// The best model found, starting from `rules`, whose formats are `start` (in `order`).
     func run(
@@ -84,8 +84,10 @@ struct FormatSearch {
                         let model = try build(candidate)
                         if model == best { break }
                         tried += 1
-                        let trial = try judge.trial(model)
-                        guard trial.closeness.isCloser(than: closeness) else { break }
+                        // A candidate the engine refuses (a shift its kernels do not take) is not closer.
+                        guard let trial = try? judge.trial(model), trial.closeness.isCloser(than: closeness) else {
+                            break
+                        }
                         try judge.accept(trial)
                         (best, closeness, overrides, improved) = (model, trial.closeness, candidate, true)
                         format += step
@@ -110,15 +112,18 @@ struct FormatSearch {
     final class Judge {
         let images: Tensor
         let float: Tensor
+        /// The float model's class of each image.
+        let floatClasses: [Int]
         private(set) var current: QuantizedModel
         /// Per image, every layer's output under `current`.
         private var outputs: [[[Int8]]]
         private(set) var closeness: OutputCloseness
 
-        /// A candidate, the first of its layers that differs from the current model's, and its
-        /// closeness.
+        /// A candidate, its engine, the first of its layers that differs from the current model's,
+        /// and its closeness.
         struct Trial {
             let model: QuantizedModel
+            let engine: Int8Engine
             let first: Int
             let closeness: OutputCloseness
         }
@@ -126,9 +131,12 @@ struct FormatSearch {
         init(images: Tensor, float: Tensor, start: QuantizedModel) throws {
             self.images = images
             self.float = float
+            floatClasses = Evaluation.classes(of: float)
             current = start
             outputs = try Int8Engine(start).layerOutputs(images)
-            closeness = Self.closeness(outputs.map { $0.last ?? [] }, float: float, outputFrac: start.layers.last?.outputFrac ?? 0)
+            closeness = Self.closeness(
+                outputs.map { $0.last ?? [] }, float: float, classes: floatClasses,
+                outputFrac: start.layers.last?.outputFrac ?? 0)
         }
 
         /// `model` run from its first layer that differs from the current model's, keeping only
@@ -146,36 +154,36 @@ struct FormatSearch {
             } else {
                 final = try engine.outputs(from: first, inputs: outputs.map { $0[first - 1] })
             }
-            let closeness = Self.closeness(final, float: float, outputFrac: model.layers.last?.outputFrac ?? 0)
-            return Trial(model: model, first: first, closeness: closeness)
+            let closeness = Self.closeness(
+                final, float: float, classes: floatClasses, outputFrac: model.layers.last?.outputFrac ?? 0)
+            return Trial(model: model, engine: engine, first: first, closeness: closeness)
         }
 
         /// `trial`'s model becomes the current one: its layers' outputs from the first that
         /// differs are run again and kept.
         func accept(_ trial: Trial) throws {
-            let engine = try Int8Engine(trial.model)
             if trial.first == 0 {
-                outputs = try engine.layerOutputs(images)
+                outputs = try trial.engine.layerOutputs(images)
             } else if trial.first < trial.model.layers.count {
-                let suffixes = try engine.layerOutputs(from: trial.first, inputs: outputs.map { $0[trial.first - 1] })
+                let suffixes = try trial.engine.layerOutputs(
+                    from: trial.first, inputs: outputs.map { $0[trial.first - 1] })
                 outputs = zip(outputs, suffixes).map { Array($0.prefix(trial.first)) + $1 }
             }
             (current, closeness) = (trial.model, trial.closeness)
         }
 
-        /// The closeness of final outputs (class lengths in `outputFrac`, one row per image) to `float`.
-        static func closeness(_ runs: [[Int8]], float: Tensor, outputFrac: Int) -> OutputCloseness {
-            let classes = float.shape.dropFirst().reduce(1, *)
+        /// The closeness of final outputs (class lengths in `outputFrac`, one row per image) to
+        /// `float`, whose classes are `classes`.
+        static func closeness(_ runs: [[Int8]], float: Tensor, classes: [Int], outputFrac: Int) -> OutputCloseness {
+            let width = float.shape.dropFirst().reduce(1, *)
             let step = pow(2, -Double(outputFrac))
             var disagreements = 0
             var error = 0.0
             for (image, lengths) in runs.enumerated() {
-                let row = float.values[image * classes..<(image + 1) * classes]
-                var floatClass = row.startIndex
-                for index in row.indices where row[index] > row[floatClass] { floatClass = index }
-                if Int8Engine.predictedClass(lengths) != floatClass - row.startIndex { disagreements += 1 }
+                if Int8Engine.predictedClass(lengths) != classes[image] { disagreements += 1 }
+                let row = image * width
                 for (offset, value) in lengths.enumerated() {
-                    let difference = Double(row[row.startIndex + offset]) - Double(value) * step
+                    let difference = Double(float.values[row + offset]) - Double(value) * step
                     error += difference * difference
                 }
             }
@@ -185,7 +193,8 @@ struct FormatSearch {
 }
 
 extension Duration {
-    var seconds: Double {
+    /// The duration in seconds.
+    public var seconds: Double {
         let (seconds, attoseconds) = components
         return Double(seconds) + Double(attoseconds) * 1e-18
     }
