@@ -9,7 +9,8 @@ struct Convert: ParsableCommand {
         discussion: """
             Calibrates the formats on --calibration, runs the float32 reference and the int8 engine (the C \
             kernels) on --eval, and writes DIR/model.capsnet (the quantized model), DIR/report.json and \
-            DIR/report.md, all three only once everything has run. Calibrate and score on different images; \
+            DIR/report.md and DIR/report.html (charts and the images the two models classify differently, one \
+            self-contained file), all four only once everything has run. Calibrate and score on different images; \
             for MNIST: --calibration ../shared/data/mnist@0-999 --eval ../shared/data/mnist@1000-9999.
             """
     )
@@ -67,9 +68,8 @@ struct Convert: ParsableCommand {
         if scheme == .search {
             print("Calibrating, then searching formats for up to \(String(format: "%g", searchSeconds)) s.")
         }
-        let result = try Quantizer(scheme: scheme, searchSeconds: searchSeconds).run(float, calibration: calibrationSet) {
-            calibrating.update($0)
-        }
+        let quantizer = Quantizer(scheme: scheme, searchSeconds: searchSeconds, measuresSensitivity: true)
+        let result = try quantizer.run(float, calibration: calibrationSet) { calibrating.update($0) }
         calibrating.finish()
         let quantized = result.model
         let engine = try Int8Engine(quantized)
@@ -77,18 +77,23 @@ struct Convert: ParsableCommand {
         let scoring = ProgressBar(total: evaluationSet.count, label: "scoring float32 and int8")
         let report = try QuantizationReport.measure(
             float: float, int8: engine, modelName: model, calibration: calibrationSet, evaluation: evaluationSet,
-            search: result.search
+            search: result.search, sensitivity: result.sensitivity
         ) { scoring.update($0) }
         scoring.finish()
 
         try outputs.write("model.capsnet", QuantizedModelFile.encode(quantized))
         try outputs.write("report.json", try report.jsonString())
         try outputs.write("report.md", report.markdown)
+        try outputs.write(
+            "report.html",
+            report.html(
+                images: try evaluationSet.images(for: float), firstIndex: evaluationSet.firstIndex,
+                inputShape: float.inputShape))
         try outputs.commit()
 
         print(report.markdown)
         let seconds = String(format: "%.1f", (clock.now - start).seconds)
-        print("Wrote \(out)/model.capsnet, report.json and report.md in \(seconds) s.")
+        print("Wrote \(out)/model.capsnet, report.json, report.md and report.html in \(seconds) s.")
     }
 }
 

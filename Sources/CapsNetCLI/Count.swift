@@ -20,7 +20,8 @@ struct Count: ParsableCommand {
             most MACs one instruction of the core can do (1 for the Cortex-M3's MLA, 2 for SMLAD, 16 for \
             Helium's VMLADAVA on int8, VLEN/8 = 16 for RVV at VLEN 128, 0.5 for rv32imc's MUL and ADD, 8 for \
             NEON's SMLAL on aarch64). aarch64 is a static Linux program in QEMU's user mode, not a board. \
-            Needs the packages of .ci/install-deps.
+            Writes the same figures as charts to --chart (count.html beside MODEL). Needs the packages of \
+            .ci/install-deps.
             """
     )
 
@@ -55,11 +56,23 @@ struct Count: ParsableCommand {
     @Option(help: "What the capsule layer keeps of its predictions: keep or recompute (lean memory).")
     var routing: RoutingMemory = .keepPredictions
 
-    @Flag(help: "Split each routing layer's count into its phases (marked inside the kernels, a few instructions each).")
+    @Flag(
+        help: "Split each routing layer's count into its phases (marked inside the kernels, a few instructions each).")
     var phases = false
 
     @Flag(help: "Print JSON instead of tables.")
     var json = false
+
+    @Option(
+        help:
+            "The page of charts to write (instructions per layer and phase, per target). Default: count.html beside MODEL."
+    )
+    var chart: String?
+
+    /// Where the page goes.
+    var chartPath: String {
+        chart ?? ((model as NSString).deletingLastPathComponent as NSString).appendingPathComponent("count.html")
+    }
 
     func validate() throws {
         for name in target where !Self.allTargets.contains(name) {
@@ -89,6 +102,14 @@ struct Count: ParsableCommand {
             try Data(contents.utf8).write(to: exportDir.appendingPathComponent(name))
         }
 
+        // The page's folder must be writable before minutes of builds and emulation.
+        guard
+            FileManager.default.isWritableFile(
+                atPath: (chartPath as NSString).deletingLastPathComponent.isEmpty
+                    ? "." : (chartPath as NSString).deletingLastPathComponent)
+        else {
+            throw CommandFailure("\(chartPath): cannot write the chart page there")
+        }
         var results: [TargetCount] = []
         for name in target.isEmpty ? Self.allTargets : target {
             let build = work.appendingPathComponent(name)
@@ -99,11 +120,14 @@ struct Count: ParsableCommand {
             ])
             // The boards' memories are the emulated boards' own (the Cortex-M55's 512 KiB ITCM is the
             // smallest): a model too big for one is a fact about the board, not a failed run.
-            if status.code != 0, let overflow = status.output.split(separator: "\n").first(where: { $0.contains("overflowed by") }) {
+            if status.code != 0,
+                let overflow = status.output.split(separator: "\n").first(where: { $0.contains("overflowed by") })
+            {
                 let detail = overflow.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
                 throw CommandFailure(
                     "\(name): the firmware does not fit the emulated board's memory (\(detail)); "
-                        + "the model's weights alone are \(quantized.flashBytes) B; leave this target out or count on one with more")
+                        + "the model's weights alone are \(quantized.flashBytes) B; leave this target out or count on one with more"
+                )
             }
             guard status.code == 0, status.output.contains("count: output identical to the host") else {
                 throw CommandFailure("\(name): the firmware run failed or differs from the host:\n\(status.output)")
@@ -117,6 +141,12 @@ struct Count: ParsableCommand {
             count.routing = routing.rawValue
             count.arenaBytes = exporter.arenaBytes(routing: routing)
             results.append(count)
+        }
+        do {
+            try Data(CountPage.html(results, model: model, image: data).utf8).write(
+                to: URL(fileURLWithPath: chartPath), options: .atomic)
+        } catch {
+            throw CommandFailure("\(chartPath): cannot write the chart page: \(error.localizedDescription)")
         }
         if json {
             print(try results.jsonString())
@@ -151,6 +181,7 @@ struct Count: ParsableCommand {
                     + "of which the arena \(result.arenaBytes.grouped) B\n"
             )
         }
+        print("Wrote the charts to \(chartPath).")
     }
 
     private func runMake(_ arguments: [String]) throws -> (code: Int32, output: String) {
@@ -207,7 +238,9 @@ struct TargetCount: Encodable {
         for line in regions.split(separator: "\n") {
             let fields = line.split(separator: " ").compactMap { Int($0) }
             if line.hasPrefix("region "), fields.count == 2 { counts[fields[0]] = fields[1] }
-            if line.hasPrefix("phase "), fields.count == 3 { phaseCounts[fields[0], default: [:]][fields[1]] = fields[2] }
+            if line.hasPrefix("phase "), fields.count == 3 {
+                phaseCounts[fields[0], default: [:]][fields[1]] = fields[2]
+            }
         }
         func bound(_ macs: Int) -> Int { Int((Double(macs) / macsPerInstruction).rounded(.up)) }
         layers = model.layers.enumerated().map { index, layer in

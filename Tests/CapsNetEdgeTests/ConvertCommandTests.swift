@@ -78,6 +78,10 @@ struct ConvertCommandTests {
         #expect(layers.map { $0["name"] as? String } == ["conv2d", "primary_capsule", "capsule", "length"])
         #expect(layers.allSatisfy { $0["sqnr_db"] is Double })
         #expect(FileManager.default.fileExists(atPath: out + "/report.md"))
+        let page = try String(contentsOfFile: out + "/report.html", encoding: .utf8)
+        #expect(page.hasPrefix("<!DOCTYPE html>") && page.contains("<h2>Sensitivity</h2>"))
+        let sensitivity = try #require(report["sensitivity"] as? [String: Any])
+        #expect((sensitivity["rows"] as? [Any])?.isEmpty == false)
 
         let eval = try CapsNetTool.run(["eval", out + "/model.capsnet", "--data", digits, "--json"])
         #expect(eval.status == 0, "\(eval.error)")

@@ -55,6 +55,46 @@ struct FormatSearchTests {
         #expect(first.model == second.model)
     }
 
+    @Test("the sensitivity table has every format the rules chose, each moved one bit either way", .needsFixtures)
+    func sensitivity() throws {
+        let (model, digits) = try Self.tiny()
+        let result = try Quantizer(scheme: .rules, measuresSensitivity: true).run(model, calibration: digits)
+        let table = try #require(result.sensitivity)
+        #expect(try Quantizer(scheme: .rules).run(model, calibration: digits).sensitivity == nil)
+        #expect(table.images == 5)
+        // input, then per layer its formats in the order the kinds choose them.
+        #expect(table.rows.first.map { "\($0.layer) \($0.tensor) \($0.format)" } == "input output \(result.model.inputFrac)")
+        #expect(table.rows.last?.layer == "length")
+        #expect(table.rows.last?.format == result.model.layers.last?.outputFrac)
+        #expect(Set(table.rows.map { "\($0.layer) \($0.tensor)" }).count == table.rows.count)
+        #expect(table.rows.contains { $0.layer == "capsule" && $0.tensor == "weights" })
+        #expect(table.rows.contains { $0.layer == "capsule" && $0.tensor == "predictions" })
+        for row in table.rows {
+            #expect((0...100).contains(row.saturationPercent))
+            #expect(row.finer == nil || row.finer?.format == row.format + 1)
+            #expect(row.coarser == nil || row.coarser?.format == row.format - 1)
+            if row.format == QFormat.supportedFractionalBits.upperBound { #expect(row.finer == nil) }
+            for effect in [row.finer, row.coarser].compactMap({ $0 }) {
+                #expect(effect.lengthErrorRatio >= 0 && effect.lengthErrorRatio.isFinite)
+                #expect(effect.disagreements >= -5 && effect.disagreements <= 5)
+            }
+        }
+        // The effects are measured, not assumed: the input's format changes every layer after it.
+        let input = try #require(table.rows.first)
+        #expect([input.finer, input.coarser].contains { $0 != nil && $0?.lengthErrorRatio != 1 })
+    }
+
+    @Test("saturation of a format, from the calibration histogram")
+    func saturation() {
+        var statistics = TensorStatistics()
+        statistics.add([0.5, -1, 2, -4, 0])
+        // Q1.6 holds up to 127.5 / 64 = 1.99: 2 and -4 saturate.
+        #expect(statistics.saturatedFraction(frac: 6) == 0.4)
+        #expect(statistics.saturatedFraction(frac: 4) == 0)
+        #expect(statistics.saturatedFraction(frac: 7) == 0.6)
+        #expect(TensorStatistics().saturatedFraction(frac: 0) == 0)
+    }
+
     @Test("files written before the search existed read their scheme 'default' as the rules")
     func oldSchemeName() {
         #expect(QuantizationScheme(rawValue: "default") == .rules)

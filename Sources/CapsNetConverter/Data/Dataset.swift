@@ -10,6 +10,8 @@ public struct Dataset: Sendable {
     /// The images, `[N, H, W, C]`.
     public var images: Tensor
     public var labels: [Int]
+    /// The position in its file of the first image (`PATH@START-END` selects from START).
+    public var firstIndex = 0
 
     /// The number of images.
     public var count: Int { labels.count }
@@ -49,8 +51,10 @@ public struct Dataset: Sendable {
             throw .rangeOutOfBounds(start: range.lowerBound, end: range.upperBound, count: count)
         }
         let selection = range.lowerBound..<range.upperBound + 1
-        return Dataset(
+        var selected = Dataset(
             name: name, imageFile: imageFile, images: images.batch(selection), labels: Array(labels[selection]))
+        selected.firstIndex = firstIndex + range.lowerBound
+        return selected
     }
 
     /// The images as a batch the model takes, or an error if their shape does not fit it. A

@@ -52,6 +52,20 @@ struct TensorStatistics: Sendable {
     }
 }
 
+extension TensorStatistics {
+    /// The fraction of the values that `frac` fractional bits cannot hold (a magnitude beyond 127.5
+    /// steps), estimated per histogram bin from its mean.
+    func saturatedFraction(frac: Int) -> Double {
+        guard count > 0 else { return 0 }
+        let clip = 127.5 * pow(2, -Double(frac))
+        var saturated = 0.0
+        for bin in binCount.indices where binCount[bin] > 0 && binSum[bin] / binCount[bin] > clip {
+            saturated += binCount[bin]
+        }
+        return saturated / Double(count)
+    }
+}
+
 /// Rules that turn a range into a format.
 enum FormatRule {
     /// The published reference's rule: `int_bits = ceil(log2(max|x|))` (at least 0),

@@ -56,15 +56,16 @@ struct FormatSearch {
     /// Formats are kept within what the kernels take.
     var formats = QFormat.supportedFractionalBits
 
-    /// The best model found, starting from `rules`, whose formats are `start` (in `order`).
+    /// The best model found, starting from `judge`'s current model (the rules'), whose formats are
+    /// `start` (in `order`); the judge ends on the best model, and `overrides` are the formats
+    /// moved from `start`.
     func run(
-        rules: QuantizedModel, start: [FormatKey: Int], order: [FormatKey], images: Tensor, float: Tensor,
+        judge: Judge, start: [FormatKey: Int], order: [FormatKey],
         build: ([FormatKey: Int]) throws -> QuantizedModel, names: (FormatKey) -> (layer: String, tensor: String)
-    ) throws -> (model: QuantizedModel, summary: FormatSearchSummary) {
+    ) throws -> (model: QuantizedModel, overrides: [FormatKey: Int], summary: FormatSearchSummary) {
         let clock = ContinuousClock()
         let began = clock.now
-        let judge = try Judge(images: images, float: float, start: rules)
-        var best = rules
+        var best = judge.current
         var closeness = judge.closeness
         let initial = closeness
         var overrides: [FormatKey: Int] = [:]
@@ -102,9 +103,9 @@ struct FormatSearch {
             return FormatSearchSummary.Change(layer: layer, tensor: tensor, rules: rule, chosen: chosen)
         }
         let summary = FormatSearchSummary(
-            images: images.shape.first ?? 0, candidatesTried: tried, seconds: (clock.now - began).seconds,
+            images: judge.images.shape.first ?? 0, candidatesTried: tried, seconds: (clock.now - began).seconds,
             converged: converged, before: initial, after: closeness, changes: changes)
-        return (best, summary)
+        return (best, overrides, summary)
     }
 
     /// Runs candidates on the search images and compares them with the float outputs, keeping

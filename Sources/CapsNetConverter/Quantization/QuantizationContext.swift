@@ -100,10 +100,14 @@ public struct FormatKey: Hashable, Sendable {
 final class FormatChoices: @unchecked Sendable {
     private(set) var order: [FormatKey] = []
     private(set) var formats: [FormatKey: Int] = [:]
+    /// The values each format holds (calibration ranges, or the trained values): how much any
+    /// format of the site would saturate.
+    private(set) var statistics: [FormatKey: TensorStatistics] = [:]
 
-    func record(_ key: FormatKey, _ format: Int) {
+    func record(_ key: FormatKey, _ format: Int, statistics: TensorStatistics?) {
         if formats[key] == nil { order.append(key) }
         formats[key] = format
+        self.statistics[key] = statistics
     }
 }
 
@@ -143,12 +147,13 @@ public struct QuantizationContext {
         self.choices = choices
     }
 
-    /// The format of `site`: an override's, or the rule's (recorded).
-    private func choose(_ site: FormatSite, _ rule: () -> Int) -> Int {
+    /// The format of `site`, whose values `statistics` describes: an override's, or the rule's
+    /// (recorded).
+    private func choose(_ site: FormatSite, _ statistics: TensorStatistics?, _ rule: () -> Int) -> Int {
         let key = FormatKey(layer: index, site: site)
         if let format = overrides[key] { return format }
         let format = rule()
-        choices?.record(key, format)
+        choices?.record(key, format, statistics: statistics)
         return format
     }
 
@@ -171,7 +176,7 @@ public struct QuantizationContext {
     /// The format of an activation (`site`, for the search): least mean squared error (the rules)
     /// or the reference rule.
     func activationFormat(_ statistics: TensorStatistics?, site: FormatSite = .tensor(.output)) -> Int {
-        choose(site) {
+        choose(site, statistics) {
             guard let statistics else { return QFormat.supportedFractionalBits.upperBound }
             return scheme == .reference
                 ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
@@ -183,8 +188,9 @@ public struct QuantizationContext {
     /// The format of a routing tensor: large predictions and agreements decide the routing, so the
     /// rules never clip them.
     func routingFormat(_ tensor: LayerTensor) -> Int {
-        choose(.tensor(tensor)) {
-            guard let statistics = statistics(tensor) else { return QFormat.supportedFractionalBits.upperBound }
+        let statistics = statistics(tensor)
+        return choose(.tensor(tensor), statistics) {
+            guard let statistics else { return QFormat.supportedFractionalBits.upperBound }
             return scheme == .reference
                 ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.noSaturation(maxAbs: statistics.maxAbs)
         }
@@ -193,17 +199,17 @@ public struct QuantizationContext {
     /// The format of a tensor that feeds squash: the least error after squash (the rules).
     func squashInputFormat(_ tensor: LayerTensor) -> Int {
         if let squash = statistics.squashInputs[.layer(index, tensor)] {
-            return choose(.tensor(tensor)) { squash.bestFormat }
+            return choose(.tensor(tensor), statistics(tensor)) { squash.bestFormat }
         }
         return activationFormat(tensor)
     }
 
     /// The format of trained values (`site`: the weights, or a bias with a format of its own).
     func weightFormat(_ values: [Float], site: FormatSite = .weights) -> Int {
-        choose(site) {
-            var statistics = TensorStatistics()
-            statistics.add(values)
-            return scheme == .reference
+        var statistics = TensorStatistics()
+        statistics.add(values)
+        return choose(site, statistics) {
+            scheme == .reference
                 ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
         }
     }

@@ -42,10 +42,30 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
     public var ramBytesKeepingPredictions: Int
     public var ramBytesRecomputingPredictions: Int
     public var layers: [LayerFigures]
+    /// Images on which float and int8 predict different classes (the first
+    /// ``QuantizationReport/listedDisagreements`` of them), with both models' class lengths.
+    public var disagreements: [Disagreement]
     /// What became of each layer a convolution could absorb (``CapsNetModel/folded()``).
     public var folds: [String]
     /// What the format search did (`search` scheme).
     public var search: FormatSearchSummary?
+    /// Every format's saturation and one-bit neighbours (when measured).
+    public var sensitivity: FormatSensitivity?
+
+    /// One image of the evaluation set on which the two models disagree.
+    public struct Disagreement: Sendable, Codable, Equatable {
+        /// Its position in the evaluation images' file (`PATH@START-END` starts at START).
+        public var image: Int
+        public var label: Int
+        public var floatClass: Int
+        public var int8Class: Int
+        /// Both models' class lengths (int8's dequantized).
+        public var floatLengths: [Double]
+        public var int8Lengths: [Double]
+    }
+
+    /// How many disagreeing images a report lists.
+    public static let listedDisagreements = 48
 
     /// Runs both models over `dataset` in batches of `batchSize` (the int8 one on all cores) and
     /// measures; `progress` is told how many images are done. The float side is `model` with its
@@ -53,7 +73,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
     /// compute what the int8 layers of the same index approximate.
     public static func measure(
         float original: CapsNetModel, int8 engine: Int8Engine, modelName: String, calibration: Dataset,
-        evaluation dataset: Dataset, search: FormatSearchSummary? = nil, batchSize: Int = 100,
+        evaluation dataset: Dataset, search: FormatSearchSummary? = nil, sensitivity: FormatSensitivity? = nil,
+        batchSize: Int = 100,
         progress: @Sendable (Int) -> Void = { _ in }
     ) throws -> QuantizationReport {
         let quantized = engine.model
@@ -67,6 +88,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
         var valueCounts = [Int](repeating: 0, count: quantized.layers.count)
         var floatPredictions: [Int] = []
         var int8Predictions: [Int] = []
+        var disagreements: [Disagreement] = []
+        let outputStep = pow(2, -Double(quantized.layers.last?.outputFrac ?? 0))
         for start in stride(from: 0, to: dataset.count, by: batchSize) {
             let range = start..<min(start + batchSize, dataset.count)
             let batch = images.batch(range)
@@ -74,7 +97,19 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
             let int8 = try engine.layerOutputs(batch) { progress(start + $0) }
             floatPredictions += Evaluation.classes(of: trace.output)
             for (image, layers) in int8.enumerated() {
-                int8Predictions.append(Int8Engine.predictedClass(layers.last ?? []))
+                let int8Class = Int8Engine.predictedClass(layers.last ?? [])
+                int8Predictions.append(int8Class)
+                let floatClass = floatPredictions[start + image]
+                if int8Class != floatClass, disagreements.count < listedDisagreements {
+                    let classes = trace.output.values.count / range.count
+                    disagreements.append(
+                        Disagreement(
+                            image: dataset.firstIndex + start + image, label: labels[start + image],
+                            floatClass: floatClass,
+                            int8Class: int8Class,
+                            floatLengths: trace.output.values[image * classes..<(image + 1) * classes].map(Double.init),
+                            int8Lengths: (layers.last ?? []).map { Double($0) * outputStep }))
+                }
                 for (index, values) in layers.enumerated() {
                     let floats = trace.layers[index].output
                     let size = floats.count / range.count
@@ -99,7 +134,8 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
                 name: layer.name, className: layer.className,
                 format: QFormat(fractionalBits: layer.outputFrac).description,
                 sqnrDb: signal[index] > 0 ? 10 * log10(signal[index] / max(noise[index], .leastNonzeroMagnitude)) : nil,
-                saturationPercent: valueCounts[index] > 0 ? 100 * Double(saturated[index]) / Double(valueCounts[index]) : 0,
+                saturationPercent: valueCounts[index] > 0
+                    ? 100 * Double(saturated[index]) / Double(valueCounts[index]) : 0,
                 ramBytes: engine.plan.layers[index].peakBytes, flashBytes: quantized.flashBytes(ofLayer: index))
         }
         return QuantizationReport(
@@ -107,10 +143,11 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
             calibrationImages: calibration.count, evaluation: dataset.name, images: dataset.count,
             floatTop1: float.top1, int8Top1: int8.top1, lossPoints: float.top1 - int8.top1,
             agreement: dataset.count == 0 ? 0 : 100 * Double(agreeing) / Double(dataset.count),
-            flashBytes: quantized.flashBytes, float32WeightBytes: 4 * original.layers.map(\.parameterCount).reduce(0, +),
+            flashBytes: quantized.flashBytes,
+            float32WeightBytes: 4 * original.layers.map(\.parameterCount).reduce(0, +),
             ramBytes: engine.ramBytes, ramBytesKeepingPredictions: engine.arenaBytes(routing: .keepPredictions),
             ramBytesRecomputingPredictions: engine.arenaBytes(routing: .recomputePredictions), layers: layers,
-            folds: folds, search: search)
+            disagreements: disagreements, folds: folds, search: search, sensitivity: sensitivity)
     }
 
     /// The report as Markdown.
@@ -158,6 +195,29 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
                         "| \(change.layer) | \(change.tensor) | \(QFormat(fractionalBits: change.rules)) | "
                             + "\(QFormat(fractionalBits: change.chosen)) |")
                 }
+            }
+        }
+        if let sensitivity {
+            lines += [
+                "",
+                "## Sensitivity",
+                "",
+                "Every format, how much of its values it saturates, and what one fractional bit more (finer) or "
+                    + "less (coarser) does on the \(sensitivity.images) calibration images: images of another class "
+                    + "than float's (more is worse) and the class-length error against this model's "
+                    + "(measured in " + String(format: "%.1f", sensitivity.seconds) + " s).",
+                "",
+                "| layer | tensor | format | saturated | one bit finer | one bit coarser |",
+                "|---|---|---|---|---|---|",
+            ]
+            for row in sensitivity.rows {
+                lines.append(
+                    "| \(row.layer) | \(row.tensor) | \(QFormat(fractionalBits: row.format)) | "
+                        + String(format: "%.3f%%", row.saturationPercent)
+                        + " | \(row.finer?.description ?? "n/a") | \(row.coarser?.description ?? "n/a") |")
+            }
+            if let worst = sensitivity.mostSensitive {
+                lines += ["", "The format that matters most: \(worst.layer), \(worst.tensor)."]
             }
         }
         if scheme.usesRules {

@@ -47,16 +47,26 @@ public struct Quantizer: Sendable {
     public var scheme: QuantizationScheme
     /// The time the `search` scheme may spend trying formats (``FormatSearch``).
     public var searchSeconds: Double
+    /// Whether ``run(_:calibration:batchSize:progress:)`` measures every format's one-bit
+    /// neighbours (``FormatSensitivity``): about two model runs on the calibration images per format.
+    public var measuresSensitivity: Bool
 
-    public init(scheme: QuantizationScheme = .rules, searchSeconds: Double = 30) {
+    public init(scheme: QuantizationScheme = .rules, searchSeconds: Double = 30, measuresSensitivity: Bool = false) {
         self.scheme = scheme
         self.searchSeconds = searchSeconds
+        self.measuresSensitivity = measuresSensitivity
     }
 
-    /// A quantized model, and what the format search did for it (`search` scheme only).
+    /// A quantized model, what the format search did for it (`search` scheme only), and how
+    /// sensitive it is to each format (when measured).
     public struct Result: Sendable {
         public var model: QuantizedModel
         public var search: FormatSearchSummary?
+        public var sensitivity: FormatSensitivity?
+
+        init(model: QuantizedModel, search: FormatSearchSummary? = nil, sensitivity: FormatSensitivity? = nil) {
+            (self.model, self.search, self.sensitivity) = (model, search, sensitivity)
+        }
     }
 
     /// Quantizes `model`, calibrating on `calibration` in batches of `batchSize`; `progress` is
@@ -76,19 +86,33 @@ public struct Quantizer: Sendable {
         let statistics = try calibrate(folded, calibration, batchSize: max(batchSize, 1), progress: progress)
         let choices = FormatChoices()
         let rules = try build(folded, statistics, choices: choices)
-        guard scheme == .search else { return Result(model: rules, search: nil) }
+        guard scheme == .search || measuresSensitivity else { return Result(model: rules) }
         // The calibration images, already checked by calibrate, and the float model's outputs on them.
         do {
             let images = try calibration.images(for: folded)
             let float = try FloatReference(folded).outputs(images)
-            let search = FormatSearch(budget: .milliseconds(Int64(max(searchSeconds, 0) * 1000)))
-            let (best, summary) = try search.run(
-                rules: rules, start: choices.formats, order: choices.order, images: images, float: float,
-                build: { overrides throws(QuantizationError) in try build(folded, statistics, overrides: overrides) },
-                names: { key in
-                    (key.layer < 0 ? "input" : folded.layers[key.layer].name, key.site.description)
-                })
-            return Result(model: best, search: summary)
+            let judge = try FormatSearch.Judge(images: images, float: float, start: rules)
+            let buildWith = { (overrides: [FormatKey: Int]) throws(QuantizationError) in
+                try build(folded, statistics, overrides: overrides)
+            }
+            let names = { (key: FormatKey) in
+                (key.layer < 0 ? "input" : folded.layers[key.layer].name, key.site.description)
+            }
+            var result = Result(model: rules)
+            var formats = choices.formats
+            if scheme == .search {
+                let search = FormatSearch(budget: .milliseconds(Int64(max(searchSeconds, 0) * 1000)))
+                let (best, overrides, summary) = try search.run(
+                    judge: judge, start: choices.formats, order: choices.order, build: buildWith, names: names)
+                (result.model, result.search) = (best, summary)
+                formats.merge(overrides) { $1 }
+            }
+            if measuresSensitivity {
+                result.sensitivity = try FormatSensitivity.measure(
+                    judge: judge, formats: formats, order: choices.order, statistics: choices.statistics,
+                    build: buildWith, names: names)
+            }
+            return result
         } catch let error as QuantizationError {
             throw error
         } catch {
@@ -120,7 +144,9 @@ public struct Quantizer: Sendable {
                     let key = CalibrationKey.layer(index, calibrated.role)
                     statistics.tensors[key, default: TensorStatistics()].add(calibrated.tensor.values)
                     // Only the default scheme looks at what squash makes of its inputs.
-                    if scheme.usesRules, let squash = calibrated.feedsSquash, let dimension = calibrated.tensor.shape.last {
+                    if scheme.usesRules, let squash = calibrated.feedsSquash,
+                        let dimension = calibrated.tensor.shape.last
+                    {
                         statistics.squashInputs[key, default: SquashStatistics(dimension: dimension, squash: squash)]
                             .add(calibrated.tensor.values)
                     }
@@ -142,7 +168,8 @@ public struct Quantizer: Sendable {
     /// Each layer quantized by its kind, on the format of the layer before it; `overrides` replace
     /// the rules' formats, and `choices` records the rules' formats as they are chosen.
     private func build(
-        _ model: CapsNetModel, _ statistics: Statistics, overrides: [FormatKey: Int] = [:], choices: FormatChoices? = nil
+        _ model: CapsNetModel, _ statistics: Statistics, overrides: [FormatKey: Int] = [:],
+        choices: FormatChoices? = nil
     ) throws(QuantizationError) -> QuantizedModel {
         let input = QuantizationContext(
             scheme: scheme, model: model, index: -1, inputFrac: 0, statistics: statistics, overrides: overrides,
