@@ -40,6 +40,14 @@ struct Convert: ParsableCommand {
     @Option(help: "Seconds the 'search' scheme may spend trying formats.")
     var searchSeconds: Double = 30
 
+    @Option(
+        help: """
+            Convolution weights: 'per-layer' (one format per layer) or 'per-filter' (each output channel in \
+            its own format where that halves the layer's weight error, one shift each in the kernel; the \
+            'rules' and 'search' schemes, 'reference' is always per layer).
+            """)
+    var weightFormats: WeightFormats = .perLayer
+
     func validate() throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -68,7 +76,9 @@ struct Convert: ParsableCommand {
         if scheme == .search {
             print("Calibrating, then searching formats for up to \(String(format: "%g", searchSeconds)) s.")
         }
-        let quantizer = Quantizer(scheme: scheme, searchSeconds: searchSeconds, measuresSensitivity: true)
+        let quantizer = Quantizer(
+            scheme: scheme, searchSeconds: searchSeconds, measuresSensitivity: true,
+            perFilterWeights: weightFormats == .perFilter)
         let result = try quantizer.run(float, calibration: calibrationSet) { calibrating.update($0) }
         calibrating.finish()
         let quantized = result.model
@@ -98,3 +108,9 @@ struct Convert: ParsableCommand {
 }
 
 extension QuantizationScheme: ExpressibleByArgument {}
+
+/// How many formats a convolution's weights get.
+enum WeightFormats: String, ExpressibleByArgument, CaseIterable {
+    case perFilter = "per-filter"
+    case perLayer = "per-layer"
+}

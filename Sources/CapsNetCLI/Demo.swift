@@ -52,7 +52,7 @@ private struct ToyNetwork {
     func run() throws {
         let conv = capsnet_conv_params(
             kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 4, activation: Activation.relu.cValue)
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 4, activation: Activation.relu.cValue, weight_fracs: nil)
         let features = try Kernels.convolution(
             input, shape: Self.image, weights: convWeights, bias: convBias, parameters: conv,
             outputShape: Self.features)
@@ -60,7 +60,7 @@ private struct ToyNetwork {
         let primary = capsnet_primary_capsule_params(
             conv: capsnet_conv_params(
                 kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 2, w: 2), padding: capsnet_hw(h: 0, w: 0),
-                input_frac: 4, weight_frac: 7, bias_frac: 7, output_frac: 4, activation: Activation.none.cValue),
+                input_frac: 4, weight_frac: 7, bias_frac: 7, output_frac: 4, activation: Activation.none.cValue, weight_fracs: nil),
             capsule_dim: 4, output_frac: 7)
         let capsules = try Kernels.primaryCapsules(
             features, shape: Self.features, weights: primaryWeights, bias: primaryBias, parameters: primary,

@@ -33,6 +33,40 @@ struct QuantizationTests {
         _ = try Int8Engine(quantized)  // checks every layer's call once
     }
 
+    @Test("each filter gets its own format, never coarser than the layer's; per-layer and reference give none", .needsFixtures)
+    func perFilterFormats() throws {
+        let model = try CapsNetModel(contentsOf: TestData.fixture("tiny_sequential.keras"))
+        let digits = try Dataset(GeneratedData.digits)
+        func convolutions(_ quantized: QuantizedModel) -> [QuantizedConvolution] {
+            quantized.layers.compactMap {
+                ($0.kind as? QuantizedConvolution) ?? ($0.kind as? QuantizedPrimaryCapsule)?.convolution
+            }
+        }
+        let perFilter = try Quantizer(scheme: .rules, perFilterWeights: true).quantize(model, calibration: digits)
+        let filters = convolutions(perFilter)
+        #expect(filters.contains { $0.weightFracs != nil })
+        for convolution in filters {
+            let fracs = convolution.weightFracs ?? []
+            #expect(fracs.allSatisfy { Int($0) >= convolution.weightFrac })
+            #expect(fracs.isEmpty || fracs.count == convolution.filters)
+            // Each filter's values in its own format: its largest magnitude is within the format's range.
+            let window = convolution.weights.count / convolution.filters
+            for (filter, frac) in fracs.enumerated() where Int(frac) > convolution.weightFrac {
+                let values = convolution.weights[filter * window..<(filter + 1) * window]
+                #expect(values.contains { abs(Int($0)) > 127 >> (Int(frac) - convolution.weightFrac) })
+            }
+        }
+        _ = try Int8Engine(perFilter)  // the kernels take every filter's shifts
+        let perLayer = try Quantizer(scheme: .rules).quantize(model, calibration: digits)
+        #expect(convolutions(perLayer).allSatisfy { $0.weightFracs == nil })
+        #expect(
+            convolutions(try Quantizer(scheme: .reference, perFilterWeights: true).quantize(model, calibration: digits))
+                .allSatisfy {
+            $0.weightFracs == nil
+        })
+        #expect(perFilter.flashBytes > perLayer.flashBytes)
+    }
+
     @Test("the model file round-trips exactly, through bytes and through a file", .needsFixtures)
     func roundTrip() throws {
         let (_, quantized) = try tinyQuantized()
@@ -43,6 +77,29 @@ struct QuantizationTests {
         try QuantizedModelFile.write(quantized, to: path)
         #expect(try QuantizedModelFile.read(path) == quantized)
         #expect(QuantizedModelFile.isQuantizedModel(path))
+
+        // Per-filter formats round-trip; a version 1 file (no per-filter formats) still reads.
+        let convolution = try #require(quantized.layers.first?.kind as? QuantizedConvolution)
+        var perFilter = quantized
+        var filters = convolution
+        filters.weightFracs = (0..<convolution.filters).map { Int8(convolution.weightFrac + $0 % 3) }
+        perFilter.layers[0].kind = filters
+        #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(perFilter)) == perFilter)
+        var perLayer = quantized
+        for index in perLayer.layers.indices {
+            if var layer = perLayer.layers[index].kind as? QuantizedConvolution {
+                layer.weightFracs = nil
+                perLayer.layers[index].kind = layer
+            }
+            if var layer = perLayer.layers[index].kind as? QuantizedPrimaryCapsule {
+                layer.convolution.weightFracs = nil
+                perLayer.layers[index].kind = layer
+            }
+        }
+        let old = QuantizedModelFile.encode(perLayer, version: 1)
+        #expect(old[8] == 1)
+        #expect(old.count < QuantizedModelFile.encode(perLayer).count)
+        #expect(try QuantizedModelFile.decode(old) == perLayer)
     }
 
     @Test(
@@ -67,8 +124,8 @@ struct QuantizationTests {
         #expect(reason(corrupted) == .checksum)
         #expect(reason(Array("PK\u{3}\u{4} not a model".utf8)) == .notAQuantizedModel)
         var future = bytes
-        future[8] = 2
-        #expect(reason(future) == .unsupportedVersion(2))
+        future[8] = 3
+        #expect(reason(future) == .unsupportedVersion(3))
 
         var inconsistent = quantized
         if var capsule = inconsistent.layers[2].kind as? QuantizedCapsule {
@@ -183,7 +240,7 @@ struct QuantizationTests {
         let test = try Dataset(TestData.shared("mnist") + "@1000-1000")
         let lengths = try engine.run(engine.quantizeInput(test.images.values[...]))
         #expect("\(Int8Engine.predictedClass(lengths)) \(test.labels[0])" == "9 9")
-        #expect("\(engine.ramBytes) \(quantized.flashBytes)" == "87468 297048")
+        #expect("\(engine.ramBytes) \(quantized.flashBytes)" == "87468 297056")
         #expect("\(engine.arenaBytes(routing: .recomputePredictions))" == "15860")
         try QuantizedModelFile.write(quantized, to: folder.appendingPathComponent("mnist.capsnet").path)
     }

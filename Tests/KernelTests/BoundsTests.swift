@@ -36,7 +36,7 @@ struct BoundsTests {
             let conv = capsnet_conv_params(
                 kernel: capsnet_hw(h: Int32(kH), w: Int32(kW)), stride: capsnet_hw(h: Int32(sH), w: Int32(sW)),
                 padding: padding,
-                input_frac: 6, weight_frac: 7, bias_frac: 8, output_frac: 4, activation: Activation.none.cValue)
+                input_frac: 6, weight_frac: 7, bias_frac: 8, output_frac: 4, activation: Activation.none.cValue, weight_fracs: nil)
             let outCount = Int(output.h * output.w * output.c)
             let inputs = pin.buffer(g.int8s(Int(input.h * input.w * input.c)))
             let weights = pin.buffer(g.int8s(Int(output.c) * kH * kW * Int(input.c)))
@@ -64,7 +64,7 @@ struct BoundsTests {
         // is valid alone, and the window's right edge (width minus a negative start) is not.
         let conv = capsnet_conv_params(
             kernel: capsnet_hw(h: 1, w: 2), stride: capsnet_hw(h: 1, w: Int32.max - 1), padding: capsnet_hw(h: 0, w: 1),
-            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue)
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue, weight_fracs: nil)
         let input = capsnet_hwc(h: 1, w: Int32.max, c: 1)
         let output = capsnet_hwc(h: 1, w: 2, c: 1)
         let scratch = pin.scratch(256)
@@ -81,7 +81,7 @@ struct BoundsTests {
         for (width, expected) in [(Int(CAPSNET_DIM_MAX), CAPSNET_OK), (Int(CAPSNET_DIM_MAX) + 1, CAPSNET_ERROR_DIMENSION)] {
             let plain = capsnet_conv_params(
                 kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-                input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue)
+                input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue, weight_fracs: nil)
             let dims = capsnet_hwc(h: 1, w: Int32(width), c: 1)
             let row = pin.buffer([Int8](repeating: 3, count: width))
             let result = pin.buffer([Int8](repeating: 0, count: width))

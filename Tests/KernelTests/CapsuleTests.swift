@@ -29,7 +29,7 @@ struct CapsuleTests {
                     stride: capsnet_hw(h: Int32(c.strideH), w: Int32(c.strideW)),
                     padding: capsnet_hw(h: Int32(c.padH), w: Int32(c.padW)), input_frac: Int32(c.inFrac),
                     weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac),
-                    activation: c.activation),
+                    activation: c.activation, weight_fracs: nil),
                 capsule_dim: Int32(dim), output_frac: Int32(outFrac))
             let actual = try Kernels.primaryCapsules(
                 input, shape: capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC)), weights: weights,

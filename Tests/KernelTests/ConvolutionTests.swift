@@ -5,15 +5,20 @@ import Testing
 struct ConvolutionTests {
     /// Runs the C kernel and the reference on one case; returns a description on mismatch.
     static func mismatch(_ c: Reference.Conv, input: [Int8], weights: [Int8], bias: [Int8]?) throws -> String? {
-        let params = capsnet_conv_params(
+        var params = capsnet_conv_params(
             kernel: capsnet_hw(h: Int32(c.kH), w: Int32(c.kW)),
             stride: capsnet_hw(h: Int32(c.strideH), w: Int32(c.strideW)),
             padding: capsnet_hw(h: Int32(c.padH), w: Int32(c.padW)), input_frac: Int32(c.inFrac),
             weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac),
-            activation: c.activation)
-        let actual = try Kernels.convolution(
-            input, shape: capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC)), weights: weights, bias: bias,
-            parameters: params, outputShape: capsnet_hwc(h: Int32(c.outH), w: Int32(c.outW), c: Int32(c.outC)))
+            activation: c.activation, weight_fracs: nil)
+        let fracs = c.weightFracs.map { $0.map { Int8($0) } } ?? []
+        let actual = try fracs.withUnsafeBufferPointer { fracs in
+            params.weight_fracs = c.weightFracs == nil ? nil : fracs.baseAddress
+            return try Kernels.convolution(
+                input, shape: capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC)), weights: weights,
+                bias: bias, parameters: params,
+                outputShape: capsnet_hwc(h: Int32(c.outH), w: Int32(c.outW), c: Int32(c.outC)))
+        }
         let expected = Reference.convolution(c, input: input, weights: weights, bias: bias)
         return actual == expected ? nil : "\(c) bias=\(bias != nil)\nexpected \(expected)\nactual   \(actual)"
     }
@@ -79,6 +84,59 @@ struct ConvolutionTests {
         }
     }
 
+    @Test("per-filter formats: each output channel requantized with its own shift, bias shift and rounding")
+    func perFilterFormats() throws {
+        var g = SeededGenerator(seed: 0xF17E)
+        for _ in 0..<300 {
+            var c = Reference.Conv(
+                inH: g.int(1...7), inW: g.int(1...7), inC: g.int(1...4), outH: 0, outW: 0, outC: g.int(2...9),
+                kH: g.int(1...4), kW: g.int(1...4), strideH: g.int(1...2), strideW: g.int(1...2), padH: 0, padW: 0,
+                inFrac: 0, weightFrac: 0, biasFrac: 0, outFrac: 0)
+            c.padH = g.int(0...c.kH - 1)
+            c.padW = g.int(0...c.kW - 1)
+            c.outH = (c.inH - 1 + c.padH) / c.strideH + 1
+            c.outW = (c.inW - 1 + c.padW) / c.strideW + 1
+            Self.randomFormats(&c, &g)
+            Self.randomActivation(&c, &g)
+            // Up to four bits finer per filter, within the kernels' formats and shifts (the bias's
+            // shift, at most 16 + 4, still leaves these small windows their headroom).
+            let finest = min(15, c.outFrac + 31 - c.inFrac)
+            c.weightFracs = (0..<c.outC).map { _ in min(c.weightFrac + g.int(0...4), max(finest, c.weightFrac)) }
+            let problem = try Self.mismatch(
+                c, input: g.int8s(c.inH * c.inW * c.inC), weights: g.int8s(c.outC * c.kH * c.kW * c.inC),
+                bias: g.chance(0.75) ? g.int8s(c.outC) : nil)
+            #expect(problem == nil, "\(problem ?? "")")
+        }
+    }
+
+    @Test("a filter's format the kernel cannot shift is refused, and nothing is written")
+    func perFilterRefusal() throws {
+        let c = Reference.Conv(
+            inH: 3, inW: 3, inC: 1, outH: 1, outW: 1, outC: 2, kH: 3, kW: 3, strideH: 1, strideW: 1, padH: 0, padW: 0,
+            inFrac: 7, weightFrac: 7, biasFrac: 7, outFrac: 0)
+        // A format past the kernels' range, a valid one whose shift would be negative, a bad first filter.
+        for fracs: [Int8] in [[7, 16], [7, -8], [-9, 7]] {
+            var params = capsnet_conv_params(
+                kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
+                input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 0, activation: c.activation, weight_fracs: nil)
+            var output: [Int8] = [99, 99]
+            var inDims = capsnet_hwc(h: 3, w: 3, c: 1)
+            var outDims = capsnet_hwc(h: 1, w: 1, c: 2)
+            var scratch = [UInt8](repeating: 0, count: 1024)
+            let status = fracs.withUnsafeBufferPointer { fracs in
+                params.weight_fracs = fracs.baseAddress
+                return scratch.withUnsafeMutableBytes { buffer in
+                    var context = capsnet_context(buf: buffer.baseAddress, size: Int32(buffer.count))
+                    return capsnet_conv_hwc_q7(
+                        &context, &params, &inDims, [Int8](repeating: 1, count: 9), [Int8](repeating: 1, count: 18),
+                        [1, 1], &outDims, &output)
+                }
+            }
+            #expect(status == CAPSNET_ERROR_SHIFT, "\(fracs)")
+            #expect(output == [99, 99])
+        }
+    }
+
     @Test("every stride and padding on both axes, square and non-square kernels")
     func strideAndPaddingSweep() throws {
         var g = SeededGenerator(seed: 7)
@@ -138,7 +196,7 @@ struct ConvolutionTests {
             low, shape: capsnet_hwc(h: 1, w: 1, c: Int32(k)), weights: low, bias: nil,
             parameters: capsnet_conv_params(
                 kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-                input_frac: 15, weight_frac: 8, bias_frac: 0, output_frac: -8, activation: Activation.none.cValue),
+                input_frac: 15, weight_frac: 8, bias_frac: 0, output_frac: -8, activation: Activation.none.cValue, weight_fracs: nil),
             outputShape: capsnet_hwc(h: 1, w: 1, c: 1))
         #expect(positive == [1])
     }

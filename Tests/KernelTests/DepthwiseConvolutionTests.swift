@@ -61,12 +61,41 @@ struct DepthwiseConvolutionTests {
         }
     }
 
+    @Test("per-channel formats: equal to the convolution with the same per-filter formats")
+    func perChannelFormats() throws {
+        var g = SeededGenerator(seed: 0xDEF1)
+        for _ in 0..<100 {
+            let c = Self.randomCase(&g)
+            let fracs = (0..<c.inC).map { _ in Int8(min(c.weightFrac + g.int(0...3), 15)) }
+            var params = SplitTests.parameters(c)
+            var inDims = capsnet_hwc(h: Int32(c.inH), w: Int32(c.inW), c: Int32(c.inC))
+            var outDims = capsnet_hwc(h: Int32(c.outH), w: Int32(c.outW), c: Int32(c.inC))
+            let input = g.int8s(c.inH * c.inW * c.inC)
+            let weights = g.int8s(c.kH * c.kW * c.inC)
+            let bias: [Int8]? = g.chance(0.8) ? g.int8s(c.inC) : nil
+            var output = [Int8](repeating: 99, count: c.outH * c.outW * c.inC)
+            let (expected, status) = try fracs.withUnsafeBufferPointer { fracs in
+                params.weight_fracs = fracs.baseAddress
+                let expected = try Kernels.convolution(
+                    input, shape: inDims, weights: Self.blockDiagonal(weights, c), bias: bias, parameters: params,
+                    outputShape: outDims)
+                var context = capsnet_context(buf: nil, size: 0)
+                let status = bias.withOptionalPointer { biasPointer in
+                    capsnet_depthwise_conv_hwc_q7(&context, &params, &inDims, input, weights, biasPointer, &outDims, &output)
+                }
+                return (expected, status)
+            }
+            #expect(status == CAPSNET_OK, "\(c)")
+            #expect(output == expected, "\(c) \(fracs)")
+        }
+    }
+
     @Test("invalid arguments are refused and nothing is written")
     func refusals() {
         let base = capsnet_conv_params(
             kernel: capsnet_hw(h: 2, w: 2), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
             input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7,
-            activation: capsnet_activation(min: -128, max: 127, leak: 0))
+            activation: capsnet_activation(min: -128, max: 127, leak: 0), weight_fracs: nil)
         let input = [Int8](repeating: 3, count: 3 * 3 * 2)
         let weights = [Int8](repeating: 1, count: 2 * 2 * 2)
         let cases: [(String, capsnet_status, (inout capsnet_conv_params, inout capsnet_hwc, inout capsnet_hwc) -> Void)] = [

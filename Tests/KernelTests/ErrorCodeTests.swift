@@ -42,7 +42,7 @@ struct ErrorCodeTests {
     struct ConvCall {
         var params = capsnet_conv_params(
             kernel: capsnet_hw(h: 3, w: 3), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 5, activation: Activation.none.cValue)
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 5, activation: Activation.none.cValue, weight_fracs: nil)
         var inDims = capsnet_hwc(h: 4, w: 4, c: 2)
         var outDims = capsnet_hwc(h: 2, w: 2, c: 4)
         var capsuleDim: Int32 = 2

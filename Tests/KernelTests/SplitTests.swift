@@ -25,7 +25,7 @@ struct SplitTests {
             stride: capsnet_hw(h: Int32(c.strideH), w: Int32(c.strideW)),
             padding: capsnet_hw(h: Int32(c.padH), w: Int32(c.padW)), input_frac: Int32(c.inFrac),
             weight_frac: Int32(c.weightFrac), bias_frac: Int32(c.biasFrac), output_frac: Int32(c.outFrac),
-            activation: c.activation)
+            activation: c.activation, weight_fracs: nil)
     }
 
     @Test("convolution: 1 to 8 cores write the one-core output, each core only its rows")
@@ -177,7 +177,7 @@ struct SplitTests {
     func invalidSplits() {
         var params = capsnet_conv_params(
             kernel: capsnet_hw(h: 1, w: 1), stride: capsnet_hw(h: 1, w: 1), padding: capsnet_hw(h: 0, w: 0),
-            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue)
+            input_frac: 7, weight_frac: 7, bias_frac: 7, output_frac: 7, activation: Activation.none.cValue, weight_fracs: nil)
         var dims = capsnet_hwc(h: 2, w: 2, c: 1)
         let input: [Int8] = [1, 2, 3, 4]
         let weights: [Int8] = [64]

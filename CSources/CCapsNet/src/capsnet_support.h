@@ -254,6 +254,34 @@ static inline capsnet_status capsnet_check_conv_formats(const capsnet_conv_param
     return CAPSNET_OK;
 }
 
+/** How much finer filter `filter`'s weights are than the layer's weight_frac (0 without per-filter
+ * formats): its requantization and bias shifts are the layer's plus this. */
+static inline int32_t capsnet_filter_frac_delta(const capsnet_conv_params *params, int32_t filter)
+{
+    return params->weight_fracs != NULL ? params->weight_fracs[filter] - params->weight_frac : 0;
+}
+
+/** With per-filter formats (params->weight_fracs), the checks of capsnet_check_conv_formats on each
+ * of the `filters` filters' shifts; the largest requantization and bias shifts are added to *max_shift
+ * and *max_bias_shift, which start at the layer's (the accumulator checks need the largest). */
+static inline capsnet_status capsnet_check_filter_formats(const capsnet_conv_params *params, int has_bias,
+                                                          int32_t filters, int32_t *max_shift,
+                                                          int32_t *max_bias_shift)
+{
+    for (int32_t c = 0; params->weight_fracs != NULL && c < filters; c++) {
+        int32_t shift;
+        CAPSNET_RETURN_IF_ERROR(
+            capsnet_product_shift(params->input_frac, params->weight_fracs[c], params->output_frac, &shift));
+        *max_shift = shift > *max_shift ? shift : *max_shift;
+        if (has_bias) {
+            CAPSNET_RETURN_IF_ERROR(
+                capsnet_product_shift(params->input_frac, params->weight_fracs[c], params->bias_frac, &shift));
+            *max_bias_shift = shift > *max_bias_shift ? shift : *max_bias_shift;
+        }
+    }
+    return CAPSNET_OK;
+}
+
 /** Whether a split names a valid core of at most CAPSNET_CORES_MAX. */
 static inline int capsnet_split_is_valid(const capsnet_core_split *split)
 {

@@ -80,6 +80,7 @@ static void convolution_case(void)
     params.padding.h = between(0, params.kernel.h - 1);
     params.padding.w = between(0, params.kernel.w - 1);
     draw_conv_formats(&params);
+    params.weight_fracs = 0;
     /* No activation, a ReLU, a leaky ReLU, or another clamp with or without a leak. */
     params.activation.leak = 0;
     switch (between(0, 3)) {
@@ -126,6 +127,22 @@ static void convolution_case(void)
     fold(other, status == CAPSNET_OK ? out.h * out.w * out.c : 0, status);
 }
 
+/* The input and geometry of the cases with many filters: inputs of 3 to 8 rows and columns, kernels
+ * up to 3x3, strides up to 2, any padding, and the formats. */
+static void draw_bank_geometry(capsnet_hwc *in, capsnet_conv_params *params)
+{
+    in->h = between(3, 8);
+    in->w = between(3, 8);
+    in->c = between(1, 5);
+    params->kernel.h = between(1, 3);
+    params->kernel.w = between(1, 3);
+    params->stride.h = between(1, 2);
+    params->stride.w = between(1, 2);
+    params->padding.h = between(0, params->kernel.h - 1);
+    params->padding.w = between(0, params->kernel.w - 1);
+    draw_conv_formats(params);
+}
+
 /* A convolution given more scratch than it needs, which it may fill with a bank of prepared filters
  * (the packed-SIMD paths): in blocks of about ten filters, then all of them, on one core and on
  * two, whose output must be the bytes of the run with exactly the scratch it asks for. */
@@ -134,16 +151,8 @@ static void convolution_bank_case(void)
     capsnet_hwc in;
     capsnet_conv_params params;
     capsnet_hwc out;
-    in.h = between(3, 8);
-    in.w = between(3, 8);
-    in.c = between(1, 5);
-    params.kernel.h = between(1, 3);
-    params.kernel.w = between(1, 3);
-    params.stride.h = between(1, 2);
-    params.stride.w = between(1, 2);
-    params.padding.h = between(0, params.kernel.h - 1);
-    params.padding.w = between(0, params.kernel.w - 1);
-    draw_conv_formats(&params);
+    draw_bank_geometry(&in, &params);
+    params.weight_fracs = 0;
     params.activation.leak = 0;
     params.activation.min = (next() & 1u) ? 0 : CAPSNET_Q7_MIN;
     params.activation.max = CAPSNET_Q7_MAX;
@@ -172,6 +181,55 @@ static void convolution_bank_case(void)
         }
         fold(other, count, status);
     }
+}
+
+/* A convolution whose filters each have a format of their own (weight_fracs, up to 4 bits finer
+ * than weight_frac): 9 to 31 filters, so that the pair loops, the filter bank and the one-window
+ * loop (edge windows, a leak) all meet per-filter shifts, with exactly the scratch asked for and
+ * with room for a bank, on one core and on two; then the depthwise kernel on the same input with
+ * per-channel formats. One case in eight gives a filter a format the kernels refuse. */
+static void convolution_filters_case(void)
+{
+    static int8_t fracs[64];
+    capsnet_hwc in;
+    capsnet_conv_params params;
+    capsnet_hwc out;
+    draw_bank_geometry(&in, &params);
+    params.activation.min = (next() & 1u) ? 0 : CAPSNET_Q7_MIN;
+    params.activation.max = CAPSNET_Q7_MAX;
+    params.activation.leak = between(0, 3) == 0 ? between(1, ((int32_t)1 << CAPSNET_LEAK_FRAC) - 1) : 0;
+    out.h = (in.h + params.padding.h - params.kernel.h) / params.stride.h + 1;
+    out.w = (in.w + params.padding.w - params.kernel.w) / params.stride.w + 1;
+    out.c = between(9, 31);
+    for (int32_t c = 0; c < out.c; c++) {
+        fracs[c] = (int8_t)(params.weight_frac + between(0, 4));
+    }
+    if (between(0, 7) == 0) {
+        fracs[between(0, out.c - 1)] = (int8_t)(CAPSNET_FRAC_MAX + 1);
+    }
+    params.weight_fracs = fracs;
+    fill(input, in.h * in.w * in.c);
+    fill(weights, out.c * params.kernel.h * params.kernel.w * in.c);
+    fill(bias, out.c);
+    const int8_t *const chosen_bias = (next() & 1u) ? bias : 0;
+    const int32_t needed = capsnet_conv_hwc_q7_get_buffer_size(&params, &in);
+    const capsnet_context exact = {scratch_storage, needed};
+    const capsnet_status status = capsnet_conv_hwc_q7(&exact, &params, &in, input, weights, chosen_bias, &out, output);
+    const int32_t count = status == CAPSNET_OK ? out.h * out.w * out.c : 0;
+    fold(output, count, status);
+    const capsnet_context more = {scratch_storage, (int32_t)sizeof scratch_storage / 2};
+    fold(other, count, capsnet_conv_hwc_q7(&more, &params, &in, input, weights, chosen_bias, &out, other));
+    const capsnet_context shared = {scratch_storage, (int32_t)sizeof scratch_storage};
+    for (int32_t core = 0; core < 2; core++) {
+        const capsnet_core_split split = {core, 2, 0, 0};
+        fold(other, 0, capsnet_conv_hwc_q7_split(&shared, &params, &in, input, weights, chosen_bias, &out, other, &split));
+    }
+    fold(other, count, status);
+    const capsnet_hwc depthwise_out = {out.h, out.w, in.c};
+    const capsnet_context none = {scratch_storage, 0};
+    const capsnet_status depthwise =
+        capsnet_depthwise_conv_hwc_q7(&none, &params, &in, input, weights, chosen_bias, &depthwise_out, other);
+    fold(other, depthwise == CAPSNET_OK ? out.h * out.w * in.c : 0, depthwise);
 }
 
 /* The library's integer square root (internal to the kernels: squash, capsule length, instance
@@ -471,7 +529,8 @@ void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_
                    {"matrix", matrix_case, 60},        {"primary_capsule", primary_case, 30},
                    {"capsule_layer", capsule_case, 60}, {"channel_affine", affine_case, 60},
                    {"exp_squash", exp_squash_case, 60}, {"depthwise_primary_capsule", depthwise_primary_case, 30},
-                   {"self_attention", self_attention_case, 30}, {"instance_norm", instance_norm_case, 60}};
+                   {"self_attention", self_attention_case, 30}, {"instance_norm", instance_norm_case, 60},
+                   {"conv_hwc_filters", convolution_filters_case, 40}};
     for (uint32_t kernel = 0; kernel < sizeof kernels / sizeof kernels[0]; kernel++) {
         state = 0x9E3779B9u + kernel;
         digest = 2166136261u;

@@ -203,13 +203,25 @@ public struct Convolution: LayerKind {
         let biasFrac = context.biasFormat(bias ?? [], accumulatorFrac: accumulatorFrac)
         let padding = leadingPadding(height: height, width: width)
         let grid = outputShape(height: height, width: width) ?? [1, 1, filters]
+        let output = min(outputFrac, accumulatorFrac)
+        let filterValues = ohwi
+        let window = filterValues.count / max(filters, 1)
+        let filterFracs = context.filterFormats(
+            filterValues, filters: filters, layerFormat: weightFrac, outputFrac: output,
+            biasFrac: bias == nil ? nil : biasFrac, window: window)
+        var weights: [Int8] = []
+        weights.reserveCapacity(filterValues.count)
+        for filter in 0..<filters {
+            let format = QFormat(fractionalBits: filterFracs?[filter] ?? weightFrac)
+            weights += format.quantize(Array(filterValues[filter * window..<(filter + 1) * window]))
+        }
         return QuantizedConvolution(
             kernelHeight: kernelHeight, kernelWidth: kernelWidth, strideY: strideY, strideX: strideX,
             padTop: padding.top, padLeft: padding.left, outputHeight: grid[0], outputWidth: grid[1],
-            inputChannels: inputChannels, filters: filters,
-            weights: QFormat(fractionalBits: weightFrac).quantize(ohwi), bias: bias.map { QFormat(fractionalBits: biasFrac).quantize($0) },
-            inputFrac: context.inputFrac, weightFrac: weightFrac, biasFrac: biasFrac,
-            outputFrac: min(outputFrac, accumulatorFrac), activation: activation.quantized)
+            inputChannels: inputChannels, filters: filters, weights: weights,
+            bias: bias.map { QFormat(fractionalBits: biasFrac).quantize($0) }, inputFrac: context.inputFrac,
+            weightFrac: weightFrac, weightFracs: filterFracs.map { $0.map { Int8($0) } }, biasFrac: biasFrac,
+            outputFrac: output, activation: activation.quantized)
     }
 
     /// Keras's `[kh][kw][C][F]` kernel as the C kernels' `[F][kh][kw][C]`.

@@ -116,14 +116,22 @@ public struct DepthwisePrimaryCapsule: LayerKind {
         let weightFrac = context.weightFormat(kernel)
         let accumulatorFrac = context.inputFrac + weightFrac
         let biasFrac = context.biasFormat(bias ?? [], accumulatorFrac: accumulatorFrac)
+        let preSquashFrac = min(context.squashInputFormat(.preActivation), accumulatorFrac)
+        // The kernel is [kh][kw][C]: channel c's filter is every C-th value from c.
+        let taps = kernelHeight * kernelWidth
+        let filters = (0..<channels).flatMap { c in (0..<taps).map { kernel[$0 * channels + c] } }
+        let filterFracs = context.filterFormats(
+            filters, filters: channels, layerFormat: weightFrac, outputFrac: preSquashFrac,
+            biasFrac: bias == nil ? nil : biasFrac, window: taps)
+        let weights = kernel.indices.map { index in
+            QFormat(fractionalBits: filterFracs?[index % channels] ?? weightFrac).quantize(Double(kernel[index]))
+        }
         let convolution = QuantizedConvolution(
             kernelHeight: kernelHeight, kernelWidth: kernelWidth, strideY: strideY, strideX: strideX, padTop: 0,
             padLeft: 0, outputHeight: grid.height, outputWidth: grid.width, inputChannels: channels, filters: channels,
-            weights: QFormat(fractionalBits: weightFrac).quantize(kernel),
-            bias: bias.map { QFormat(fractionalBits: biasFrac).quantize($0) }, inputFrac: context.inputFrac,
-            weightFrac: weightFrac, biasFrac: biasFrac,
-            outputFrac: min(context.squashInputFormat(.preActivation), accumulatorFrac), activation: .none,
-            depthwise: true)
+            weights: weights, bias: bias.map { QFormat(fractionalBits: biasFrac).quantize($0) },
+            inputFrac: context.inputFrac, weightFrac: weightFrac, weightFracs: filterFracs.map { $0.map { Int8($0) } },
+            biasFrac: biasFrac, outputFrac: preSquashFrac, activation: .none, depthwise: true)
         let outputFrac = min(max(context.activationFormat(.output), 0), QFormat.supportedFractionalBits.upperBound)
         return (QuantizedDepthwisePrimaryCapsule(convolution: convolution, capsuleDimension: dimension), outputFrac)
     }

@@ -133,6 +133,8 @@ public struct QuantizationContext {
     var overrides: [FormatKey: Int] = [:]
     /// Where the rules' choices are recorded, if anywhere.
     var choices: FormatChoices?
+    /// Whether convolutions give each filter a format of its own (``Quantizer/perFilterWeights``).
+    var perFilterWeights = false
 
     init(
         scheme: QuantizationScheme, model: CapsNetModel, index: Int, inputFrac: Int, statistics: Statistics,
@@ -212,6 +214,49 @@ public struct QuantizationContext {
             scheme == .reference
                 ? FormatRule.reference(maxAbs: statistics.maxAbs) : FormatRule.leastError(statistics)
         }
+    }
+
+    /// Each filter's format, when the quantizer gives filters formats of their own (``Quantizer/perFilterWeights``,
+    /// the rules' schemes): the rule's format on the filter's own values, never coarser than the
+    /// layer's `layerFormat` (which the search moves), and within what the kernel takes: an output
+    /// shift of at most `CAPSNET_SHIFT_MAX` into `outputFrac`, and a bias shift (from `biasFrac`)
+    /// that keeps the pair loops' headroom over `window` products. Nil when filters share one
+    /// format, or when their own formats would not halve the weights' squared error: a few
+    /// instructions per pair of filters buy nothing there.
+    func filterFormats(
+        _ values: [Float], filters: Int, layerFormat: Int, outputFrac: Int, biasFrac: Int?, window: Int
+    ) -> [Int]? {
+        guard perFilterWeights, scheme.usesRules, filters > 1, window > 0, values.count == filters * window else {
+            return nil
+        }
+        // The kernel's checks (capsnet_check_filter_formats), and the pair loops' headroom:
+        // window * 2^14 + 2^(7 + bias shift) + 2^(shift - 1) within INT32_MAX.
+        func fits(_ format: Int) -> Bool {
+            let shift = inputFrac + format - outputFrac
+            guard QFormat.supportedFractionalBits.contains(format), shift <= Int(CAPSNET_SHIFT_MAX) else { return false }
+            var worst = Double(window) * 16384 + (shift > 0 ? pow(2, Double(shift - 1)) : 0)
+            if let biasFrac {
+                let biasShift = inputFrac + format - biasFrac
+                guard biasShift <= Int(CAPSNET_SHIFT_MAX) else { return false }
+                worst += pow(2, Double(7 + biasShift))
+            }
+            return worst <= Double(Int32.max)
+        }
+        var layerError = 0.0
+        var filterError = 0.0
+        let formats = (0..<filters).map { filter -> Int in
+            var statistics = TensorStatistics()
+            statistics.add(Array(values[filter * window..<(filter + 1) * window]))
+            var format = FormatRule.leastError(statistics)
+            while format > layerFormat && !fits(format) { format -= 1 }
+            format = max(format, layerFormat)
+            layerError += statistics.meanSquaredError(frac: layerFormat)
+            filterError += statistics.meanSquaredError(frac: format)
+            return format
+        }
+        // Worth its instructions only where it at least halves the weights' squared error (3 dB).
+        guard filterError <= 0.5 * layerError else { return nil }
+        return formats.allSatisfy { $0 == layerFormat } ? nil : formats
     }
 
     /// A format for bias values that joins an accumulator in `accumulatorFrac` by a left shift.

@@ -19,7 +19,10 @@ public struct QuantizedConvolution: QuantizedLayerKind {
     public var weights: [Int8]
     public var bias: [Int8]?
     public var inputFrac: Int
+    /// The weights' format, or with `weightFracs` the smallest of the filters' formats.
     public var weightFrac: Int
+    /// One format per filter (output channel), or nil: every filter in `weightFrac`.
+    public var weightFracs: [Int8]?
     public var biasFrac: Int
     /// The convolution's own output format (before squash, for primary capsules).
     public var outputFrac: Int
@@ -32,7 +35,8 @@ public struct QuantizedConvolution: QuantizedLayerKind {
     public init(
         kernelHeight: Int, kernelWidth: Int, strideY: Int, strideX: Int, padTop: Int, padLeft: Int,
         outputHeight: Int, outputWidth: Int, inputChannels: Int, filters: Int, weights: [Int8], bias: [Int8]?,
-        inputFrac: Int, weightFrac: Int, biasFrac: Int, outputFrac: Int, activation: Activation, depthwise: Bool = false
+        inputFrac: Int, weightFrac: Int, weightFracs: [Int8]? = nil, biasFrac: Int, outputFrac: Int,
+        activation: Activation, depthwise: Bool = false
     ) {
         self.kernelHeight = kernelHeight
         self.kernelWidth = kernelWidth
@@ -48,6 +52,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         self.bias = bias
         self.inputFrac = inputFrac
         self.weightFrac = weightFrac
+        self.weightFracs = weightFracs
         self.biasFrac = biasFrac
         self.outputFrac = outputFrac
         self.activation = activation
@@ -76,6 +81,12 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         writer.int8s(weights)
         writer.flag(bias != nil)
         if let bias { writer.int8s(bias) }
+        guard writer.version >= 2 else {
+            precondition(weightFracs == nil, "a version 1 model file has no per-filter formats")
+            return
+        }
+        writer.flag(weightFracs != nil)
+        if let weightFracs { writer.int8s(weightFracs) }
     }
 
     /// The fields `encode` writes, checked against the layer's input; the primary capsule layers,
@@ -88,12 +99,14 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         let activation = try Activation.decode(from: &reader, layer: layer)
         let weights = try reader.int8s()
         let bias = try reader.flag() ? try reader.int8s() : nil
+        var weightFracs: [Int8]?
+        if reader.version >= 2, try reader.flag() { weightFracs = try reader.int8s() }
         let convolution = QuantizedConvolution(
             kernelHeight: geometry[0], kernelWidth: geometry[1], strideY: geometry[2], strideX: geometry[3],
             padTop: geometry[4], padLeft: geometry[5], outputHeight: geometry[6], outputWidth: geometry[7],
             inputChannels: sizes[0], filters: sizes[1], weights: weights, bias: bias, inputFrac: sizes[2],
-            weightFrac: sizes[3], biasFrac: sizes[4], outputFrac: sizes[5], activation: activation,
-            depthwise: depthwise)
+            weightFrac: sizes[3], weightFracs: weightFracs, biasFrac: sizes[4], outputFrac: sizes[5],
+            activation: activation, depthwise: depthwise)
         try layer.checkSizes(
             [geometry[0], geometry[1], geometry[2], geometry[3], geometry[6], geometry[7], sizes[0], sizes[1]],
             "the convolution")
@@ -101,8 +114,12 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         guard layer.inputShape.count == 3, convolution.inputChannels == layer.inputShape[2],
             !depthwise || convolution.filters == convolution.inputChannels,
             convolution.weights.count == convolution.weightCount,
-            convolution.bias.map({ $0.count == convolution.filters }) ?? true
+            convolution.bias.map({ $0.count == convolution.filters }) ?? true,
+            convolution.weightFracs.map({ $0.count == convolution.filters }) ?? true
         else { throw .malformed("layer '\(layer.name)': the convolution's sizes disagree") }
+        for frac in convolution.weightFracs ?? [] {
+            try QuantizedModelFile.checkFormat(Int(frac), of: "layer '\(layer.name)': a filter's weights")
+        }
         // The kernel's own rule (check_axis in its C file): padding inside the window, and every
         // window starting inside the input.
         for (input, kernel, stride, padding, output) in [
@@ -134,11 +151,20 @@ public struct QuantizedConvolution: QuantizedLayerKind {
         var outputDims = capsnet_hwc(outputShape)
         var context = call.context
         var split = call.split
-        return weights.withUnsafeBufferPointer { weights in
+        return withArrays { weights, bias, weightFracs in
+            params.weight_fracs = weightFracs
+            return (depthwise ? capsnet_depthwise_conv_hwc_q7_split : capsnet_conv_hwc_q7_split)(
+                &context, &params, &inputDims, call.input, weights, bias, &outputDims, call.output, &split)
+        }
+    }
+
+    /// `body` with the weights, the bias (or nil) and the per-filter formats (or nil) as C arrays.
+    func withArrays(
+        _ body: (UnsafePointer<Int8>?, UnsafePointer<Int8>?, UnsafePointer<Int8>?) -> capsnet_status
+    ) -> capsnet_status {
+        weights.withUnsafeBufferPointer { weights in
             withOptionalPointer(bias) { bias in
-                (depthwise ? capsnet_depthwise_conv_hwc_q7_split : capsnet_conv_hwc_q7_split)(
-                    &context, &params, &inputDims, call.input, weights.baseAddress, bias, &outputDims, call.output,
-                    &split)
+                withOptionalPointer(weightFracs) { weightFracs in body(weights.baseAddress, bias, weightFracs) }
             }
         }
     }
@@ -150,7 +176,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
             stride: capsnet_hw(h: Int32(strideY), w: Int32(strideX)),
             padding: capsnet_hw(h: Int32(padTop), w: Int32(padLeft)), input_frac: Int32(inputFrac),
             weight_frac: Int32(weightFrac), bias_frac: Int32(biasFrac), output_frac: Int32(outputFrac),
-            activation: activation.cValue)
+            activation: activation.cValue, weight_fracs: nil)
     }
 
     /// `capsnet_conv_hwc_q7_split_get_buffer_size` for this convolution on `cores` cores; the
@@ -168,7 +194,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
     public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
         var constants = weightConstants(layer, context)
         constants.append(
-            CConstant(name: context.name("params"), type: "capsnet_conv_params", value: .structure(cParameters)))
+            CConstant(name: context.name("params"), type: "capsnet_conv_params", value: .structure(cParameters(context))))
         constants += shapeConstants(layer, context)
         let function = depthwise ? "capsnet_depthwise_conv_hwc_q7" : Self.kernelName
         return LoweredLayer(constants: constants, call: call(function, context))
@@ -183,10 +209,16 @@ public struct QuantizedConvolution: QuantizedLayerKind {
                     + (depthwise
                         ? "[\(kernelHeight)][\(kernelWidth)][\(inputChannels)], one filter per channel,"
                         : "OHWI [\(filters)][\(kernelHeight)][\(kernelWidth)][\(inputChannels)]")
-                    + " in \(QFormat(fractionalBits: weightFrac))")
+                    + (weightFracs == nil ? " in \(QFormat(fractionalBits: weightFrac))" : ", each filter in its own format"))
         ]
         if let bias {
             constants.append(CConstant(name: context.name("bias"), type: "int8_t", value: .int8s(bias)))
+        }
+        if let weightFracs {
+            constants.append(
+                CConstant(
+                    name: context.name("weight_fracs"), type: "int8_t", value: .int8s(weightFracs),
+                    comment: "\(layer.name): each filter's fractional bits"))
         }
         return constants
     }
@@ -210,8 +242,8 @@ public struct QuantizedConvolution: QuantizedLayerKind {
             ])
     }
 
-    /// `capsnet_conv_params` as a C initializer.
-    var cParameters: CStruct {
+    /// `capsnet_conv_params` as a C initializer (the per-filter formats are `weightConstants`' array).
+    func cParameters(_ context: LoweringContext) -> CStruct {
         let clamp = activation.cValue
         return CStruct([
             ("kernel", .structure(.hw(kernelHeight, kernelWidth))), ("stride", .structure(.hw(strideY, strideX))),
@@ -222,6 +254,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
                 .structure(
                     CStruct([("min", .int(Int(clamp.min))), ("max", .int(Int(clamp.max))), ("leak", .int(Int(clamp.leak)))]))
             ),
+            ("weight_fracs", .symbol(weightFracs == nil ? "NULL" : context.name("weight_fracs"))),
         ])
     }
 }

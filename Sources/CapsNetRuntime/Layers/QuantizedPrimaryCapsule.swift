@@ -60,12 +60,10 @@ public struct QuantizedPrimaryCapsule: QuantizedLayerKind {
         var outputDims = capsnet_hwc(convolution.outputShape)
         var context = call.context
         var split = call.split
-        return convolution.weights.withUnsafeBufferPointer { weights in
-            withOptionalPointer(convolution.bias) { bias in
-                (convolution.depthwise ? capsnet_depthwise_primary_capsule_q7_split : capsnet_primary_capsule_q7_split)(
-                    &context, &params, &inputDims, call.input, weights.baseAddress, bias, &outputDims, call.output,
-                    &split)
-            }
+        return convolution.withArrays { weights, bias, weightFracs in
+            params.conv.weight_fracs = weightFracs
+            return (convolution.depthwise ? capsnet_depthwise_primary_capsule_q7_split : capsnet_primary_capsule_q7_split)(
+                &context, &params, &inputDims, call.input, weights, bias, &outputDims, call.output, &split)
         }
     }
 
@@ -79,7 +77,7 @@ public struct QuantizedPrimaryCapsule: QuantizedLayerKind {
     public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
         var constants = convolution.weightConstants(layer, context)
         let params = CStruct([
-            ("conv", .structure(convolution.cParameters)), ("capsule_dim", .int(capsuleDimension)),
+            ("conv", .structure(convolution.cParameters(context))), ("capsule_dim", .int(capsuleDimension)),
             ("output_frac", .int(layer.outputFrac)),
         ])
         constants.append(

@@ -3,6 +3,8 @@
 /// integers are little-endian.
 public struct ModelFileWriter: Sendable {
     var bytes: [UInt8] = []
+    /// The format version written: what fields there are.
+    var version = QuantizedModelFile.version
 
     mutating func u32(_ value: UInt32) {
         for shift in stride(from: 0, to: 32, by: 8) { bytes.append(UInt8(truncatingIfNeeded: value >> shift)) }
@@ -31,8 +33,13 @@ public struct ModelFileWriter: Sendable {
 /// Reads the fields `ModelFileWriter` writes; a field that runs past the payload is `.malformed`.
 public struct ModelFileReader: Sendable {
     private var bytes: ArraySlice<UInt8>
+    /// The file's format version: what fields it has.
+    let version: Int
 
-    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+    init(_ bytes: ArraySlice<UInt8>, version: Int = QuantizedModelFile.version) {
+        self.bytes = bytes
+        self.version = version
+    }
 
     var isAtEnd: Bool { bytes.isEmpty }
 

@@ -1,11 +1,12 @@
 import Foundation
 
-/// The quantized model file, `.capsnet`, version 1. All integers are little-endian.
+/// The quantized model file, `.capsnet`, version 2 (version 1, which had no per-filter weight
+/// formats, is still read). All integers are little-endian.
 ///
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 8 | magic `CAPSNETQ` |
-/// | 8 | 4 | format version (1) |
+/// | 8 | 4 | format version (2) |
 /// | 12 | 8 | payload bytes |
 /// | 20 | 4 | CRC-32 (zlib's) of the payload |
 /// | 24 | | payload |
@@ -17,13 +18,20 @@ import Foundation
 /// 10 self-attention capsule layer, 11 instance normalization), input shape, output shape, output format, and the kind's own fields as
 /// its `encode(to:)` writes them.
 public enum QuantizedModelFile {
-    public static let version = 1
+    public static let version = 2
+    /// The versions this tool reads: 1 is 2 without the convolutions' per-filter formats.
+    public static let readableVersions = 1...2
     static let magic = Array("CAPSNETQ".utf8)
     static let headerBytes = 24
 
     /// The file's bytes for `model`.
-    public static func encode(_ model: QuantizedModel) -> [UInt8] {
+    public static func encode(_ model: QuantizedModel) -> [UInt8] { encode(model, version: version) }
+
+    /// The file's bytes for `model` in an older `version` (what an older tool wrote: the tests of
+    /// reading them), which must be able to hold it.
+    package static func encode(_ model: QuantizedModel, version: Int) -> [UInt8] {
         var payload = ModelFileWriter()
+        payload.version = version
         payload.string(model.name)
         payload.string(model.scheme.rawValue)
         payload.ints(model.inputShape)
@@ -38,12 +46,12 @@ public enum QuantizedModelFile {
             payload.int(layer.outputFrac)
             layer.kind.encode(to: &payload)
         }
-        return framed(payload.bytes)
+        return framed(payload.bytes, version: version)
     }
 
     /// `payload` behind a header with its length and CRC: for the fuzzer, whose inputs must get
     /// past the checksum to exercise the structure.
-    package static func framed(_ payload: [UInt8]) -> [UInt8] {
+    package static func framed(_ payload: [UInt8], version: Int = version) -> [UInt8] {
         var header = ModelFileWriter()
         header.bytes += magic
         header.u32(UInt32(version))
@@ -58,7 +66,7 @@ public enum QuantizedModelFile {
         guard bytes.count >= headerBytes else { throw .truncated(expected: headerBytes, actual: bytes.count) }
         var header = ModelFileReader(bytes[magic.count..<headerBytes])
         let version = Int(try header.u32())
-        guard version == Self.version else { throw .unsupportedVersion(version) }
+        guard readableVersions.contains(version) else { throw .unsupportedVersion(version) }
         let length = try header.u64()
         let crc = try header.u32()
         guard length <= UInt64(Int.max - headerBytes), bytes.count == headerBytes + Int(length) else {
@@ -67,7 +75,7 @@ public enum QuantizedModelFile {
         let payloadBytes = Array(bytes[headerBytes...])
         guard CRC32.checksum(payloadBytes) == crc else { throw .checksum }
 
-        var payload = ModelFileReader(payloadBytes[...])
+        var payload = ModelFileReader(payloadBytes[...], version: version)
         let name = try payload.string()
         guard let scheme = QuantizationScheme(rawValue: try payload.string()) else {
             throw .malformed("unknown scheme")

@@ -31,7 +31,8 @@ public struct QuantizedModelFileError: Error, Equatable, Sendable, CustomStringC
         case .notAQuantizedModel: detail = "not a quantized CapsNet model (no 'CAPSNETQ' magic at the start)"
         case .unsupportedVersion(let version):
             detail =
-                "format version \(version) is not supported (this tool reads version \(QuantizedModelFile.version))"
+                "format version \(version) is not supported (this tool reads versions "
+                + "\(QuantizedModelFile.readableVersions.lowerBound) to \(QuantizedModelFile.readableVersions.upperBound))"
         case .truncated(let expected, let actual):
             detail = "the file is truncated: its header announces \(expected) bytes, it holds \(actual)"
         case .checksum: detail = "the file is corrupted: its CRC-32 does not match"

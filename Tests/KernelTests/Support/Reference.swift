@@ -43,6 +43,8 @@ enum Reference {
         var activationMin = -128, activationMax = 127
         /// A leaky ReLU's slope in Q0.15, 0 for none.
         var activationLeak = 0
+        /// Each filter's format, or nil: all in `weightFrac`.
+        var weightFracs: [Int]? = nil
 
         var activation: capsnet_activation {
             capsnet_activation(min: Int32(activationMin), max: Int32(activationMax), leak: Int32(activationLeak))
@@ -67,7 +69,8 @@ enum Reference {
                             for ic in 0..<c.inC {
                                 let v = Double(input[(y * c.inW + x) * c.inC + ic]) * pow2(-c.inFrac)
                                 let w =
-                                    Double(weights[((oc * c.kH + ky) * c.kW + kx) * c.inC + ic]) * pow2(-c.weightFrac)
+                                    Double(weights[((oc * c.kH + ky) * c.kW + kx) * c.inC + ic])
+                                    * pow2(-(c.weightFracs?[oc] ?? c.weightFrac))
                                 sum += v * w
                             }
                         }

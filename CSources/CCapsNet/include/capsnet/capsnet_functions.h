@@ -47,7 +47,10 @@ int32_t capsnet_conv_hwc_q7_get_buffer_size(const capsnet_conv_params *params, c
  *
  * out[y][x][o] = clamp(requantize(bias[o] << bias_shift + sum_{ky,kx,i} in[y*sh-ph+ky][x*sw-pw+kx][i] * w[o][ky][kx][i]))
  * with bias_shift = input_frac + weight_frac - bias_frac, shift = input_frac + weight_frac - output_frac,
- * zeros outside the input, and clamp to [activation.min, activation.max] (params->activation). With a
+ * zeros outside the input, and clamp to [activation.min, activation.max] (params->activation). With
+ * per-filter formats (params->weight_fracs), filter o's weights are in weight_fracs[o], which
+ * replaces weight_frac in both of its shifts: one shift per output channel, as CMSIS-NN's
+ * per-channel requantization but with shifts only. With a
  * leak (a leaky ReLU), a negative accumulator is first scaled: out = clamp(floor(acc * leak /
  * 2^(15 + shift) + 1/2)), within 0.5 + 2^-9 LSB of alpha times the exact value; such a convolution
  * takes the one-window-at-a-time loop on every path.
@@ -61,7 +64,8 @@ int32_t capsnet_conv_hwc_q7_get_buffer_size(const capsnet_conv_params *params, c
  * @param[in]  output_dims  output shape [Ho, Wo, Cout]; the last window must start inside the input:
  *                          (Ho-1)*stride.h - padding.h <= H-1, likewise for the width
  * @param[out] output       Ho*Wo*Cout values
- * @return CAPSNET_OK, or an error and nothing written. Overflow guard: Kh*Kw*Cin*2^14 + 2^(7+bias_shift) < 2^31.
+ * @return CAPSNET_OK, or an error and nothing written. Overflow guard: Kh*Kw*Cin*2^14 + 2^(7+bias_shift) < 2^31,
+ *         for the largest bias_shift of any filter.
  */
 capsnet_status capsnet_conv_hwc_q7(const capsnet_context *ctx, const capsnet_conv_params *params,
                                    const capsnet_hwc *input_dims, const int8_t *input,

@@ -118,6 +118,11 @@ typedef struct {
     int32_t bias_frac;   /**< ignored when the kernel gets no bias */
     int32_t output_frac;
     capsnet_activation activation; /**< applied to every output value as it is requantized */
+    /** One format per filter (output channel), or NULL: every filter in weight_frac. Filter c's
+     * requantization and bias shifts are then input_frac + weight_fracs[c] - output_frac and
+     * input_frac + weight_fracs[c] - bias_frac, each checked like the layer's; weight_frac still
+     * has to be a valid format (the smallest of them, by convention). */
+    const int8_t *weight_fracs;
 } capsnet_conv_params;
 
 /**

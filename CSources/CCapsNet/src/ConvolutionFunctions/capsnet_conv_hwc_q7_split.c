@@ -28,7 +28,16 @@ typedef struct {
     /* The pair loops' rounding constant, 2^(shift - 1), which their sums start at (see
      * pairs_have_headroom), and the window's whole groups of four values. */
     int32_t half, groups;
+    /* Per-filter formats (NULL: none), and the layer's, which shift, bias_shift and half are of. */
+    const int8_t *weight_fracs;
+    int32_t weight_frac;
 } capsnet_conv_geometry;
+
+/* How much finer filter oc's weights are than the layer's: its shifts are the layer's plus this. */
+static inline int32_t filter_delta(const capsnet_conv_geometry *g, int32_t oc)
+{
+    return g->weight_fracs != NULL ? g->weight_fracs[oc] - g->weight_frac : 0;
+}
 
 /* A rounded value saturated straight to the activation's clamp, which lies inside the int8 range,
  * so that the clamp costs no more than the plain saturation. */
@@ -43,26 +52,28 @@ static int8_t clamp(const capsnet_conv_geometry *g, int32_t value)
     return clamp_to(value, g->activation_min, g->activation_max);
 }
 
-/* The output value of an accumulator without a leak: the pair loops' rule (the accumulator check
- * keeps every sum below INT32_MAX, as capsnet_round needs). */
-static int8_t activate(const capsnet_conv_geometry *g, int32_t acc)
+/* Filter oc's output value of an accumulator without a leak: the pair loops' rule (the accumulator
+ * check keeps every sum below INT32_MAX, as capsnet_round needs). */
+static int8_t activate(const capsnet_conv_geometry *g, int32_t acc, int32_t oc)
 {
-    return clamp(g, capsnet_round(acc, g->rounding));
+    const int32_t delta = filter_delta(g, oc);
+    return clamp(g, capsnet_round(acc, delta == 0 ? g->rounding : capsnet_rounding_of(g->shift + delta)));
 }
 
 /* The output value of an accumulator with a leak too: a negative one is scaled by it inside the
  * rounding, in 64 bits (|acc| * leak < 2^46). */
-static int8_t activate_leaky(const capsnet_conv_geometry *g, int32_t acc, int32_t leak)
+static int8_t activate_leaky(const capsnet_conv_geometry *g, int32_t acc, int32_t leak, int32_t oc)
 {
     if (acc >= 0 || leak == 0) {
-        return activate(g, acc);
+        return activate(g, acc, oc);
     }
-    return clamp(g, (int32_t)capsnet_round_shift_s64((int64_t)acc * leak, g->shift + CAPSNET_LEAK_FRAC));
+    return clamp(g, (int32_t)capsnet_round_shift_s64((int64_t)acc * leak,
+                                                     g->shift + filter_delta(g, oc) + CAPSNET_LEAK_FRAC));
 }
 
 static int32_t bias_term(const capsnet_conv_geometry *g, int32_t oc)
 {
-    return g->bias != NULL ? (int32_t)g->bias[oc] * ((int32_t)1 << g->bias_shift) : 0;
+    return g->bias != NULL ? (int32_t)g->bias[oc] * ((int32_t)1 << (g->bias_shift + filter_delta(g, oc))) : 0;
 }
 
 /* One output position, any window (rows and columns outside the input count as zeros). */
@@ -92,9 +103,9 @@ static void convolve_one(const capsnet_conv_geometry *g, int32_t y0, int32_t x0,
                 acc0 += capsnet_dot1_q7(in_row, filter0 + w_offset, row_len);
             }
         }
-        out[oc] = activate_leaky(g, acc0, leak);
+        out[oc] = activate_leaky(g, acc0, leak, oc);
         if (pair) {
-            out[oc + 1] = activate_leaky(g, acc1, leak);
+            out[oc + 1] = activate_leaky(g, acc1, leak, oc + 1);
         }
     }
 }
@@ -332,15 +343,17 @@ typedef struct {
 /* Two output positions of one output row whose windows' columns all lie inside the input: two
  * windows against two filters at a time, so that every load serves two products. What it needs of
  * g is read into locals first: its output stores are int8_t, which may alias anything, and would
- * otherwise make the compiler read g again after each of them. */
+ * otherwise make the compiler read g again after each of them. `per_filter` (a constant where it
+ * is inlined) says whether each filter has a format of its own. */
 static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_pair(const capsnet_conv_geometry *g, int32_t y0, int32_t x0, int32_t x1,
-                                             filter_block filters, int8_t *out0, int8_t *out1, void *scratch, int clamped)
+                                             filter_block filters, int8_t *out0, int8_t *out1, void *scratch, int clamped,
+                                             int per_filter)
 {
     gather_pair(g, y0, x0, x1, scratch);
     const int32_t window = g->window, bias_shift = g->bias_shift, half = g->half;
     const int32_t shift = g->shift > 0 ? g->shift : 0;
-    const int8_t *const weights = g->weights, *const bias = g->bias;
-    const int32_t min = g->activation_min, max = g->activation_max;
+    const int8_t *const weights = g->weights, *const bias = g->bias, *const fracs = g->weight_fracs;
+    const int32_t min = g->activation_min, max = g->activation_max, weight_frac = g->weight_frac;
     /* A pair of filters in the bank: two windows' worth of prepared groups. */
     const ptrdiff_t bank_pair = 2 * (ptrdiff_t)padded_groups(window) * CONV_PREPARED_GROUP_BYTES;
     const uint8_t *bank = (const uint8_t *)filters.bank;
@@ -349,17 +362,40 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_pair(cons
         const int8_t *filter0 = weights + (ptrdiff_t)oc * window;
         const int8_t *filter1 = pair ? filter0 + window : filter0;
         int32_t acc[4];
-        acc[0] = acc[2] = half + (bias != NULL ? (int32_t)bias[oc] * ((int32_t)1 << bias_shift) : 0);
-        acc[1] = acc[3] = half + (bias != NULL && pair ? (int32_t)bias[oc + 1] * ((int32_t)1 << bias_shift) : 0);
-        dot_pair(g, y0, x0, x1, filter0, filter1, scratch, bank, acc);
+        int32_t shift0 = shift, shift1 = shift;
+        if (per_filter) {
+            /* Each filter's shifts are its own format's (never negative: checked), worked out after
+             * the products, whose loop then keeps no more registers than without them; the rounding
+             * constant and the bias join the finished sums (integer sums: the same values). */
+            acc[0] = acc[1] = acc[2] = acc[3] = 0;
+            dot_pair(g, y0, x0, x1, filter0, filter1, scratch, bank, acc);
+            const int32_t delta0 = fracs[oc] - weight_frac;
+            const int32_t delta1 = pair ? fracs[oc + 1] - weight_frac : delta0;
+            shift0 += delta0;
+            shift1 += delta1;
+            /* 2^(shift - 1), or 0 for a shift of 0, without a branch. */
+            const int32_t start0 = (int32_t)((1u << shift0) >> 1) +
+                                   (bias != NULL ? (int32_t)bias[oc] * ((int32_t)1 << (bias_shift + delta0)) : 0);
+            const int32_t start1 =
+                (int32_t)((1u << shift1) >> 1) +
+                (bias != NULL && pair ? (int32_t)bias[oc + 1] * ((int32_t)1 << (bias_shift + delta1)) : 0);
+            acc[0] += start0;
+            acc[2] += start0;
+            acc[1] += start1;
+            acc[3] += start1;
+        } else {
+            acc[0] = acc[2] = half + (bias != NULL ? (int32_t)bias[oc] * ((int32_t)1 << bias_shift) : 0);
+            acc[1] = acc[3] = half + (bias != NULL && pair ? (int32_t)bias[oc + 1] * ((int32_t)1 << bias_shift) : 0);
+            dot_pair(g, y0, x0, x1, filter0, filter1, scratch, bank, acc);
+        }
         if (bank != NULL) {
             bank += bank_pair;
         }
-        out0[oc] = pair_output(acc[0], shift, min, max, clamped);
-        out1[oc] = pair_output(acc[2], shift, min, max, clamped);
+        out0[oc] = pair_output(acc[0], shift0, min, max, clamped);
+        out1[oc] = pair_output(acc[2], shift0, min, max, clamped);
         if (pair) {
-            out0[oc + 1] = pair_output(acc[1], shift, min, max, clamped);
-            out1[oc + 1] = pair_output(acc[3], shift, min, max, clamped);
+            out0[oc + 1] = pair_output(acc[1], shift1, min, max, clamped);
+            out1[oc + 1] = pair_output(acc[3], shift1, min, max, clamped);
         }
     }
 }
@@ -369,7 +405,8 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_pair(cons
  * two at a time. */
 static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_rows(const capsnet_conv_geometry *g, const capsnet_conv_params *params,
                                              int32_t out_w, int32_t out_c, int8_t *output, int32_t row_begin,
-                                             int32_t row_end, void *scratch, filter_block filters, int clamped)
+                                             int32_t row_end, void *scratch, filter_block filters, int clamped,
+                                             int per_filter)
 {
     const int edges = filters.begin == 0;
     for (int32_t oy = row_begin; oy < row_end; oy++) {
@@ -390,7 +427,7 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_rows(cons
                 break;
             }
             int8_t *out = output + ((ptrdiff_t)oy * out_w + ox) * out_c;
-            convolve_pair(g, y0, x0, x1, filters, out, out + out_c, scratch, clamped);
+            convolve_pair(g, y0, x0, x1, filters, out, out + out_c, scratch, clamped, per_filter);
         }
         /* The rest, whose windows reach into the right padding, one at a time. */
         for (; ox < out_w; ox++) {
@@ -407,7 +444,8 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_rows(cons
  * reading the weights. */
 static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_blocks(const capsnet_conv_geometry *g, const capsnet_conv_params *params,
                                              int32_t out_w, int32_t out_c, int8_t *output, int32_t row_begin,
-                                             int32_t row_end, void *scratch, void *bank, int64_t spare, int clamped)
+                                             int32_t row_end, void *scratch, void *bank, int64_t spare, int clamped,
+                                             int per_filter)
 {
 #if defined(CAPSNET_CONV_IM2COL)
     const int32_t block = bank_block(spare, g->window, out_c);
@@ -415,7 +453,7 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_blocks(co
         for (int32_t begin = 0; begin < out_c; begin += block) {
             const filter_block filters = {begin, begin + block < out_c ? begin + block : out_c, bank};
             fill_bank(g, filters.begin, filters.end, (capsnet_q7x4 *)bank);
-            convolve_rows(g, params, out_w, out_c, output, row_begin, row_end, scratch, filters, clamped);
+            convolve_rows(g, params, out_w, out_c, output, row_begin, row_end, scratch, filters, clamped, per_filter);
         }
         return;
     }
@@ -424,7 +462,7 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void convolve_blocks(co
     (void)spare;
 #endif
     const filter_block all = {0, out_c, NULL};
-    convolve_rows(g, params, out_w, out_c, output, row_begin, row_end, scratch, all, clamped);
+    convolve_rows(g, params, out_w, out_c, output, row_begin, row_end, scratch, all, clamped, per_filter);
 }
 
 /* Rows [row_begin, row_end) one window at a time, each sum rounded as it ends: a convolution with a
@@ -521,7 +559,10 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         CAPSNET_RETURN_IF_ERROR(
             capsnet_product_shift(params->input_frac, params->weight_frac, params->bias_frac, &bias_shift));
     }
-    if (!capsnet_accumulator_fits(window, bias_shift)) {
+    int32_t max_shift = shift;
+    int32_t max_bias_shift = bias_shift;
+    CAPSNET_RETURN_IF_ERROR(capsnet_check_filter_formats(params, bias != NULL, out_c, &max_shift, &max_bias_shift));
+    if (!capsnet_accumulator_fits(window, max_bias_shift)) {
         return CAPSNET_ERROR_OVERFLOW;
     }
     const int64_t needed = scratch_bytes(window, k_w * in_c);
@@ -539,7 +580,8 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
     const capsnet_conv_geometry g = {input,   in_h,    in_w,       in_c,
                                      k_h,     k_w,     window,     weights,
                                      bias,    bias_shift, shift,   capsnet_rounding_of(shift),
-                                     params->activation.min, params->activation.max, half, window / 4};
+                                     params->activation.min, params->activation.max, half, window / 4,
+                                     params->weight_fracs, params->weight_frac};
     /* This core's output rows. */
     int32_t row_begin;
     int32_t row_end;
@@ -548,15 +590,26 @@ capsnet_status capsnet_conv_hwc_q7_split(const capsnet_context *ctx, const capsn
         return convolve_rows_singly(&g, params, out_w, out_c, output, row_begin, row_end);
     }
     /* The pair loops start each sum at the rounding constant, which needs its headroom: a sum stays
-     * within window * 2^14 + 128 * 2^bias_shift (capsnet_accumulator_fits). A convolution without it
-     * (a window of about 65,000 values or more) goes one window at a time, rounded as it ends. */
-    if ((int64_t)window * CAPSNET_MAX_PRODUCT + ((int64_t)128 << bias_shift) + half > INT32_MAX) {
+     * within window * 2^14 + 128 * 2^bias_shift (capsnet_accumulator_fits), for the filter with the
+     * largest shifts. A convolution without it (a window of about 65,000 values or more) goes one
+     * window at a time, rounded as it ends. */
+    const int32_t max_half = max_shift > 0 ? (int32_t)1 << (max_shift - 1) : 0;
+    if ((int64_t)window * CAPSNET_MAX_PRODUCT + ((int64_t)128 << max_bias_shift) + max_half > INT32_MAX) {
         return convolve_rows_singly(&g, params, out_w, out_c, output, row_begin, row_end);
     }
-    if (params->activation.min > CAPSNET_Q7_MIN || params->activation.max < CAPSNET_Q7_MAX) {
-        convolve_blocks(&g, params, out_w, out_c, output, row_begin, row_end, scratch, bank, spare, 1);
+    /* The pair loops in four variants, so that neither the clamp nor per-filter formats cost the
+     * convolutions without them an instruction. */
+    const int clamped = params->activation.min > CAPSNET_Q7_MIN || params->activation.max < CAPSNET_Q7_MAX;
+    if (params->weight_fracs != NULL) {
+        if (clamped) {
+            convolve_blocks(&g, params, out_w, out_c, output, row_begin, row_end, scratch, bank, spare, 1, 1);
+        } else {
+            convolve_blocks(&g, params, out_w, out_c, output, row_begin, row_end, scratch, bank, spare, 0, 1);
+        }
+    } else if (clamped) {
+        convolve_blocks(&g, params, out_w, out_c, output, row_begin, row_end, scratch, bank, spare, 1, 0);
     } else {
-        convolve_blocks(&g, params, out_w, out_c, output, row_begin, row_end, scratch, bank, spare, 0);
+        convolve_blocks(&g, params, out_w, out_c, output, row_begin, row_end, scratch, bank, spare, 0, 0);
     }
     return CAPSNET_OK;
 }

@@ -67,11 +67,14 @@ capsnet_status capsnet_depthwise_conv_hwc_q7_split(const capsnet_context *ctx, c
     int32_t shift;
     int32_t bias_shift;
     CAPSNET_RETURN_IF_ERROR(capsnet_check_conv_formats(params, bias != NULL, &shift, &bias_shift));
+    int32_t max_shift = shift;
+    int32_t max_bias_shift = bias_shift;
+    CAPSNET_RETURN_IF_ERROR(capsnet_check_filter_formats(params, bias != NULL, channels, &max_shift, &max_bias_shift));
     if (!capsnet_leak_is_valid(activation->leak)) {
         return CAPSNET_ERROR_ARGUMENT;
     }
     /* Each accumulator sums one channel of the window: Kh*Kw products. */
-    if (!capsnet_accumulator_fits(k_h * k_w, bias_shift)) {
+    if (!capsnet_accumulator_fits(k_h * k_w, max_bias_shift)) {
         return CAPSNET_ERROR_OVERFLOW;
     }
     /* The companion asks for 0 bytes; a negative size is not a context at all. */
@@ -98,7 +101,9 @@ capsnet_status capsnet_depthwise_conv_hwc_q7_split(const capsnet_context *ctx, c
                 const int32_t lanes = channels - c0 < CHANNEL_BLOCK ? channels - c0 : CHANNEL_BLOCK;
                 int32_t acc[CHANNEL_BLOCK];
                 for (int32_t l = 0; l < lanes; l++) {
-                    acc[l] = bias != NULL ? (int32_t)bias[c0 + l] * ((int32_t)1 << bias_shift) : 0;
+                    acc[l] = bias != NULL ? (int32_t)bias[c0 + l]
+                                                * ((int32_t)1 << (bias_shift + capsnet_filter_frac_delta(params, c0 + l)))
+                                          : 0;
                 }
                 for (int32_t ky = 0; ky < ky_end - ky_begin; ky++) {
                     capsnet_channel_macs_q7(acc, window + (ptrdiff_t)ky * in_w * channels + c0,
@@ -106,7 +111,7 @@ capsnet_status capsnet_depthwise_conv_hwc_q7_split(const capsnet_context *ctx, c
                                             kx_end - kx_begin, lanes);
                 }
                 for (int32_t l = 0; l < lanes; l++) {
-                    out[c0 + l] = activate(acc[l], shift, activation);
+                    out[c0 + l] = activate(acc[l], shift + capsnet_filter_frac_delta(params, c0 + l), activation);
                 }
             }
         }
