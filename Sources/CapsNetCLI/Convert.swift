@@ -40,11 +40,14 @@ struct Convert: ParsableCommand {
     @Option(help: "Seconds the 'search' scheme may spend trying formats.")
     var searchSeconds: Double = 30
 
+    @Option(help: "Seconds the sensitivity table may take (each format one bit either way); 0 leaves it out.")
+    var sensitivitySeconds: Double = 30
+
     @Option(
         help: """
-            Convolution weights: 'per-layer' (one format per layer) or 'per-filter' (each output channel in \
-            its own format where that halves the layer's weight error, one shift each in the kernel; the \
-            'rules' and 'search' schemes, 'reference' is always per layer).
+            Weight formats: 'per-layer' (one per layer) or 'per-filter' (each convolution filter and each \
+            routing layer's output capsule in its own format where that halves the layer's weight error, one \
+            shift each in the kernels; the 'rules' and 'search' schemes, 'reference' is always per layer).
             """)
     var weightFormats: WeightFormats = .perLayer
 
@@ -55,6 +58,9 @@ struct Convert: ParsableCommand {
         }
         guard searchSeconds >= 0, searchSeconds.isFinite else {
             throw ValidationError("--search-seconds must be a number of seconds, 0 or more")
+        }
+        guard sensitivitySeconds >= 0, sensitivitySeconds.isFinite else {
+            throw ValidationError("--sensitivity-seconds must be a number of seconds, 0 or more")
         }
         if QuantizedModelFile.isQuantizedModel(model) {
             throw ValidationError(
@@ -77,7 +83,7 @@ struct Convert: ParsableCommand {
             print("Calibrating, then searching formats for up to \(String(format: "%g", searchSeconds)) s.")
         }
         let quantizer = Quantizer(
-            scheme: scheme, searchSeconds: searchSeconds, measuresSensitivity: true,
+            scheme: scheme, searchSeconds: searchSeconds, sensitivitySeconds: sensitivitySeconds,
             perFilterWeights: weightFormats == .perFilter)
         let result = try quantizer.run(float, calibration: calibrationSet) { calibrating.update($0) }
         calibrating.finish()

@@ -58,10 +58,11 @@ struct FormatSearchTests {
     @Test("the sensitivity table has every format the rules chose, each moved one bit either way", .needsFixtures)
     func sensitivity() throws {
         let (model, digits) = try Self.tiny()
-        let result = try Quantizer(scheme: .rules, measuresSensitivity: true).run(model, calibration: digits)
+        let result = try Quantizer(scheme: .rules, sensitivitySeconds: 600).run(model, calibration: digits)
         let table = try #require(result.sensitivity)
         #expect(try Quantizer(scheme: .rules).run(model, calibration: digits).sensitivity == nil)
         #expect(table.images == 5)
+        #expect(table.measuredRows == table.rows.count)
         // input, then per layer its formats in the order the kinds choose them.
         #expect(table.rows.first.map { "\($0.layer) \($0.tensor) \($0.format)" } == "input output \(result.model.inputFrac)")
         #expect(table.rows.last?.layer == "length")
@@ -82,6 +83,19 @@ struct FormatSearchTests {
         // The effects are measured, not assumed: the input's format changes every layer after it.
         let input = try #require(table.rows.first)
         #expect([input.finer, input.coarser].contains { $0 != nil && $0?.lengthErrorRatio != 1 })
+    }
+
+    @Test("a sensitivity budget too short for every format measures the last layers' first", .needsFixtures)
+    func sensitivityBudget() throws {
+        let (model, digits) = try Self.tiny()
+        let table = try #require(
+            try Quantizer(scheme: .rules, sensitivitySeconds: 1e-9).run(model, calibration: digits).sensitivity)
+        #expect(table.budgetSeconds < 1e-6)
+        // The first row checked finds the budget already spent: no row is measured, every row is listed.
+        #expect(table.measuredRows == 0 && !table.rows.isEmpty)
+        #expect(table.rows.allSatisfy { $0.finer == nil && $0.coarser == nil && $0.cell($0.finer) == "not measured" })
+        #expect(table.rows.first?.layer == "input")
+        #expect(try Quantizer(scheme: .rules).run(model, calibration: digits).sensitivity == nil)
     }
 
     @Test("saturation of a format, from the calibration histogram")

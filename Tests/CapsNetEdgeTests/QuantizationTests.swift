@@ -84,7 +84,14 @@ struct QuantizationTests {
         var filters = convolution
         filters.weightFracs = (0..<convolution.filters).map { Int8(convolution.weightFrac + $0 % 3) }
         perFilter.layers[0].kind = filters
+        if let index = perFilter.layers.firstIndex(where: { $0.kind is QuantizedCapsule }),
+            var capsule = perFilter.layers[index].kind as? QuantizedCapsule
+        {
+            capsule.weightFracs = (0..<capsule.outputs).map { Int8(capsule.weightFrac + $0 % 2) }
+            perFilter.layers[index].kind = capsule
+        }
         #expect(try QuantizedModelFile.decode(QuantizedModelFile.encode(perFilter)) == perFilter)
+        _ = try Int8Engine(perFilter)  // every filter's and capsule's shift is one the kernels take
         var perLayer = quantized
         for index in perLayer.layers.indices {
             if var layer = perLayer.layers[index].kind as? QuantizedConvolution {
@@ -93,6 +100,10 @@ struct QuantizationTests {
             }
             if var layer = perLayer.layers[index].kind as? QuantizedPrimaryCapsule {
                 layer.convolution.weightFracs = nil
+                perLayer.layers[index].kind = layer
+            }
+            if var layer = perLayer.layers[index].kind as? QuantizedCapsule {
+                layer.weightFracs = nil
                 perLayer.layers[index].kind = layer
             }
         }
@@ -240,7 +251,7 @@ struct QuantizationTests {
         let test = try Dataset(TestData.shared("mnist") + "@1000-1000")
         let lengths = try engine.run(engine.quantizeInput(test.images.values[...]))
         #expect("\(Int8Engine.predictedClass(lengths)) \(test.labels[0])" == "9 9")
-        #expect("\(engine.ramBytes) \(quantized.flashBytes)" == "87468 297056")
+        #expect("\(engine.ramBytes) \(quantized.flashBytes)" == "87468 297060")
         #expect("\(engine.arenaBytes(routing: .recomputePredictions))" == "15860")
         try QuantizedModelFile.write(quantized, to: folder.appendingPathComponent("mnist.capsnet").path)
     }

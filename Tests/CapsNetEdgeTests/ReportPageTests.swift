@@ -86,15 +86,20 @@ struct ReportPageTests {
         #expect(!page.contains("<script"))
 
         report.sensitivity = FormatSensitivity(
-            images: 10, seconds: 1,
+            images: 10, seconds: 1, budgetSeconds: 30,
             rows: [
                 FormatSensitivity.Row(
                     layer: "conv", tensor: "weights", format: 6, saturationPercent: 0,
-                    finer: FormatSensitivity.Effect(format: 7, disagreements: 2, lengthErrorRatio: 1.5), coarser: nil)
+                    finer: FormatSensitivity.Effect(format: 7, disagreements: 2, lengthErrorRatio: 1.5), coarser: nil,
+                    measured: true),
+                FormatSensitivity.Row(
+                    layer: "input", tensor: "output", format: 7, saturationPercent: 0, finer: nil, coarser: nil,
+                    measured: false),
             ])
         let withSensitivity = report.html(images: images, firstIndex: 5, inputShape: [2, 2, 1])
         #expect(withSensitivity.components(separatedBy: "<svg").count - 1 == 5)
         #expect(withSensitivity.contains("+2 images, error ×1.50"))
+        #expect(withSensitivity.contains("1 of the 2 formats were measured") && withSensitivity.contains("not measured"))
     }
 
     @Test(

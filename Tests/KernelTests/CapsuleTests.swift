@@ -57,7 +57,8 @@ struct CapsuleTests {
                 num_inputs: Int32(l.inputs), input_dim: Int32(l.inputDim), num_outputs: Int32(l.outputs),
                 output_dim: Int32(l.outputDim)),
             inputFormat: QFormat(fractionalBits: l.inputFrac), weightFormat: QFormat(fractionalBits: l.weightFrac),
-            predictionFormat: QFormat(fractionalBits: l.predictionFrac), iterations: iterations, memory: memory)
+            predictionFormat: QFormat(fractionalBits: l.predictionFrac), iterations: iterations, memory: memory,
+            capsuleWeightFormats: l.weightFracs.map { $0.map { QFormat(fractionalBits: $0) } })
     }
 
     /// Random formats that satisfy every shift constraint of the layer.
@@ -91,6 +92,25 @@ struct CapsuleTests {
             let l = Self.randomLayer(
                 &g, inputs: g.int(1...40), inputDim: g.int(1...8), outputs: g.int(1...12), outputDim: g.int(1...8),
                 routings: g.int(1...4))
+            let input = g.int8s(l.inputs * l.inputDim)
+            let weights = g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim)
+            let expected = Reference.capsuleLayer(l, input: input, weights: weights)
+            for memory in RoutingMemory.allCases {
+                #expect(try Self.run(l, input: input, weights: weights, memory: memory) == expected, "\(l), \(memory)")
+            }
+        }
+    }
+
+    @Test("per-output-capsule weight formats: each capsule's predictions shifted by its own format")
+    func perCapsuleFormats() throws {
+        var g = SeededGenerator(seed: 0xCA95)
+        for _ in 0..<150 {
+            var l = Self.randomLayer(
+                &g, inputs: g.int(1...30), inputDim: g.int(1...8), outputs: g.int(2...10), outputDim: g.int(1...8),
+                routings: g.int(1...3))
+            // Up to three bits finer per output capsule, within the formats and the prediction shift.
+            let finest = min(15, l.predictionFrac + 31 - l.inputFrac)
+            l.weightFracs = (0..<l.outputs).map { _ in max(min(l.weightFrac + g.int(0...3), finest), l.weightFrac) }
             let input = g.int8s(l.inputs * l.inputDim)
             let weights = g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim)
             let expected = Reference.capsuleLayer(l, input: input, weights: weights)

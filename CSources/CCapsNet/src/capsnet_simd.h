@@ -790,6 +790,11 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_mve_predic
 }
 #endif
 
+/* capsnet_predictions_q7 out of line (SupportFunctions/capsnet_predictions_outline_q7.c), for a
+ * caller that must not add an inlined copy to its file: the lean routing with per-capsule formats. */
+void capsnet_predictions_outline_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t length,
+                                    int32_t shift, int8_t *out, const capsnet_prediction_layout *at);
+
 /**
  * The predictions of `count` items, each a [rows][length] weight matrix times an input capsule:
  * out[r * row_stride + n * item_stride] = requantize(sum_k W_n[r][k] * u_n[k], shift) for n < count

@@ -318,8 +318,12 @@ static void matrix_case(void)
     fold(input, m * k, capsnet_relu_q7(input, m * k));
 }
 
-static void capsule_case(void)
+/* A capsule layer; with `per_capsule`, each output capsule's matrices in a format of their own, up
+ * to three bits finer than weight_frac (weight_fracs), drawn after everything else so that the
+ * other cases' sequence does not change. */
+static void capsule_layer_case(int per_capsule)
 {
+    static int8_t capsule_fracs[8];
     capsnet_capsule_dims dims;
     capsnet_routing_formats iterations[3];
     /* The routing kernels unroll their loops for capsules of 4, 6, 8 and 16 values: some cases have
@@ -349,7 +353,13 @@ static void capsule_case(void)
             }
         }
     }
-    capsnet_capsule_params params = {7, 6, 5, routings, iterations, CAPSNET_ROUTING_KEEP_PREDICTIONS};
+    capsnet_capsule_params params = {7, 6, 5, routings, iterations, CAPSNET_ROUTING_KEEP_PREDICTIONS, 0};
+    if (per_capsule) {
+        for (int32_t j = 0; j < dims.num_outputs; j++) {
+            capsule_fracs[j] = (int8_t)(params.weight_frac + between(0, 3));
+        }
+        params.weight_fracs = capsule_fracs;
+    }
     const capsnet_context ctx = {scratch_storage, (int32_t)sizeof scratch_storage};
     fill(input, dims.num_inputs * dims.input_dim);
     fill(weights, dims.num_outputs * dims.num_inputs * dims.output_dim * dims.input_dim);
@@ -364,6 +374,10 @@ static void capsule_case(void)
     const capsnet_status lean = capsnet_capsule_layer_q7(&ctx, &params, &dims, input, weights, other);
     fold(other, lean == CAPSNET_OK ? dims.num_outputs * dims.output_dim : 0, lean);
 }
+
+static void capsule_case(void) { capsule_layer_case(0); }
+
+static void capsule_formats_case(void) { capsule_layer_case(1); }
 
 static void primary_case(void)
 {
@@ -530,7 +544,7 @@ void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_
                    {"capsule_layer", capsule_case, 60}, {"channel_affine", affine_case, 60},
                    {"exp_squash", exp_squash_case, 60}, {"depthwise_primary_capsule", depthwise_primary_case, 30},
                    {"self_attention", self_attention_case, 30}, {"instance_norm", instance_norm_case, 60},
-                   {"conv_hwc_filters", convolution_filters_case, 40}};
+                   {"conv_hwc_filters", convolution_filters_case, 40}, {"capsule_formats", capsule_formats_case, 40}};
     for (uint32_t kernel = 0; kernel < sizeof kernels / sizeof kernels[0]; kernel++) {
         state = 0x9E3779B9u + kernel;
         digest = 2166136261u;

@@ -228,10 +228,19 @@ public struct Capsule: LayerKind {
                 RoutingFormats(
                     logitFrac: logitFrac, sumFrac: sumFrac, outputFrac: outputFrac, agreementFrac: agreementFrac))
         }
+        // W[j] for each output capsule j is one run of I * D * Din values.
+        let capsuleFracs = context.filterFormats(
+            weights, groups: outputs, layerFormat: weightFrac, outputFrac: predictionFrac, biasFrac: nil,
+            window: inputDimension)
+        let run = weights.count / max(outputs, 1)
+        let quantizedWeights = (0..<outputs).flatMap { j in
+            QFormat(fractionalBits: capsuleFracs?[j] ?? weightFrac).quantize(Array(weights[j * run..<(j + 1) * run]))
+        }
         let quantized = QuantizedCapsule(
             outputs: outputs, dimension: dimension, inputs: inputs, inputDimension: inputDimension,
-            weights: QFormat(fractionalBits: weightFrac).quantize(weights), inputFrac: context.inputFrac,
-            weightFrac: weightFrac, predictionFrac: predictionFrac, iterations: iterations)
+            weights: quantizedWeights, inputFrac: context.inputFrac, weightFrac: weightFrac,
+            weightFracs: capsuleFracs.map { $0.map { Int8($0) } }, predictionFrac: predictionFrac,
+            iterations: iterations)
         return (quantized, iterations.last?.outputFrac ?? context.inputFrac)
     }
 }

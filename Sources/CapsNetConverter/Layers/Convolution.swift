@@ -207,7 +207,7 @@ public struct Convolution: LayerKind {
         let filterValues = ohwi
         let window = filterValues.count / max(filters, 1)
         let filterFracs = context.filterFormats(
-            filterValues, filters: filters, layerFormat: weightFrac, outputFrac: output,
+            filterValues, groups: filters, layerFormat: weightFrac, outputFrac: output,
             biasFrac: bias == nil ? nil : biasFrac, window: window)
         var weights: [Int8] = []
         weights.reserveCapacity(filterValues.count)

@@ -121,7 +121,7 @@ public struct DepthwisePrimaryCapsule: LayerKind {
         let taps = kernelHeight * kernelWidth
         let filters = (0..<channels).flatMap { c in (0..<taps).map { kernel[$0 * channels + c] } }
         let filterFracs = context.filterFormats(
-            filters, filters: channels, layerFormat: weightFrac, outputFrac: preSquashFrac,
+            filters, groups: channels, layerFormat: weightFrac, outputFrac: preSquashFrac,
             biasFrac: bias == nil ? nil : biasFrac, window: taps)
         let weights = kernel.indices.map { index in
             QFormat(fractionalBits: filterFracs?[index % channels] ?? weightFrac).quantize(Double(kernel[index]))

@@ -216,19 +216,21 @@ public struct QuantizationContext {
         }
     }
 
-    /// Each filter's format, when the quantizer gives filters formats of their own (``Quantizer/perFilterWeights``,
-    /// the rules' schemes): the rule's format on the filter's own values, never coarser than the
-    /// layer's `layerFormat` (which the search moves), and within what the kernel takes: an output
-    /// shift of at most `CAPSNET_SHIFT_MAX` into `outputFrac`, and a bias shift (from `biasFrac`)
-    /// that keeps the pair loops' headroom over `window` products. Nil when filters share one
-    /// format, or when their own formats would not halve the weights' squared error: a few
-    /// instructions per pair of filters buy nothing there.
+    /// Each group's format, when the quantizer gives groups of weights formats of their own
+    /// (``Quantizer/perFilterWeights``, the rules' schemes): `values` split into `groups` equal runs
+    /// (a convolution's filters, a capsule layer's output capsules), each run's rule format, never
+    /// coarser than the layer's `layerFormat` (which the search moves), and within what the kernel
+    /// takes: an output shift of at most `CAPSNET_SHIFT_MAX` into `outputFrac`, and a bias shift
+    /// (from `biasFrac`) that keeps the headroom of accumulators of `window` products. Nil when the
+    /// groups share one format, or when their own formats would not halve the weights' squared
+    /// error: the kernel's per-group shifts buy nothing there.
     func filterFormats(
-        _ values: [Float], filters: Int, layerFormat: Int, outputFrac: Int, biasFrac: Int?, window: Int
+        _ values: [Float], groups: Int, layerFormat: Int, outputFrac: Int, biasFrac: Int?, window: Int
     ) -> [Int]? {
-        guard perFilterWeights, scheme.usesRules, filters > 1, window > 0, values.count == filters * window else {
+        guard perFilterWeights, scheme.usesRules, groups > 1, window > 0, values.count % groups == 0 else {
             return nil
         }
+        let size = values.count / groups
         // The kernel's checks (capsnet_check_filter_formats), and the pair loops' headroom:
         // window * 2^14 + 2^(7 + bias shift) + 2^(shift - 1) within INT32_MAX.
         func fits(_ format: Int) -> Bool {
@@ -244,9 +246,9 @@ public struct QuantizationContext {
         }
         var layerError = 0.0
         var filterError = 0.0
-        let formats = (0..<filters).map { filter -> Int in
+        let formats = (0..<groups).map { group -> Int in
             var statistics = TensorStatistics()
-            statistics.add(Array(values[filter * window..<(filter + 1) * window]))
+            statistics.add(Array(values[group * size..<(group + 1) * size]))
             var format = FormatRule.leastError(statistics)
             while format > layerFormat && !fits(format) { format -= 1 }
             format = max(format, layerFormat)

@@ -205,7 +205,12 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
                 "Every format, how much of its values it saturates, and what one fractional bit more (finer) or "
                     + "less (coarser) does on the \(sensitivity.images) calibration images: images of another class "
                     + "than float's (more is worse) and the class-length error against this model's "
-                    + "(measured in " + String(format: "%.1f", sensitivity.seconds) + " s).",
+                    + "(measured in " + String(format: "%.1f", sensitivity.seconds) + " s"
+                    + (sensitivity.measuredRows < sensitivity.rows.count
+                        ? "; \(sensitivity.measuredRows) of the \(sensitivity.rows.count) formats, the last layers' first, "
+                            + "within the budget of " + String(format: "%g", sensitivity.budgetSeconds)
+                            + " s: --sensitivity-seconds gives more" : "")
+                    + ").",
                 "",
                 "| layer | tensor | format | saturated | one bit finer | one bit coarser |",
                 "|---|---|---|---|---|---|",
@@ -214,10 +219,10 @@ public struct QuantizationReport: Sendable, Codable, Equatable {
                 lines.append(
                     "| \(row.layer) | \(row.tensor) | \(QFormat(fractionalBits: row.format)) | "
                         + String(format: "%.3f%%", row.saturationPercent)
-                        + " | \(row.finer?.description ?? "n/a") | \(row.coarser?.description ?? "n/a") |")
+                        + " | \(row.cell(row.finer)) | \(row.cell(row.coarser)) |")
             }
             if let worst = sensitivity.mostSensitive {
-                lines += ["", "The format that matters most: \(worst.layer), \(worst.tensor)."]
+                lines += ["", "The format whose one-bit move costs the most images: \(worst.layer), \(worst.tensor)."]
             }
         }
         if scheme.usesRules {

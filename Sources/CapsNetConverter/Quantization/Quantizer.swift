@@ -47,9 +47,10 @@ public struct Quantizer: Sendable {
     public var scheme: QuantizationScheme
     /// The time the `search` scheme may spend trying formats (``FormatSearch``).
     public var searchSeconds: Double
-    /// Whether ``run(_:calibration:batchSize:progress:)`` measures every format's one-bit
-    /// neighbours (``FormatSensitivity``): about two model runs on the calibration images per format.
-    public var measuresSensitivity: Bool
+    /// The time ``run(_:calibration:batchSize:progress:)`` may spend measuring every format's
+    /// one-bit neighbours (``FormatSensitivity``: about two model runs on the calibration images per
+    /// format, the last layers' first); 0 measures none.
+    public var sensitivitySeconds: Double
     /// Whether a convolution's filters get a format each (the rules' schemes; `reference` is the
     /// paper's one format per layer): the rule's format on each filter's own values, never coarser
     /// than the layer's, at one shift per output channel in the kernels, where that halves the
@@ -58,12 +59,12 @@ public struct Quantizer: Sendable {
     public var perFilterWeights: Bool
 
     public init(
-        scheme: QuantizationScheme = .rules, searchSeconds: Double = 30, measuresSensitivity: Bool = false,
+        scheme: QuantizationScheme = .rules, searchSeconds: Double = 30, sensitivitySeconds: Double = 0,
         perFilterWeights: Bool = false
     ) {
         self.scheme = scheme
         self.searchSeconds = searchSeconds
-        self.measuresSensitivity = measuresSensitivity
+        self.sensitivitySeconds = sensitivitySeconds
         self.perFilterWeights = perFilterWeights
     }
 
@@ -96,6 +97,7 @@ public struct Quantizer: Sendable {
         let statistics = try calibrate(folded, calibration, batchSize: max(batchSize, 1), progress: progress)
         let choices = FormatChoices()
         let rules = try build(folded, statistics, choices: choices)
+        let measuresSensitivity = sensitivitySeconds > 0
         guard scheme == .search || measuresSensitivity else { return Result(model: rules) }
         // The calibration images, already checked by calibrate, and the float model's outputs on them.
         do {
@@ -120,7 +122,7 @@ public struct Quantizer: Sendable {
             if measuresSensitivity {
                 result.sensitivity = try FormatSensitivity.measure(
                     judge: judge, formats: formats, order: choices.order, statistics: choices.statistics,
-                    build: buildWith, names: names)
+                    budget: .milliseconds(Int64(sensitivitySeconds * 1000)), build: buildWith, names: names)
             }
             return result
         } catch let error as QuantizationError {

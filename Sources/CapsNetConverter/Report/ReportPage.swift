@@ -59,7 +59,11 @@ enum ReportPage {
                 "What one fractional bit more (finer) or less (coarser) in each format does on the "
                     + "\(sensitivity.images) calibration images: images of another class than float's, against this "
                     + "model's (more is worse). A format the kernels do not take, or that gives the same model, has "
-                    + "no bar.")
+                    + "no bar"
+                    + (sensitivity.measuredRows < sensitivity.rows.count
+                        ? "; \(sensitivity.measuredRows) of the \(sensitivity.rows.count) formats were measured within "
+                            + "the time budget (the last layers' first), the others have none" : "")
+                    + ".")
             page.raw(
                 BarChart.svg(
                     title: "Images changing to another class than float's, one bit either way",
@@ -77,8 +81,7 @@ enum ReportPage {
                 rows: sensitivity.rows.map {
                     [
                         $0.layer, $0.tensor, QFormat(fractionalBits: $0.format).description,
-                        String(format: "%.3f%%", $0.saturationPercent), $0.finer?.description ?? "n/a",
-                        $0.coarser?.description ?? "n/a",
+                        String(format: "%.3f%%", $0.saturationPercent), $0.cell($0.finer), $0.cell($0.coarser),
                     ]
                 }, numericColumns: [3])
         }

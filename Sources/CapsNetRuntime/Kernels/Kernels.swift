@@ -194,7 +194,8 @@ public enum Kernels {
     /// time, never the output.
     public static func capsuleLayer(
         _ input: [Int8], weights: [Int8], dims: capsnet_capsule_dims, inputFormat: QFormat, weightFormat: QFormat,
-        predictionFormat: QFormat, iterations: [capsnet_routing_formats], memory: RoutingMemory = .keepPredictions
+        predictionFormat: QFormat, iterations: [capsnet_routing_formats], memory: RoutingMemory = .keepPredictions,
+        capsuleWeightFormats: [QFormat]? = nil
     ) throws(KernelError) -> [Int8] {
         let name = "capsnet_capsule_layer_q7"
         try expect(name, "input", input, count: count(name, dims.num_inputs, dims.input_dim))
@@ -207,13 +208,18 @@ public enum Kernels {
             try int32(name, inputFormat.fractionalBits), try int32(name, weightFormat.fractionalBits),
             try int32(name, predictionFormat.fractionalBits)
         )
+        // One format per output capsule (QFormat's range fits int8).
+        let fracs = capsuleWeightFormats.map { $0.map { Int8($0.fractionalBits) } }
+        if let fracs { try expect(name, "capsule weight formats", fracs, count: Int(dims.num_outputs)) }
         return try run(name, outputCount: outputCount) { output in
             iterations.withUnsafeBufferPointer { formats in
-                var params = capsnet_capsule_params(
-                    input_frac: inFrac, weight_frac: weightFrac, prediction_frac: predictionFrac, routings: routings,
-                    iterations: formats.baseAddress, memory: memory.cValue)
-                return withScratch(capsnet_capsule_layer_q7_get_buffer_size(&params, &d)) {
-                    capsnet_capsule_layer_q7($0, &params, &d, input, weights, output)
+                withOptionalPointer(fracs) { fracs in
+                    var params = capsnet_capsule_params(
+                        input_frac: inFrac, weight_frac: weightFrac, prediction_frac: predictionFrac,
+                        routings: routings, iterations: formats.baseAddress, memory: memory.cValue, weight_fracs: fracs)
+                    return withScratch(capsnet_capsule_layer_q7_get_buffer_size(&params, &d)) {
+                        capsnet_capsule_layer_q7($0, &params, &d, input, weights, output)
+                    }
                 }
             }
         }

@@ -15,14 +15,17 @@ public struct QuantizedCapsule: QuantizedLayerKind {
     /// `W[J][I][D][Din]`.
     public var weights: [Int8]
     public var inputFrac: Int
+    /// The weights' format, or with `weightFracs` the smallest of the output capsules' formats.
     public var weightFrac: Int
+    /// One format per output capsule j for its matrices `W[j]`, or nil: all in `weightFrac`.
+    public var weightFracs: [Int8]?
     public var predictionFrac: Int
     /// One entry per routing iteration.
     public var iterations: [RoutingFormats]
 
     public init(
         outputs: Int, dimension: Int, inputs: Int, inputDimension: Int, weights: [Int8], inputFrac: Int,
-        weightFrac: Int, predictionFrac: Int, iterations: [RoutingFormats]
+        weightFrac: Int, weightFracs: [Int8]? = nil, predictionFrac: Int, iterations: [RoutingFormats]
     ) {
         self.outputs = outputs
         self.dimension = dimension
@@ -31,6 +34,7 @@ public struct QuantizedCapsule: QuantizedLayerKind {
         self.weights = weights
         self.inputFrac = inputFrac
         self.weightFrac = weightFrac
+        self.weightFracs = weightFracs
         self.predictionFrac = predictionFrac
         self.iterations = iterations
     }
@@ -53,11 +57,20 @@ public struct QuantizedCapsule: QuantizedLayerKind {
             iterations.append(
                 RoutingFormats(logitFrac: fracs[0], sumFrac: fracs[1], outputFrac: fracs[2], agreementFrac: fracs[3]))
         }
+        let weights = try reader.int8s()
+        var weightFracs: [Int8]?
+        if reader.version >= 2, try reader.flag() { weightFracs = try reader.int8s() }
         let capsule = QuantizedCapsule(
-            outputs: sizes[0], dimension: sizes[1], inputs: sizes[2], inputDimension: sizes[3],
-            weights: try reader.int8s(), inputFrac: formats[0], weightFrac: formats[1], predictionFrac: formats[2],
+            outputs: sizes[0], dimension: sizes[1], inputs: sizes[2], inputDimension: sizes[3], weights: weights,
+            inputFrac: formats[0], weightFrac: formats[1], weightFracs: weightFracs, predictionFrac: formats[2],
             iterations: iterations)
         try layer.checkCapsuleShapes(sizes, weights: capsule.weights.count)
+        guard weightFracs.map({ $0.count == capsule.outputs }) ?? true else {
+            throw .malformed("layer '\(layer.name)': the capsule layer's sizes disagree")
+        }
+        for frac in weightFracs ?? [] {
+            try QuantizedModelFile.checkFormat(Int(frac), of: "layer '\(layer.name)': an output capsule's weights")
+        }
         return capsule
     }
 
@@ -69,6 +82,12 @@ public struct QuantizedCapsule: QuantizedLayerKind {
             writer.ints([iteration.logitFrac, iteration.sumFrac, iteration.outputFrac, iteration.agreementFrac])
         }
         writer.int8s(weights)
+        guard writer.version >= 2 else {
+            precondition(weightFracs == nil, "a version 1 model file has no per-capsule formats")
+            return
+        }
+        writer.flag(weightFracs != nil)
+        if let weightFracs { writer.int8s(weightFracs) }
     }
 
     // MARK: - Engine
@@ -102,7 +121,11 @@ public struct QuantizedCapsule: QuantizedLayerKind {
         return iterations.map(\.cFormats).withUnsafeBufferPointer { formats in
             var params = parameters(iterations: formats.baseAddress, routing: call.routing)
             return weights.withUnsafeBufferPointer { weights in
-                capsnet_capsule_layer_q7_split(&context, &params, &dims, call.input, weights.baseAddress, call.output, &split)
+                withOptionalPointer(weightFracs) { weightFracs in
+                    params.weight_fracs = weightFracs
+                    return capsnet_capsule_layer_q7_split(
+                        &context, &params, &dims, call.input, weights.baseAddress, call.output, &split)
+                }
             }
         }
     }
@@ -113,7 +136,7 @@ public struct QuantizedCapsule: QuantizedLayerKind {
     ) -> capsnet_capsule_params {
         capsnet_capsule_params(
             input_frac: Int32(inputFrac), weight_frac: Int32(weightFrac), prediction_frac: Int32(predictionFrac),
-            routings: Int32(self.iterations.count), iterations: iterations, memory: routing.cValue)
+            routings: Int32(self.iterations.count), iterations: iterations, memory: routing.cValue, weight_fracs: nil)
     }
 
     var cDims: capsnet_capsule_dims {
@@ -135,21 +158,33 @@ public struct QuantizedCapsule: QuantizedLayerKind {
             ("input_frac", .int(inputFrac)), ("weight_frac", .int(weightFrac)),
             ("prediction_frac", .int(predictionFrac)), ("routings", .int(iterations.count)),
             ("iterations", .symbol(context.name("iterations"))), ("memory", .symbol(context.routing.cName)),
+            ("weight_fracs", .symbol(weightFracs == nil ? "NULL" : context.name("weight_fracs"))),
         ])
         let dims = CStruct([
             ("num_inputs", .int(inputs)), ("input_dim", .int(inputDimension)), ("num_outputs", .int(outputs)),
             ("output_dim", .int(dimension)),
         ])
-        return LoweredLayer(
-            constants: [
+        var constants = [
+            CConstant(
+                name: context.name("weights"), type: "int8_t", value: .int8s(weights),
+                comment: "\(layer.name) (\(layer.className)): W [\(outputs)][\(inputs)][\(dimension)]"
+                    + "[\(inputDimension)]"
+                    + (weightFracs == nil
+                        ? " in \(QFormat(fractionalBits: weightFrac))" : ", each output capsule's in its own format"))
+        ]
+        if let weightFracs {
+            constants.append(
                 CConstant(
-                    name: context.name("weights"), type: "int8_t", value: .int8s(weights),
-                    comment: "\(layer.name) (\(layer.className)): W [\(outputs)][\(inputs)][\(dimension)]"
-                        + "[\(inputDimension)] in \(QFormat(fractionalBits: weightFrac))"),
-                CConstant(name: context.name("iterations"), type: "capsnet_routing_formats", value: .structures(formats)),
-                CConstant(name: context.name("params"), type: "capsnet_capsule_params", value: .structure(params)),
-                CConstant(name: context.name("dims"), type: "capsnet_capsule_dims", value: .structure(dims)),
-            ],
+                    name: context.name("weight_fracs"), type: "int8_t", value: .int8s(weightFracs),
+                    comment: "\(layer.name): each output capsule's fractional bits"))
+        }
+        constants += [
+            CConstant(name: context.name("iterations"), type: "capsnet_routing_formats", value: .structures(formats)),
+            CConstant(name: context.name("params"), type: "capsnet_capsule_params", value: .structure(params)),
+            CConstant(name: context.name("dims"), type: "capsnet_capsule_dims", value: .structure(dims)),
+        ]
+        return LoweredLayer(
+            constants: constants,
             call: CCall(
                 Self.kernelName,
                 [

@@ -7,6 +7,8 @@ extension Reference {
         var inputs, inputDim, outputs, outputDim: Int
         var inputFrac, weightFrac, predictionFrac: Int
         var iterations: [RoutingFormats]
+        /// Each output capsule's weight format, or nil: all in `weightFrac`.
+        var weightFracs: [Int]? = nil
 
         var description: String {
             "I=\(inputs) Din=\(inputDim) J=\(outputs) D=\(outputDim) u=\(inputFrac) W=\(weightFrac) "
@@ -26,7 +28,7 @@ extension Reference {
                     let acc = (0..<dIn).reduce(0) {
                         $0 + Int(w[((j * numIn + i) * d + row) * dIn + $1]) * Int(u[i * dIn + $1])
                     }
-                    return requantize(acc, shift: l.inputFrac + l.weightFrac - l.predictionFrac)
+                    return requantize(acc, shift: l.inputFrac + (l.weightFracs?[j] ?? l.weightFrac) - l.predictionFrac)
                 }
             }
         }

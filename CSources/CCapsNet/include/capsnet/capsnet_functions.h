@@ -406,7 +406,8 @@ int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_params *p
 /**
  * @brief Capsule layer with dynamic routing.
  *
- * 1. u_hat[j][i] = W[j][i] * u[i] (exact, into prediction_frac);
+ * 1. u_hat[j][i] = W[j][i] * u[i] (exact, into prediction_frac; with params->weight_fracs, W[j] in
+ *    weight_fracs[j], one shift per output capsule);
  * 2. b = 0 (J x I); for r = 0 .. R-1, with the formats of iterations[r]:
  *    c = softmax of b over j, per input capsule i (as capsnet_softmax_q7, Q0.7);
  *    s[j] = sum_i c[j][i] * u_hat[j][i]            (as capsnet_mat_mult_q7, exact into sum_frac);

@@ -218,6 +218,10 @@ typedef struct {
     int32_t routings;        /**< R, 1 to CAPSNET_ROUTINGS_MAX */
     const capsnet_routing_formats *iterations; /**< R entries; the output v has iterations[R-1].output_frac */
     capsnet_routing_memory memory;             /**< the same output either way; sets the scratch size */
+    /** One format per output capsule j for its matrices W[j][.], or NULL: all in weight_frac. Output
+     * capsule j's predictions then shift by input_frac + weight_fracs[j] - prediction_frac, checked
+     * like the layer's; weight_frac still has to be a valid format. */
+    const int8_t *weight_fracs;
 } capsnet_capsule_params;
 
 /**

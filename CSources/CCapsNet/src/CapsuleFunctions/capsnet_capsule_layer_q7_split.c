@@ -97,7 +97,7 @@ int32_t capsnet_capsule_layer_q7_split_get_buffer_size(const capsnet_capsule_par
 
 /* Every shift of the layer, checked once. */
 typedef struct {
-    int32_t prediction;
+    int32_t prediction; /* output capsule j's: this plus capsnet_capsule_frac_delta(params, j) */
     int32_t sum[CAPSNET_ROUTINGS_MAX];
     int32_t agreement[CAPSNET_ROUTINGS_MAX];
     int32_t update[CAPSNET_ROUTINGS_MAX];
@@ -105,10 +105,23 @@ typedef struct {
     int32_t agreement_scale[CAPSNET_ROUTINGS_MAX];
 } routing_shifts;
 
-static capsnet_status derive_shifts(const capsnet_capsule_params *params, routing_shifts *shifts)
+/* How much finer output capsule j's matrices are than the layer's weight_frac (0 without their own
+ * formats): its prediction shift is the layer's plus this. */
+static int32_t capsule_frac_delta(const capsnet_capsule_params *params, int32_t j)
+{
+    return params->weight_fracs != NULL ? params->weight_fracs[j] - params->weight_frac : 0;
+}
+
+static capsnet_status derive_shifts(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims,
+                                    routing_shifts *shifts)
 {
     CAPSNET_RETURN_IF_ERROR(capsnet_product_shift(params->input_frac, params->weight_frac, params->prediction_frac,
                                                   &shifts->prediction));
+    for (int32_t j = 0; params->weight_fracs != NULL && j < dims->num_outputs; j++) {
+        int32_t shift;
+        CAPSNET_RETURN_IF_ERROR(
+            capsnet_product_shift(params->input_frac, params->weight_fracs[j], params->prediction_frac, &shift));
+    }
     for (int32_t r = 0; r < params->routings; r++) {
         const capsnet_routing_formats *it = &params->iterations[r];
         if (!capsnet_frac_is_valid(it->logit_frac) ||
@@ -168,8 +181,8 @@ static CAPSNET_NOINLINE void predict_all(const routing_call *call)
     for (int32_t j = 0; j < dims->num_outputs; j++) {
         capsnet_predictions_q7(call->weights + ((ptrdiff_t)j * num_in + call->begin) * d_out * d_in,
                                call->input + (ptrdiff_t)call->begin * d_in, call->end - call->begin, d_out, d_in,
-                               call->shifts.prediction, call->predictions + (ptrdiff_t)j * d_out * num_in + call->begin,
-                               &along_inputs);
+                               call->shifts.prediction + capsule_frac_delta(call->params, j),
+                               call->predictions + (ptrdiff_t)j * d_out * num_in + call->begin, &along_inputs);
     }
 }
 
@@ -255,11 +268,29 @@ static void predict(const routing_call *call, int32_t i, int8_t *u_hat_i)
                            d_in, call->shifts.prediction, u_hat_i, &along_outputs);
 }
 
+/* predict() for output capsules with formats of their own: one call per output capsule, each with
+ * its shift, to the primitive out of line (capsnet_predictions_outline_q7), so that this file keeps
+ * the inlining predict() and predict_all() were tuned with. */
+static CAPSNET_NOINLINE void predict_per_capsule(const routing_call *call, int32_t i, int8_t *u_hat_i)
+{
+    const capsnet_capsule_dims *dims = call->dims;
+    const int32_t d_in = dims->input_dim, d_out = dims->output_dim;
+    const ptrdiff_t matrix = (ptrdiff_t)d_out * d_in;
+    const capsnet_prediction_layout one = {0, 0, 1, d_out};
+    for (int32_t j = 0; j < dims->num_outputs; j++) {
+        capsnet_predictions_outline_q7(call->weights + ((ptrdiff_t)j * dims->num_inputs + i) * matrix,
+                                       call->input + (ptrdiff_t)i * d_in, 1, d_out, d_in,
+                                       call->shifts.prediction + capsule_frac_delta(call->params, j),
+                                       u_hat_i + (ptrdiff_t)j * d_out, &one);
+    }
+}
+
 /* Iteration r's work on this core's input capsules, predictions recomputed: each capsule's
  * predictions once, its agreements with v_(r-1) into its kept logits b[i][.] (from r = 1), their
  * softmax, and partial s[j] += c[j][i] u_hat[j][i]. The phase marks, when counted, cost a few
  * instructions per capsule. */
-static CAPSNET_NOINLINE void route_recomputed(const routing_call *call, int32_t r)
+static __attribute__((always_inline)) inline void route_each_capsule(const routing_call *call, int32_t r,
+                                                                     int per_capsule)
 {
     const capsnet_capsule_dims *dims = call->dims;
     const int32_t num_out = dims->num_outputs, d_out = dims->output_dim;
@@ -275,7 +306,11 @@ static CAPSNET_NOINLINE void route_recomputed(const routing_call *call, int32_t 
     int32_t sums[AGREEMENT_BLOCK];
     for (int32_t i = call->begin; i < call->end; i++) {
         CAPSNET_PHASE(CAPSNET_PHASE_PREDICTIONS);
-        predict(call, i, call->predictions);
+        if (per_capsule) {
+            predict_per_capsule(call, i, call->predictions);
+        } else {
+            predict(call, i, call->predictions);
+        }
         /* b_0 is all zeros: the couplings of iteration 0 are the same for every i, set by the caller. */
         if (r > 0) {
             CAPSNET_PHASE(CAPSNET_PHASE_AGREEMENTS);
@@ -292,6 +327,18 @@ static CAPSNET_NOINLINE void route_recomputed(const routing_call *call, int32_t 
         CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
         capsnet_scale_add_rows_q7(partial, call->couplings, call->predictions, num_out, d_out);
     }
+}
+
+/* The lean loop in two copies, so that per-capsule formats (a constant `per_capsule` where it is
+ * inlined) cost the layers without them nothing: its registers are tuned to the last. */
+static CAPSNET_NOINLINE void route_recomputed(const routing_call *call, int32_t r)
+{
+    route_each_capsule(call, r, 0);
+}
+
+static CAPSNET_NOINLINE void route_recomputed_per_capsule(const routing_call *call, int32_t r)
+{
+    route_each_capsule(call, r, 1);
 }
 
 /* ---- Both. ---- */
@@ -335,7 +382,7 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
     CAPSNET_RETURN_IF_ERROR(capsnet_check_barrier_split(split));
     CAPSNET_RETURN_IF_ERROR(check_shape(params, dims, split->num_cores));
     routing_call call;
-    CAPSNET_RETURN_IF_ERROR(derive_shifts(params, &call.shifts));
+    CAPSNET_RETURN_IF_ERROR(derive_shifts(params, dims, &call.shifts));
     /* Accumulators: u_hat sums Din products, s sums I, the agreement and squash sum D; the softmax
      * normalises rows of J. */
     if (!capsnet_accumulator_fits(dims->input_dim, 0) || !capsnet_accumulator_fits(dims->num_inputs, 0) ||
@@ -383,7 +430,11 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
         if (keep) {
             route_kept(&call, r);
         } else {
-            route_recomputed(&call, r);
+            if (params->weight_fracs != NULL) {
+                route_recomputed_per_capsule(&call, r);
+            } else {
+                route_recomputed(&call, r);
+            }
         }
         CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
         capsnet_wait_for_cores(split);
