@@ -234,6 +234,7 @@ typedef struct {
     capsnet_hwc input_dims, output_dims;
     int has_bias;
     int depthwise; /**< capsnet_depthwise_conv_hwc_q7: one Kh x Kw filter per channel, no scratch */
+    int8_t fracs[64]; /**< params.weight_fracs, when the call has per-filter formats */
 } conv_call;
 
 /** The filters' values: Cout*Kh*Kw*Cin, or Kh*Kw*C for a depthwise convolution. */
@@ -259,6 +260,16 @@ static void read_conv(byte_stream *s, conv_call *c)
     c->params.activation.max = pick(s, 1, 127);
     c->params.activation.leak = pick(s, 0, 3) == 3 ? pick(s, 0, 32767) : 0;
     c->has_bias = next_byte(s) & 1;
+    /* Sometimes a format per filter: near the layer's, or anything. */
+    if (c->output_dims.c >= 1 && c->output_dims.c <= (int32_t)sizeof c->fracs && pick(s, 0, 3) == 3) {
+        /* All of them, so that a depthwise call, whose channel count may change below, reads drawn values. */
+        for (int32_t k = 0; k < (int32_t)sizeof c->fracs; k++) {
+            /* Unsigned: the layer's format may be any int32, and its neighbour must not overflow. */
+            c->fracs[k] = (int8_t)(pick(s, 0, 7) == 7 ? (uint32_t)pick_frac(s)
+                                                      : (uint32_t)c->params.weight_frac + (uint32_t)pick(s, 0, 3));
+        }
+        c->params.weight_fracs = c->fracs;
+    }
 }
 
 static int axis_bad(int32_t size, int32_t kernel, int32_t stride, int32_t padding, int32_t out)
@@ -297,6 +308,19 @@ static int conv_forbidden(const conv_call *c)
         bias_shift = p->input_frac + p->weight_frac - p->bias_frac;
         if (bias_shift < 0 || bias_shift > CAPSNET_SHIFT_MAX) {
             return 1;
+        }
+    }
+    /* Each filter's own format, when it has one, is checked like the layer's. */
+    for (int32_t k = 0; p->weight_fracs != NULL && k < out->c; k++) {
+        if (product_shift_bad(p->input_frac, p->weight_fracs[k], p->output_frac)) {
+            return 1;
+        }
+        if (c->has_bias) {
+            const int32_t shift = p->input_frac + p->weight_fracs[k] - p->bias_frac;
+            if (shift < 0 || shift > CAPSNET_SHIFT_MAX) {
+                return 1;
+            }
+            bias_shift = shift > bias_shift ? shift : bias_shift;
         }
     }
     const int64_t terms = product(p->kernel.h, p->kernel.w, c->depthwise ? 1 : in->c);
@@ -481,6 +505,9 @@ static void fuzz_depthwise_conv(byte_stream *s)
     if (next_byte(s) < 0xF0) {
         c.output_dims.c = c.input_dims.c; /* mostly as the contract wants; else whatever was drawn */
     }
+    if (c.input_dims.c > (int32_t)sizeof c.fracs || c.output_dims.c > (int32_t)sizeof c.fracs) {
+        c.params.weight_fracs = NULL; /* more channels than formats drawn */
+    }
     const int32_t size = capsnet_depthwise_conv_hwc_q7_get_buffer_size(&c.params, &c.input_dims);
     check_conv_kind("capsnet_depthwise_conv_hwc_q7", s, &c, &c.params, conv_forbidden(&c), size, depthwise_one,
                     depthwise_split, depthwise_split_size);
@@ -607,9 +634,18 @@ static void fuzz_capsule_layer(byte_stream *s)
     capsnet_capsule_dims d = {pick(s, 1, 12), pick(s, 1, 4), pick(s, 1, 4), pick(s, 1, 4)};
     capsnet_routing_formats iterations[CAPSNET_ROUTINGS_MAX];
     capsnet_capsule_params p = {pick_frac(s), pick_frac(s), pick_frac(s), pick(s, 1, 3), iterations,
-                                (capsnet_routing_memory)pick(s, 0, 1)};
+                                (capsnet_routing_memory)pick(s, 0, 1), NULL};
     for (int r = 0; r < CAPSNET_ROUTINGS_MAX; r++) {
         iterations[r] = (capsnet_routing_formats){pick(s, 0, 7), pick_frac(s), pick(s, 0, 9), pick(s, 0, 7)};
+    }
+    /* Sometimes a format per output capsule: near the layer's, or anything. */
+    int8_t capsule_fracs[16];
+    if (d.num_outputs >= 1 && d.num_outputs <= (int32_t)sizeof capsule_fracs && pick(s, 0, 3) == 3) {
+        for (int32_t j = 0; j < d.num_outputs; j++) {
+            capsule_fracs[j] = (int8_t)(pick(s, 0, 7) == 7 ? (uint32_t)pick_frac(s)
+                                                          : (uint32_t)p.weight_frac + (uint32_t)pick(s, 0, 3));
+        }
+        p.weight_fracs = capsule_fracs;
     }
     const int null_arg = pick_null(s);
     const int short_by = next_byte(s) & 1;
@@ -627,6 +663,9 @@ static void fuzz_capsule_layer(byte_stream *s)
                     null_arg <= 7 || capsule_dims_bad(&d, &jd, &weights_count);
     if (!forbidden) {
         forbidden = product_shift_bad(p.input_frac, p.weight_frac, p.prediction_frac);
+        for (int32_t j = 0; p.weight_fracs != NULL && j < d.num_outputs && !forbidden; j++) {
+            forbidden = product_shift_bad(p.input_frac, p.weight_fracs[j], p.prediction_frac);
+        }
         for (int32_t r = 0; r < p.routings && !forbidden; r++) {
             const capsnet_routing_formats *f = &iterations[r];
             forbidden = frac_bad(f->logit_frac) || frac_bad(f->sum_frac) || frac_bad(f->output_frac) ||
