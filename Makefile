@@ -41,8 +41,8 @@ fixtures: deps
 trained-models: deps
 	.ci/train-models
 
-# Every quantization scheme on every trained model, tuning and check sets (after trained-models;
-# about 20 min; not part of `make test`).
+# Every quantization scheme on every trained model, tuning and check sets, and the rules with a
+# format per filter (after trained-models; about 15 min; not part of `make test`).
 compare-schemes: deps
 	.ci/compare-schemes
 

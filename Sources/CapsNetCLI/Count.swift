@@ -108,7 +108,7 @@ struct Count: ParsableCommand {
                 atPath: (chartPath as NSString).deletingLastPathComponent.isEmpty
                     ? "." : (chartPath as NSString).deletingLastPathComponent)
         else {
-            throw CommandFailure("\(chartPath): cannot write the chart page there")
+            throw CommandFailure("\(chartPath): cannot write the chart page there; name another with --chart FILE")
         }
         var results: [TargetCount] = []
         for name in target.isEmpty ? Self.allTargets : target {
