@@ -634,7 +634,7 @@ static void fuzz_capsule_layer(byte_stream *s)
     capsnet_capsule_dims d = {pick(s, 1, 12), pick(s, 1, 4), pick(s, 1, 4), pick(s, 1, 4)};
     capsnet_routing_formats iterations[CAPSNET_ROUTINGS_MAX];
     capsnet_capsule_params p = {pick_frac(s), pick_frac(s), pick_frac(s), pick(s, 1, 3), iterations,
-                                (capsnet_routing_memory)pick(s, 0, 1), NULL};
+                                (capsnet_routing_memory)pick(s, 0, 1), NULL, (capsnet_routing_precision)pick(s, 0, 2)};
     for (int r = 0; r < CAPSNET_ROUTINGS_MAX; r++) {
         iterations[r] = (capsnet_routing_formats){pick(s, 0, 7), pick_frac(s), pick(s, 0, 9), pick(s, 0, 7)};
     }
@@ -660,7 +660,8 @@ static void fuzz_capsule_layer(byte_stream *s)
     int64_t weights_count = 0;
     int forbidden = p.routings < 1 || p.routings > CAPSNET_ROUTINGS_MAX ||
                     (p.memory != CAPSNET_ROUTING_KEEP_PREDICTIONS && p.memory != CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS) ||
-                    null_arg <= 7 || capsule_dims_bad(&d, &jd, &weights_count);
+                    (p.precision != CAPSNET_ROUTING_Q7 && p.precision != CAPSNET_ROUTING_Q15) || null_arg <= 7 ||
+                    capsule_dims_bad(&d, &jd, &weights_count);
     if (!forbidden) {
         forbidden = product_shift_bad(p.input_frac, p.weight_frac, p.prediction_frac);
         for (int32_t j = 0; p.weight_fracs != NULL && j < d.num_outputs && !forbidden; j++) {

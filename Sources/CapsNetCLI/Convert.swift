@@ -35,13 +35,13 @@ struct Convert: ParsableCommand {
             a bit either way against the int8 engine's outputs on the calibration images) or 'reference' (the \
             paper's rule).
             """)
-    var scheme: QuantizationScheme = .rules
+    var scheme: QuantizationScheme = Quantizer.recommended.scheme
 
     @Option(help: "Seconds the 'search' scheme may spend trying formats.")
-    var searchSeconds: Double = 30
+    var searchSeconds: Double = Quantizer.recommended.searchSeconds
 
     @Option(help: "Seconds the sensitivity table may take (each format one bit either way); 0 leaves it out.")
-    var sensitivitySeconds: Double = 30
+    var sensitivitySeconds: Double = Quantizer.recommended.sensitivitySeconds
 
     @Option(
         help: """
@@ -51,6 +51,13 @@ struct Convert: ParsableCommand {
             """)
     var weightFormats: WeightFormats = .perLayer
 
+    @Option(
+        help: """
+            Bits of the dynamic-routing layers' predictions and couplings: 8, or 16 (int16 kernels: \
+            twice their RAM, finer routing).
+            """)
+    var routingBits: Int = Quantizer.recommended.routingPrecision.bits
+
     func validate() throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
@@ -58,6 +65,9 @@ struct Convert: ParsableCommand {
         }
         guard searchSeconds >= 0, searchSeconds.isFinite else {
             throw ValidationError("--search-seconds must be a number of seconds, 0 or more")
+        }
+        guard RoutingPrecision.allCases.contains(where: { $0.bits == routingBits }) else {
+            throw ValidationError("--routing-bits must be 8 or 16, not \(routingBits)")
         }
         guard sensitivitySeconds >= 0, sensitivitySeconds.isFinite else {
             throw ValidationError("--sensitivity-seconds must be a number of seconds, 0 or more")
@@ -84,7 +94,8 @@ struct Convert: ParsableCommand {
         }
         let quantizer = Quantizer(
             scheme: scheme, searchSeconds: searchSeconds, sensitivitySeconds: sensitivitySeconds,
-            perFilterWeights: weightFormats == .perFilter)
+            perFilterWeights: weightFormats == .perFilter,
+            routingPrecision: routingBits == 16 ? .q15 : .q7)
         let result = try quantizer.run(float, calibration: calibrationSet) { calibrating.update($0) }
         calibrating.finish()
         let quantized = result.model

@@ -80,7 +80,8 @@ private struct ToyNetwork {
                 var params = capsnet_capsule_params(
                     input_frac: 7, weight_frac: 7, prediction_frac: 5, routings: 3, iterations: formats.baseAddress,
                     memory: memory == .keepPredictions
-                        ? CAPSNET_ROUTING_KEEP_PREDICTIONS : CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS, weight_fracs: nil)
+                        ? CAPSNET_ROUTING_KEEP_PREDICTIONS : CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS, weight_fracs: nil,
+                    precision: CAPSNET_ROUTING_Q7)
                 return capsnet_capsule_layer_q7_get_buffer_size(&params, &dims)
             }
         }

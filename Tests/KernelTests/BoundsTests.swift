@@ -103,7 +103,8 @@ struct BoundsTests {
         func size(_ dims: capsnet_capsule_dims, routings: Int32, _ memory: capsnet_routing_memory) -> Int32 {
             var params = capsnet_capsule_params(
                 input_frac: 7, weight_frac: 7, prediction_frac: 7, routings: routings,
-                iterations: UnsafePointer(iterations), memory: memory, weight_fracs: nil)
+                iterations: UnsafePointer(iterations), memory: memory, weight_fracs: nil,
+                precision: CAPSNET_ROUTING_Q7)
             var dims = dims
             return capsnet_capsule_layer_q7_get_buffer_size(&params, &dims)
         }
@@ -168,7 +169,8 @@ struct BoundsTests {
                 input_frac: Int32(l.inputFrac), weight_frac: Int32(l.weightFrac),
                 prediction_frac: Int32(l.predictionFrac),
                 routings: Int32(l.iterations.count), iterations: UnsafePointer(pin.buffer(iterations)),
-                memory: g.int(0...1) == 0 ? CAPSNET_ROUTING_KEEP_PREDICTIONS : CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS, weight_fracs: nil)
+                memory: g.int(0...1) == 0 ? CAPSNET_ROUTING_KEEP_PREDICTIONS : CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS, weight_fracs: nil,
+                precision: CAPSNET_ROUTING_Q7)
             var sized = params
             let size = capsnet_capsule_layer_q7_get_buffer_size(&sized, &dims)
             // The scratch starts one byte past an aligned address, as a packed firmware arena might.

@@ -58,7 +58,7 @@ struct CapsuleTests {
                 output_dim: Int32(l.outputDim)),
             inputFormat: QFormat(fractionalBits: l.inputFrac), weightFormat: QFormat(fractionalBits: l.weightFrac),
             predictionFormat: QFormat(fractionalBits: l.predictionFrac), iterations: iterations, memory: memory,
-            capsuleWeightFormats: l.weightFracs.map { $0.map { QFormat(fractionalBits: $0) } })
+            capsuleWeightFormats: l.weightFracs.map { $0.map { QFormat(fractionalBits: $0) } }, precision: l.precision)
     }
 
     /// Random formats that satisfy every shift constraint of the layer.
@@ -97,6 +97,86 @@ struct CapsuleTests {
             let expected = Reference.capsuleLayer(l, input: input, weights: weights)
             for memory in RoutingMemory.allCases {
                 #expect(try Self.run(l, input: input, weights: weights, memory: memory) == expected, "\(l), \(memory)")
+            }
+        }
+    }
+
+    @Test("16-bit routing: int16 predictions, Q0.15 couplings, 64-bit sums, bit-exact kept or recomputed")
+    func sixteenBitRouting() throws {
+        var g = SeededGenerator(seed: 0x0F15)
+        for round in 0..<200 {
+            var l = Self.randomLayer(
+                &g, inputs: g.int(1...40), inputDim: g.int(1...8), outputs: g.int(1...12), outputDim: g.int(1...8),
+                routings: g.int(1...4))
+            l.precision = .q15
+            // Predictions up to eight bits finer (what 16 bits hold), within the formats and shifts.
+            let finer = min(g.int(0...8), 15 - l.predictionFrac, l.inputFrac + l.weightFrac - l.predictionFrac)
+            l.predictionFrac += finer
+            for r in l.iterations.indices {
+                l.iterations[r].sum = max(l.iterations[r].sum, 15 + l.predictionFrac - 31)
+                l.iterations[r].agreement = max(l.iterations[r].agreement, l.iterations[r].output + l.predictionFrac - 31)
+            }
+            if round % 3 == 0 {
+                let finest = min(15, l.predictionFrac + 31 - l.inputFrac)
+                l.weightFracs = (0..<l.outputs).map { _ in max(min(l.weightFrac + g.int(0...3), finest), l.weightFrac) }
+            }
+            let input = g.int8s(l.inputs * l.inputDim)
+            let weights = g.int8s(l.outputs * l.inputs * l.outputDim * l.inputDim)
+            let expected = Reference.capsuleLayer(l, input: input, weights: weights)
+            for memory in RoutingMemory.allCases {
+                #expect(try Self.run(l, input: input, weights: weights, memory: memory) == expected, "\(l), \(memory)")
+            }
+        }
+        // Calibrated formats, so that no tensor saturates or underflows: every rounding shows.
+        for _ in 0..<60 {
+            let (inputs, inputDim, outputs, outputDim) = (g.int(1...48), g.int(1...8), g.int(1...12), g.int(1...16))
+            let (u, w) = Self.randomFloatLayer(&g, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim)
+            let trace = Reference.capsuleTrace(
+                u, w, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim, routings: g.int(1...4))
+            let l = Self.sixteenBit(Self.calibratedLayer(trace, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim))
+            let input = QFormat(fractionalBits: l.inputFrac).quantize(u)
+            let weights = QFormat(fractionalBits: l.weightFrac).quantize(w)
+            let expected = Reference.capsuleLayer(l, input: input, weights: weights)
+            for memory in RoutingMemory.allCases {
+                #expect(try Self.run(l, input: input, weights: weights, memory: memory) == expected, "\(l), \(memory)")
+            }
+        }
+    }
+
+    /// Squashed input capsules, as a primary capsule layer gives, and small weights.
+    static func randomFloatLayer(
+        _ g: inout SeededGenerator, inputs: Int, inputDim: Int, outputs: Int, outputDim: Int
+    ) -> (u: [Double], w: [Double]) {
+        let raw = (0..<inputs * inputDim).map { _ in Double.random(in: -3...3, using: &g) }
+        let w = (0..<outputs * inputs * outputDim * inputDim).map { _ in Double.random(in: -0.6...0.6, using: &g) }
+        return (Reference.squashFloat(raw, dim: inputDim), w)
+    }
+
+    /// `l` with 16-bit routing: predictions eight bits finer (the same range), within the shifts.
+    static func sixteenBit(_ l: Reference.CapsuleLayer) -> Reference.CapsuleLayer {
+        var wide = l
+        wide.precision = .q15
+        wide.predictionFrac = min(l.predictionFrac + 8, 15, l.inputFrac + l.weightFrac)
+        for r in wide.iterations.indices {
+            wide.iterations[r].sum = max(wide.iterations[r].sum, 15 + wide.predictionFrac - 31)
+            wide.iterations[r].agreement = max(
+                wide.iterations[r].agreement, wide.iterations[r].output + wide.predictionFrac - 31)
+        }
+        return wide
+    }
+
+    @Test("16-bit routing refuses what its 32-bit agreements and 16-bit sums cannot hold")
+    func sixteenBitLimits() throws {
+        let formats = [Reference.RoutingFormats(logit: 0, sum: 4, output: 7, agreement: 4)]
+        for (inputs, outputDim, refused) in [(65_536, 1, true), (1, 512, true), (2, 511, false)] {
+            let l = Reference.CapsuleLayer(
+                inputs: inputs, inputDim: 1, outputs: 1, outputDim: outputDim, inputFrac: 7, weightFrac: 7,
+                predictionFrac: 12, iterations: formats, precision: .q15)
+            do {
+                _ = try Self.run(l, input: [Int8](repeating: 1, count: inputs), weights: [Int8](repeating: 1, count: inputs * outputDim))
+                #expect(!refused, "I=\(inputs) D=\(outputDim) ran")
+            } catch let error as KernelError {
+                #expect(refused && "\(error)".contains("overflow"), "I=\(inputs) D=\(outputDim): \(error)")
             }
         }
     }
@@ -164,31 +244,40 @@ struct CapsuleTests {
     func layerAccuracy() throws {
         var g = SeededGenerator(seed: 13)
         var worst = 0.0
+        var worstWide = 0.0
+        var (meanError, meanErrorWide) = (0.0, 0.0)
         for _ in 0..<25 {
             let (inputs, inputDim, outputs, outputDim) = (64, 4, 10, 6)
-            // Inputs are squashed capsules, as a primary capsule layer gives; weights are small.
-            let raw = (0..<inputs * inputDim).map { _ in Double.random(in: -3...3, using: &g) }
-            let u = Reference.squashFloat(raw, dim: inputDim)
-            let w = (0..<outputs * inputs * outputDim * inputDim).map { _ in Double.random(in: -0.6...0.6, using: &g) }
+            let (u, w) = Self.randomFloatLayer(&g, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim)
             let trace = Reference.capsuleTrace(
                 u, w, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim, routings: 3)
             let l = Self.calibratedLayer(
                 trace, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim)
             let input = QFormat(fractionalBits: l.inputFrac).quantize(u)
             let weights = QFormat(fractionalBits: l.weightFrac).quantize(w)
-            let actual = try Self.run(l, input: input, weights: weights)
-            #expect(actual == Reference.capsuleLayer(l, input: input, weights: weights), "\(l)")
             // Against the float layer on the same dequantized int8 operands: the error of routing alone.
             let exact = Reference.capsuleLayerFloat(
                 l, input: QFormat(fractionalBits: l.inputFrac).dequantize(input),
                 weights: QFormat(fractionalBits: l.weightFrac).dequantize(weights))
             let step = QFormat(fractionalBits: l.iterations.last!.output).step
-            worst = max(worst, zip(actual, exact).map { abs(Double($0) * step - $1) / step }.max()!)
+            func errors(_ layer: Reference.CapsuleLayer) throws -> [Double] {
+                let actual = try Self.run(layer, input: input, weights: weights)
+                #expect(actual == Reference.capsuleLayer(layer, input: input, weights: weights), "\(layer)")
+                return zip(actual, exact).map { abs(Double($0) * step - $1) / step }
+            }
+            let (narrow, wide) = (try errors(l), try errors(Self.sixteenBit(l)))
+            worst = max(worst, narrow.max()!)
+            worstWide = max(worstWide, wide.max()!)
+            meanError += narrow.reduce(0, +) / Double(narrow.count) / 25
+            meanErrorWide += wide.reduce(0, +) / Double(wide.count) / 25
         }
         print(
-            "capsule layer (I=64, Din=4, J=10, D=6, 3 routings): max error against float \(worst) LSB of the output format"
+            "capsule layer (I=64, Din=4, J=10, D=6, 3 routings): error against float in LSB of the output format, "
+                + "max \(worst) and mean \(meanError) with 8-bit routing, max \(worstWide) and mean \(meanErrorWide) with 16-bit"
         )
         #expect(worst <= 4)
+        // The 16-bit predictions and couplings remove most of the error but the int8 sums, agreements and logits.
+        #expect(worstWide <= 2 && meanErrorWide < 0.75 * meanError)
     }
 
     // MARK: Length

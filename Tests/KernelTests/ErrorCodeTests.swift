@@ -458,7 +458,7 @@ struct ErrorCodeTests {
         var dims = capsnet_capsule_dims(num_inputs: 6, input_dim: 4, num_outputs: 3, output_dim: 5)
         var params = capsnet_capsule_params(
             input_frac: 7, weight_frac: 7, prediction_frac: 6, routings: 2, iterations: nil,
-            memory: CAPSNET_ROUTING_KEEP_PREDICTIONS, weight_fracs: nil)
+            memory: CAPSNET_ROUTING_KEEP_PREDICTIONS, weight_fracs: nil, precision: CAPSNET_ROUTING_Q7)
         var iterations = [
             capsnet_routing_formats(logit_frac: 0, sum_frac: 6, output_frac: 7, agreement_frac: 5),
             capsnet_routing_formats(logit_frac: 4, sum_frac: 6, output_frac: 7, agreement_frac: 5),

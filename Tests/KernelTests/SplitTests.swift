@@ -114,7 +114,8 @@ struct SplitTests {
                             var params = capsnet_capsule_params(
                                 input_frac: Int32(l.inputFrac), weight_frac: Int32(l.weightFrac),
                                 prediction_frac: Int32(l.predictionFrac), routings: Int32(formats.count),
-                                iterations: formats.baseAddress, memory: memory, weight_fracs: nil)
+                                iterations: formats.baseAddress, memory: memory, weight_fracs: nil,
+                                precision: CAPSNET_ROUTING_Q7)
                             var context = capsnet_context(buf: memoryShared.scratch, size: memoryShared.scratchBytes)
                             var split = team.barrier.split(core: core)
                             memoryShared.statuses[core] = capsnet_capsule_layer_q7_split(

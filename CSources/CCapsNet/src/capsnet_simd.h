@@ -626,6 +626,12 @@ static inline int32x4_t capsnet_mve_sat_q7(int32x4_t x)
 {
     return vshrq_n_s32(vqshlq_n_s32(x, 24), 24);
 }
+
+/* The same to the int16 range. */
+static inline int32x4_t capsnet_mve_sat_q15(int32x4_t x)
+{
+    return vshrq_n_s32(vqshlq_n_s32(x, 16), 16);
+}
 #endif
 
 /** capsnet_saturate_q7 in one SSAT where the core has it, as an int32_t. */
@@ -636,6 +642,55 @@ static inline int32_t capsnet_sat_q7(int32_t x)
 #else
     return capsnet_saturate_q7(x);
 #endif
+}
+
+/** capsnet_saturate_q15 in one SSAT where the core has it, as an int32_t. */
+static inline int32_t capsnet_sat_q15(int32_t x)
+{
+#if defined(CAPSNET_ARM_DSP)
+    return __ssat(x, 16);
+#else
+    return capsnet_saturate_q15(x);
+#endif
+}
+
+/* `out` moved on by `count` elements of int8, or with `wide` of int16. */
+static inline __attribute__((always_inline)) void *capsnet_prediction_at(void *out, ptrdiff_t count, int wide)
+{
+    return (int8_t *)out + count * (wide ? (ptrdiff_t)sizeof(int16_t) : 1);
+}
+
+/* Stores a value already saturated to its width as element `index` of `out`: int8, or with `wide`
+ * (a constant where it is inlined) int16. */
+static inline __attribute__((always_inline)) void capsnet_store_saturated(void *out, ptrdiff_t index, int32_t x,
+                                                                           int wide)
+{
+    if (wide) {
+        ((int16_t *)out)[index] = (int16_t)x;
+    } else {
+        ((int8_t *)out)[index] = (int8_t)x;
+    }
+}
+
+#if defined(CAPSNET_ARM_NEON)
+/* Each lane saturated to the int8 range, or with `wide` the int16 range. */
+static inline __attribute__((always_inline)) int32x4_t capsnet_neon_sat_prediction(int32x4_t x, int wide)
+{
+    return wide ? vminq_s32(vmaxq_s32(x, vdupq_n_s32(-32768)), vdupq_n_s32(32767)) : capsnet_neon_sat_q7(x);
+}
+#endif
+
+/* Stores a prediction, already shifted and rounded, as element `index` of `out`: saturated to
+ * int8, or with `wide` (a constant where it is inlined) to int16. The prediction loops below serve
+ * both widths through it. */
+static inline __attribute__((always_inline)) void capsnet_store_prediction(void *out, ptrdiff_t index, int32_t x,
+                                                                            int wide)
+{
+    if (wide) {
+        ((int16_t *)out)[index] = (int16_t)capsnet_sat_q15(x);
+    } else {
+        ((int8_t *)out)[index] = (int8_t)capsnet_sat_q7(x);
+    }
 }
 
 /* capsnet_rows_dot_q7's body, inlined with a constant `length` for the common capsule sizes, so
@@ -688,10 +743,10 @@ typedef struct {
 /* capsnet_predictions_q7 for input capsules of 4 values, u held in registers for all rows (on the
  * packed-SIMD paths prepared once, with the accumulator started at the rounding constant: four
  * products and it cannot overflow). Inlined with a constant `rows` for the common capsule sizes, so that the
- * row loop unrolls. */
-static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_predictions4_q7(
-    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, int8_t *out,
-    const capsnet_prediction_layout *at, int aligned)
+ * row loop unrolls; `wide` stores int16 (capsnet_store_prediction). */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_predictions4(
+    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, void *out,
+    const capsnet_prediction_layout *at, int aligned, int wide)
 {
     (void)aligned;
     const ptrdiff_t w_step = at->w_step, u_step = at->u_step, row_stride = at->row_stride;
@@ -701,7 +756,7 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
 #else
     const capsnet_rounding rounding = capsnet_rounding_of(shift);
 #endif
-    for (int32_t n = 0; n < count; n++, u += u_step, w += w_step, out += item_stride) {
+    for (int32_t n = 0; n < count; n++, u += u_step, w += w_step, out = capsnet_prediction_at(out, item_stride, wide)) {
 #if defined(CAPSNET_PACKED_SIMD)
         const capsnet_q7x4 x = capsnet_prepare_q7x4(u);
         int32_t r = 0;
@@ -718,12 +773,12 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
             }
             const int32_t sum0 = capsnet_dot4_q7(half, x, capsnet_unpack_q7x4(words[0]));
             const int32_t sum1 = capsnet_dot4_q7(half, x, capsnet_unpack_q7x4(words[1]));
-            out[r * row_stride] = (int8_t)capsnet_sat_q7(sum0 >> shift);
-            out[(r + 1) * row_stride] = (int8_t)capsnet_sat_q7(sum1 >> shift);
+            capsnet_store_prediction(out, r * row_stride, sum0 >> shift, wide);
+            capsnet_store_prediction(out, (r + 1) * row_stride, sum1 >> shift, wide);
         }
         if (r < rows) {
             const int32_t sum = capsnet_dot4_q7(half, x, capsnet_prepare_q7x4(w + 4 * r));
-            out[r * row_stride] = (int8_t)capsnet_sat_q7(sum >> shift);
+            capsnet_store_prediction(out, r * row_stride, sum >> shift, wide);
         }
 #else
         const int32_t u0 = u[0], u1 = u[1], u2 = u[2], u3 = u[3];
@@ -731,7 +786,7 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
         for (int32_t r = 0; r < rows; r++) {
             const int8_t *wr = w + 4 * r;
             const int32_t sum = wr[0] * u0 + wr[1] * u1 + wr[2] * u2 + wr[3] * u3;
-            out[r * row_stride] = (int8_t)capsnet_sat_q7(capsnet_round(sum, rounding));
+            capsnet_store_prediction(out, r * row_stride, capsnet_round(sum, rounding), wide);
         }
 #endif
     }
@@ -742,10 +797,10 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_prediction
  * each item's k-th input value and each row's k-th weight (Helium multiplies vectors without
  * accumulating: VMUL and VADD); VRSHL by a negative amount rounds half up. Items whose outputs are
  * neighbours (`contiguous`, a constant where it is inlined) store a row with one VSTRB, the others
- * scatter it. */
-static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_mve_predictions4_q7(
-    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, int8_t *out,
-    const capsnet_prediction_layout *at, int contiguous)
+ * scatter it; `wide` (a constant too) stores int16 lanes. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_mve_predictions4(
+    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t shift, void *out,
+    const capsnet_prediction_layout *at, int contiguous, int wide)
 {
     const uint32x4_t lane = vidupq_n_u32(0, 1);
     const uint32x4_t u_offsets = vmulq_n_u32(lane, (uint32_t)at->u_step);
@@ -760,7 +815,8 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_mve_predic
         const int32x4_t u2 = vldrbq_gather_offset_z_s32(un + 2, u_offsets, active);
         const int32x4_t u3 = vldrbq_gather_offset_z_s32(un + 3, u_offsets, active);
         const int8_t *wn = w + n * at->w_step;
-        int8_t *on = out + n * at->item_stride;
+        int8_t *on = (int8_t *)out + n * at->item_stride;
+        int16_t *on16 = (int16_t *)out + n * at->item_stride;
         if (n + 4 <= count) {
             for (int32_t r = 0; r < rows; r++) {
                 const int8_t *wr = wn + 4 * r;
@@ -768,11 +824,15 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_mve_predic
                 sum = vaddq_s32(sum, vmulq_s32(u1, vldrbq_gather_offset_s32(wr + 1, w_offsets)));
                 sum = vaddq_s32(sum, vmulq_s32(u2, vldrbq_gather_offset_s32(wr + 2, w_offsets)));
                 sum = vaddq_s32(sum, vmulq_s32(u3, vldrbq_gather_offset_s32(wr + 3, w_offsets)));
-                const int32x4_t q = capsnet_mve_sat_q7(vrshlq_n_s32(sum, -shift));
-                if (contiguous) {
-                    vstrbq_s32(on + r * at->row_stride, q);
+                const int32x4_t rounded = vrshlq_n_s32(sum, -shift);
+                if (wide && contiguous) {
+                    vstrhq_s32(on16 + r * at->row_stride, capsnet_mve_sat_q15(rounded));
+                } else if (wide) {
+                    vstrhq_scatter_shifted_offset_s32(on16 + r * at->row_stride, out_offsets, capsnet_mve_sat_q15(rounded));
+                } else if (contiguous) {
+                    vstrbq_s32(on + r * at->row_stride, capsnet_mve_sat_q7(rounded));
                 } else {
-                    vstrbq_scatter_offset_s32(on + r * at->row_stride, out_offsets, q);
+                    vstrbq_scatter_offset_s32(on + r * at->row_stride, out_offsets, capsnet_mve_sat_q7(rounded));
                 }
             }
             continue;
@@ -783,8 +843,13 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_mve_predic
             sum = vaddq_s32(sum, vmulq_s32(u1, vldrbq_gather_offset_z_s32(wr + 1, w_offsets, active)));
             sum = vaddq_s32(sum, vmulq_s32(u2, vldrbq_gather_offset_z_s32(wr + 2, w_offsets, active)));
             sum = vaddq_s32(sum, vmulq_s32(u3, vldrbq_gather_offset_z_s32(wr + 3, w_offsets, active)));
-            vstrbq_scatter_offset_p_s32(on + r * at->row_stride, out_offsets,
-                                        capsnet_mve_sat_q7(vrshlq_n_s32(sum, -shift)), active);
+            const int32x4_t rounded = vrshlq_n_s32(sum, -shift);
+            if (wide) {
+                vstrhq_scatter_shifted_offset_p_s32(on16 + r * at->row_stride, out_offsets,
+                                                    capsnet_mve_sat_q15(rounded), active);
+            } else {
+                vstrbq_scatter_offset_p_s32(on + r * at->row_stride, out_offsets, capsnet_mve_sat_q7(rounded), active);
+            }
         }
     }
 }
@@ -795,21 +860,18 @@ static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_mve_predic
 void capsnet_predictions_outline_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t length,
                                     int32_t shift, int8_t *out, const capsnet_prediction_layout *at);
 
-/**
- * The predictions of `count` items, each a [rows][length] weight matrix times an input capsule:
- * out[r * row_stride + n * item_stride] = requantize(sum_k W_n[r][k] * u_n[k], shift) for n < count
- * and r < rows, W_n and u_n where `at` says.
- */
-static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows,
-                                          int32_t length, int32_t shift, int8_t *out,
-                                          const capsnet_prediction_layout *at)
+/* capsnet_predictions_q7 (int8 outputs) and capsnet_predictions_q15 (int16, `wide`): one body, the
+ * width a constant where it is inlined. */
+static CAPSNET_INLINE_HOT __attribute__((always_inline)) void capsnet_predictions_body(
+    const int8_t *w, const int8_t *u, int32_t count, int32_t rows, int32_t length, int32_t shift, void *out,
+    const capsnet_prediction_layout *at, int wide)
 {
 #if defined(CAPSNET_ARM_MVE)
     if (length == 4) {
         if (at->item_stride == 1) {
-            capsnet_mve_predictions4_q7(w, u, count, rows, shift, out, at, 1);
+            capsnet_mve_predictions4(w, u, count, rows, shift, out, at, 1, wide);
         } else {
-            capsnet_mve_predictions4_q7(w, u, count, rows, shift, out, at, 0);
+            capsnet_mve_predictions4(w, u, count, rows, shift, out, at, 0, wide);
         }
         return;
     }
@@ -820,7 +882,8 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
     if (length == 4) {
         const int32x4_t right = vdupq_n_s32(-shift);
         const ptrdiff_t rs = at->row_stride;
-        for (int32_t n = 0; n < count; n++, u += at->u_step, w += at->w_step, out += at->item_stride) {
+        for (int32_t n = 0; n < count; n++, u += at->u_step, w += at->w_step,
+                     out = capsnet_prediction_at(out, at->item_stride, wide)) {
             uint32_t word;
             __builtin_memcpy(&word, u, sizeof word);
             const int8x16_t x = vreinterpretq_s8_u32(vdupq_n_u32(word));
@@ -829,23 +892,23 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
                 const int8x16_t wq = vld1q_s8(w + 4 * r);
                 const int32x4_t sums = vpaddq_s32(vpaddlq_s16(vmull_s8(vget_low_s8(wq), vget_low_s8(x))),
                                                   vpaddlq_s16(vmull_high_s8(wq, x)));
-                const int32x4_t q = capsnet_neon_sat_q7(vrshlq_s32(sums, right));
-                out[r * rs] = (int8_t)vgetq_lane_s32(q, 0);
-                out[(r + 1) * rs] = (int8_t)vgetq_lane_s32(q, 1);
-                out[(r + 2) * rs] = (int8_t)vgetq_lane_s32(q, 2);
-                out[(r + 3) * rs] = (int8_t)vgetq_lane_s32(q, 3);
+                const int32x4_t q = capsnet_neon_sat_prediction(vrshlq_s32(sums, right), wide);
+                capsnet_store_saturated(out, r * rs, vgetq_lane_s32(q, 0), wide);
+                capsnet_store_saturated(out, (r + 1) * rs, vgetq_lane_s32(q, 1), wide);
+                capsnet_store_saturated(out, (r + 2) * rs, vgetq_lane_s32(q, 2), wide);
+                capsnet_store_saturated(out, (r + 3) * rs, vgetq_lane_s32(q, 3), wide);
             }
             if (r + 2 <= rows) {
                 const int32x4_t pairs = vpaddlq_s16(vmull_s8(vld1_s8(w + 4 * r), vget_low_s8(x)));
-                const int32x4_t q = capsnet_neon_sat_q7(vrshlq_s32(vpaddq_s32(pairs, pairs), right));
-                out[r * rs] = (int8_t)vgetq_lane_s32(q, 0);
-                out[(r + 1) * rs] = (int8_t)vgetq_lane_s32(q, 1);
+                const int32x4_t q = capsnet_neon_sat_prediction(vrshlq_s32(vpaddq_s32(pairs, pairs), right), wide);
+                capsnet_store_saturated(out, r * rs, vgetq_lane_s32(q, 0), wide);
+                capsnet_store_saturated(out, (r + 1) * rs, vgetq_lane_s32(q, 1), wide);
                 r += 2;
             }
             if (r < rows) {
                 const int8_t *wr = w + 4 * r;
                 const int32_t sum = wr[0] * u[0] + wr[1] * u[1] + wr[2] * u[2] + wr[3] * u[3];
-                out[r * rs] = capsnet_requantize_q7(sum, shift);
+                capsnet_store_prediction(out, r * rs, capsnet_round_shift_s32(sum, shift), wide);
             }
         }
         return;
@@ -857,8 +920,8 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
      * then 8), which is the requantization; a strided store puts each row's values in place. */
     if (length == 4) {
         const ptrdiff_t w_step = at->w_step, u_step = at->u_step, item_stride = at->item_stride;
-        for (size_t vl; count > 0;
-             count -= (int32_t)vl, u += u_step * (ptrdiff_t)vl, w += w_step * (ptrdiff_t)vl, out += item_stride * (ptrdiff_t)vl) {
+        for (size_t vl; count > 0; count -= (int32_t)vl, u += u_step * (ptrdiff_t)vl, w += w_step * (ptrdiff_t)vl,
+                    out = capsnet_prediction_at(out, item_stride * (ptrdiff_t)vl, wide)) {
             vl = __riscv_vsetvl_e32m4((size_t)count);
             const vint16m2_t u0 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u, u_step, vl), vl);
             const vint16m2_t u1 = __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(u + 1, u_step, vl), vl);
@@ -871,8 +934,13 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
                 sum = __riscv_vwmacc_vv_i32m4(sum, u2, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr + 2, w_step, vl), vl), vl);
                 sum = __riscv_vwmacc_vv_i32m4(sum, u3, __riscv_vsext_vf2_i16m2(__riscv_vlse8_v_i8m1(wr + 3, w_step, vl), vl), vl);
                 const vint16m2_t half = __riscv_vnclip_wx_i16m2(sum, (size_t)shift, __RISCV_VXRM_RNU, vl);
-                __riscv_vsse8_v_i8m1(out + r * at->row_stride, item_stride,
-                                     __riscv_vnclip_wx_i8m1(half, 0, __RISCV_VXRM_RNU, vl), vl);
+                if (wide) {
+                    __riscv_vsse16_v_i16m2((int16_t *)out + r * at->row_stride,
+                                           item_stride * (ptrdiff_t)sizeof(int16_t), half, vl);
+                } else {
+                    __riscv_vsse8_v_i8m1((int8_t *)out + r * at->row_stride, item_stride,
+                                         __riscv_vnclip_wx_i8m1(half, 0, __RISCV_VXRM_RNU, vl), vl);
+                }
             }
         }
         return;
@@ -889,16 +957,16 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
         if (at->u_step == 4 && at->w_step == 4 * (n) && at->item_stride == 1) {                        \
             const capsnet_prediction_layout along_inputs = {4 * (n), 4, at->row_stride, 1};             \
             if (((uintptr_t)w & 3u) == 0) {                                                             \
-                capsnet_predictions4_q7(w, u, count, n, shift, out, &along_inputs, 1);                   \
+                capsnet_predictions4(w, u, count, n, shift, out, &along_inputs, 1, wide);                \
             } else {                                                                                    \
-                capsnet_predictions4_q7(w, u, count, n, shift, out, &along_inputs, 0);                   \
+                capsnet_predictions4(w, u, count, n, shift, out, &along_inputs, 0, wide);                \
             }                                                                                           \
         } else if (at->u_step == 0 && at->row_stride == 1 && at->item_stride == (n)) {                 \
             /* The lean routing's layout: one capsule against every output capsule's matrix. */         \
             const capsnet_prediction_layout along_outputs = {at->w_step, 0, 1, n};                      \
-            capsnet_predictions4_q7(w, u, count, n, shift, out, &along_outputs, 0);                      \
+            capsnet_predictions4(w, u, count, n, shift, out, &along_outputs, 0, wide);                   \
         } else {                                                                                        \
-            capsnet_predictions4_q7(w, u, count, n, shift, out, at, 0);                                  \
+            capsnet_predictions4(w, u, count, n, shift, out, at, 0, wide);                               \
         }                                                                                               \
         return
         switch (rows) {
@@ -906,7 +974,7 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
             CAPSNET_PREDICTIONS4_CASE(6);
             CAPSNET_PREDICTIONS4_CASE(8);
             CAPSNET_PREDICTIONS4_CASE(16);
-        default: capsnet_predictions4_q7(w, u, count, rows, shift, out, at, 0); return;
+        default: capsnet_predictions4(w, u, count, rows, shift, out, at, 0, wide); return;
         }
 #undef CAPSNET_PREDICTIONS4_CASE
     }
@@ -914,9 +982,40 @@ static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int3
     /* Local copies: the stores below could alias `at` for all the compiler knows. */
     const ptrdiff_t w_step = at->w_step, u_step = at->u_step, row_stride = at->row_stride;
     const ptrdiff_t item_stride = at->item_stride;
-    for (int32_t n = 0; n < count; n++, w += w_step, u += u_step, out += item_stride) {
-        capsnet_mat_vec_q7(w, u, rows, length, shift, out, row_stride);
+    if (!wide) {
+        int8_t *out8 = (int8_t *)out;
+        for (int32_t n = 0; n < count; n++, w += w_step, u += u_step, out8 += item_stride) {
+            capsnet_mat_vec_q7(w, u, rows, length, shift, out8, row_stride);
+        }
+        return;
     }
+    for (int32_t n = 0; n < count; n++, w += w_step, u += u_step, out = capsnet_prediction_at(out, item_stride, 1)) {
+        for (int32_t r = 0; r < rows; r++) {
+            capsnet_store_prediction(out, r * row_stride,
+                                     capsnet_round_shift_s32(capsnet_dot1_q7(w + (ptrdiff_t)r * length, u, length), shift), 1);
+        }
+    }
+}
+
+/**
+ * The predictions of `count` items, each a [rows][length] weight matrix times an input capsule:
+ * out[r * row_stride + n * item_stride] = requantize(sum_k W_n[r][k] * u_n[k], shift) for n < count
+ * and r < rows, W_n and u_n where `at` says.
+ */
+static inline void capsnet_predictions_q7(const int8_t *w, const int8_t *u, int32_t count, int32_t rows,
+                                          int32_t length, int32_t shift, int8_t *out,
+                                          const capsnet_prediction_layout *at)
+{
+    capsnet_predictions_body(w, u, count, rows, length, shift, out, at, 0);
+}
+
+/** capsnet_predictions_q7 into int16 (the 16-bit routing): each sum rounded by `shift` and saturated
+ * to the int16 range. */
+static inline void capsnet_predictions_q15(const int8_t *w, const int8_t *u, int32_t count, int32_t rows,
+                                           int32_t length, int32_t shift, int16_t *out,
+                                           const capsnet_prediction_layout *at)
+{
+    capsnet_predictions_body(w, u, count, rows, length, shift, out, at, 1);
 }
 
 #if defined(CAPSNET_ARM_DSP)
@@ -1500,6 +1599,255 @@ static inline int32_t capsnet_dot_q7_s32(const int8_t *a, const int32_t *b, int3
         sum += (int32_t)a[d] * b[d];
     }
     return sum;
+}
+
+/* ---- The 16-bit routing (CAPSNET_ROUTING_Q15): int16 predictions and couplings. ----
+ * Products of two int16 values reach 2^30, so their sums over input capsules are 64-bit; every path
+ * forms the same exact sums. */
+
+/* Two consecutive int16 values as one word, at any 2-byte alignment. */
+static inline int32_t capsnet_load_q15x2(const int16_t *p)
+{
+    int32_t word;
+    __builtin_memcpy(&word, p, sizeof word);
+    return word;
+}
+
+/** sum_i a[i] for int16 values; the caller keeps it below 2^31 (at most 65535 terms). */
+static inline int32_t capsnet_sum_q15(const int16_t *a, int32_t length)
+{
+    int32_t sum = 0;
+    int32_t i = 0;
+#if defined(CAPSNET_ARM_MVE)
+    for (; i < length; i += 8) {
+        const mve_pred16_t active = vctp16q((uint32_t)(length - i));
+        sum = vaddvaq_p_s16(sum, vldrhq_z_s16(a + i, active), active);
+    }
+#elif defined(CAPSNET_ARM_DSP)
+    /* SMLAD by (1, 1): both halfwords of a word added at once. */
+    for (; i + 2 <= length; i += 2) {
+        sum = __smlad(capsnet_load_q15x2(a + i), 0x00010001, sum);
+    }
+#elif defined(CAPSNET_ARM_NEON)
+    int32x4_t lanes = vdupq_n_s32(0);
+    for (; i + 8 <= length; i += 8) {
+        lanes = vpadalq_s16(lanes, vld1q_s16(a + i));
+    }
+    sum = vaddvq_s32(lanes);
+#elif defined(CAPSNET_RISCV_VECTOR)
+    vint32m1_t total = __riscv_vmv_s_x_i32m1(0, 1);
+    for (size_t vl; i < length; i += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(length - i));
+        total = __riscv_vwredsum_vs_i16m2_i32m1(__riscv_vle16_v_i16m2(a + i, vl), total, vl);
+    }
+    sum = __riscv_vmv_x_s_i32m1_i32(total);
+#endif
+    for (; i < length; i++) {
+        sum += a[i];
+    }
+    return sum;
+}
+
+/** sum_i a[i] * b[i] in 64 bits for two int16 vectors of at most 65535 values (the RISC-V vector
+ * path's limit). */
+static inline int64_t capsnet_dot_q15(const int16_t *a, const int16_t *b, int32_t length)
+{
+    int64_t sum = 0;
+    int32_t i = 0;
+#if defined(CAPSNET_ARM_MVE)
+    /* VMLALDAVA: eight products summed into a 64-bit pair of registers; the tail predicated. */
+    for (; i < length; i += 8) {
+        const mve_pred16_t active = vctp16q((uint32_t)(length - i));
+        sum = vmlaldavaq_p_s16(sum, vldrhq_z_s16(a + i, active), vldrhq_z_s16(b + i, active), active);
+    }
+#elif defined(CAPSNET_ARM_DSP)
+    /* SMLALD: two products into a 64-bit accumulator, from one word of each vector. */
+    for (; i + 4 <= length; i += 4) {
+        sum = __smlald(capsnet_load_q15x2(a + i), capsnet_load_q15x2(b + i), sum);
+        sum = __smlald(capsnet_load_q15x2(a + i + 2), capsnet_load_q15x2(b + i + 2), sum);
+    }
+#elif defined(CAPSNET_ARM_NEON)
+    /* SMULL into int32 lanes (each product below 2^30), SADALP into int64 lanes. */
+    int64x2_t lanes = vdupq_n_s64(0);
+    for (; i + 8 <= length; i += 8) {
+        const int16x8_t x = vld1q_s16(a + i), y = vld1q_s16(b + i);
+        lanes = vpadalq_s32(lanes, vmull_s16(vget_low_s16(x), vget_low_s16(y)));
+        lanes = vpadalq_s32(lanes, vmull_high_s16(x, y));
+    }
+    sum = vaddvq_s64(lanes);
+#elif defined(CAPSNET_RISCV_VECTOR)
+    /* Zve32x has no 64-bit lanes: each product is split into its signed high half (VMULH) and its
+     * unsigned low half (VMUL), p = hi * 2^16 + lo, and the halves are summed apart in 32-bit lanes
+     * (VWADD, VWADDU), which at most 65535 terms cannot overflow, then joined in 64 bits. */
+    const size_t lanes = __riscv_vsetvlmax_e16m2();
+    vint32m4_t high = __riscv_vmv_v_x_i32m4(0, lanes);
+    vuint32m4_t low = __riscv_vmv_v_x_u32m4(0, lanes);
+    for (size_t vl; i < length; i += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(length - i));
+        const vint16m2_t x = __riscv_vle16_v_i16m2(a + i, vl), y = __riscv_vle16_v_i16m2(b + i, vl);
+        high = __riscv_vwadd_wv_i32m4_tu(high, high, __riscv_vmulh_vv_i16m2(x, y, vl), vl);
+        low = __riscv_vwaddu_wv_u32m4_tu(low, low, __riscv_vreinterpret_v_i16m2_u16m2(__riscv_vmul_vv_i16m2(x, y, vl)), vl);
+    }
+    const int32_t high_sum = capsnet_rvv_sum(high, lanes);
+    const uint32_t low_sum = __riscv_vmv_x_s_u32m1_u32(__riscv_vredsum_vs_u32m4_u32m1(low, __riscv_vmv_s_x_u32m1(0, 1), lanes));
+    sum = (int64_t)high_sum * 65536 + low_sum;
+#endif
+    for (; i < length; i++) {
+        sum += (int32_t)a[i] * (int32_t)b[i];
+    }
+    return sum;
+}
+
+/** out[r] = sum_i c[i] * a[r * stride + i] in 64 bits, for r < rows: one output capsule's
+ * couplings against its int16 prediction rows (capsnet_vec_rows_dot_q7 for the 16-bit routing). */
+static inline void capsnet_vec_rows_dot_q15(const int16_t *c, const int16_t *a, ptrdiff_t stride, int32_t rows,
+                                            int32_t length, int64_t *out)
+{
+    for (int32_t r = 0; r < rows; r++, a += stride) {
+        out[r] = capsnet_dot_q15(c, a, length);
+    }
+}
+
+/**
+ * out[c] = sum_r v[r] * m[r * stride + c] for c < cols: an int8 vector times the rows of an int16
+ * matrix (capsnet_mat_t_vec_q7 for the 16-bit routing); the caller keeps each sum of rows
+ * products of at most 2^22 below 2^31.
+ */
+static inline void capsnet_mat_t_vec_q15(const int16_t *m, ptrdiff_t stride, const int8_t *v, int32_t rows,
+                                         int32_t cols, int32_t *out)
+{
+    int32_t c = 0;
+#if defined(CAPSNET_ARM_MVE)
+    /* Four columns per vector, widened as they load (VLDRH to int32 lanes). */
+    for (; c < cols; c += 4) {
+        const mve_pred16_t active = vctp32q((uint32_t)(cols - c));
+        int32x4_t sum = vdupq_n_s32(0);
+        for (int32_t r = 0; r < rows; r++) {
+            sum = vmlaq_n_s32(sum, vldrhq_z_s32(m + r * stride + c, active), v[r]);
+        }
+        vstrwq_p_s32(out + c, sum, active);
+    }
+#elif defined(CAPSNET_ARM_DSP)
+    /* Two columns per word: SMLABB and SMLATB multiply each halfword by the row's value. */
+    for (; c + 4 <= cols; c += 4) {
+        int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        const int16_t *p = m + c;
+        for (int32_t r = 0; r < rows; r++, p += stride) {
+            const int32_t scale = v[r];
+            const int32_t x = capsnet_load_q15x2(p), y = capsnet_load_q15x2(p + 2);
+            s0 = __smlabb(x, scale, s0);
+            s1 = __smlatb(x, scale, s1);
+            s2 = __smlabb(y, scale, s2);
+            s3 = __smlatb(y, scale, s3);
+        }
+        out[c] = s0;
+        out[c + 1] = s1;
+        out[c + 2] = s2;
+        out[c + 3] = s3;
+    }
+#elif defined(CAPSNET_ARM_NEON)
+    /* Eight columns per pass: SMLAL by the row's value into two int32x4. */
+    for (; c + 8 <= cols; c += 8) {
+        int32x4_t lo = vdupq_n_s32(0), hi = vdupq_n_s32(0);
+        for (int32_t r = 0; r < rows; r++) {
+            const int16x8_t x = vld1q_s16(m + r * stride + c);
+            lo = vmlal_n_s16(lo, vget_low_s16(x), v[r]);
+            hi = vmlal_high_n_s16(hi, x, v[r]);
+        }
+        vst1q_s32(out + c, lo);
+        vst1q_s32(out + c + 4, hi);
+    }
+#elif defined(CAPSNET_RISCV_VECTOR)
+    /* One lane per column: VWMACC of each row by its value. */
+    for (size_t vl; c < cols; c += (int32_t)vl) {
+        vl = __riscv_vsetvl_e16m2((size_t)(cols - c));
+        vint32m4_t sum = __riscv_vmv_v_x_i32m4(0, vl);
+        for (int32_t r = 0; r < rows; r++) {
+            sum = __riscv_vwmacc_vx_i32m4(sum, (int16_t)v[r], __riscv_vle16_v_i16m2(m + r * stride + c, vl), vl);
+        }
+        __riscv_vse32_v_i32m4(out + c, sum, vl);
+    }
+#endif
+    for (; c < cols; c++) {
+        int32_t sum = 0;
+        for (int32_t r = 0; r < rows; r++) {
+            sum += (int32_t)v[r] * (int32_t)m[r * stride + c];
+        }
+        out[c] = sum;
+    }
+}
+
+/** capsnet_agreement_logits_q7 on int16 predictions: b[c] updated (capsnet_logit_update) with
+ * sum_r v[r] * m[r * stride + c], for c < cols. */
+static inline void capsnet_agreement_logits_q15(const int16_t *m, ptrdiff_t stride, const int8_t *v, int32_t rows,
+                                                int32_t cols, const capsnet_logit_update *update, int8_t *b)
+{
+    enum { BLOCK = 32 };
+    int32_t sums[BLOCK];
+    for (int32_t c = 0; c < cols; c += BLOCK) {
+        const int32_t count = cols - c < BLOCK ? cols - c : BLOCK;
+        capsnet_mat_t_vec_q15(m + c, stride, v, rows, count, sums);
+        capsnet_logits_q7(sums, count, update, b + c);
+    }
+}
+
+/** The softmax of each of `cols` columns of `rows` int8 logits into Q0.15 couplings,
+ * capsnet_softmax_row_q15 down every column: logits[r * stride + c] to out[r * stride + c]. */
+static inline void capsnet_softmax_columns_q15(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride,
+                                               int32_t rows, int32_t cols, int16_t *out)
+{
+    int32_t c = 0;
+#if defined(CAPSNET_RISCV_VECTOR)
+    /* capsnet_softmax_columns_q7's vector path with capsnet_coupling_q15's rule. */
+    for (size_t vl; c < cols; c += (int32_t)vl) {
+        vl = __riscv_vsetvl_e32m4((size_t)(cols - c));
+        const int8_t *b = logits + c;
+        vint8m1_t max = __riscv_vle8_v_i8m1(b, vl);
+        for (int32_t r = 1; r < rows; r++) {
+            max = __riscv_vmax_vv_i8m1(max, __riscv_vle8_v_i8m1(b + r * stride, vl), vl);
+        }
+        vuint32m4_t sum = __riscv_vmv_v_x_u32m4(0, vl);
+        for (int32_t r = 0; r < rows; r++) {
+            sum = __riscv_vadd_vv_u32m4(sum, capsnet_rvv_exp(exp_q15, max, b + r * stride, vl), vl);
+        }
+        const vuint32m4_t twice = __riscv_vsll_vx_u32m4(sum, 1, vl);
+        for (int32_t r = 0; r < rows; r++) {
+            const vuint32m4_t e = capsnet_rvv_exp(exp_q15, max, b + r * stride, vl);
+            vuint32m4_t q = __riscv_vdivu_vv_u32m4(__riscv_vadd_vv_u32m4(__riscv_vsll_vx_u32m4(e, 16, vl), sum, vl), twice, vl);
+            q = __riscv_vsub_vv_u32m4(q, __riscv_vsrl_vx_u32m4(q, 15, vl), vl);
+            __riscv_vse16_v_u16m2((uint16_t *)(out + r * stride + c), __riscv_vnsrl_wx_u16m2(q, 0, vl), vl);
+        }
+    }
+#endif
+    for (; c < cols; c++) {
+        capsnet_softmax_row_q15(exp_q15, logits + c, stride, rows, out + c);
+    }
+}
+
+/** out[r] = sum_k a[r][k] * b[r][k] for r < rows: an int8 matrix's rows against an int16 one's
+ * (one input capsule's agreements with the outputs v); each sum at most length * 2^22. */
+static inline void capsnet_rows_dot_q15(const int8_t *a, const int16_t *b, int32_t rows, int32_t length, int32_t *out)
+{
+    for (int32_t r = 0; r < rows; r++, a += length, b += length) {
+        int32_t sum = 0;
+        for (int32_t k = 0; k < length; k++) {
+            sum += (int32_t)a[k] * (int32_t)b[k];
+        }
+        out[r] = sum;
+    }
+}
+
+/** acc[r][d] += scales[r] * a[r][d] in 64 bits, for r < rows, d < length: each output capsule's sum
+ * gains one input capsule's int16 prediction weighted by its Q0.15 coupling. */
+static inline void capsnet_scale_add_rows_q15(int64_t *acc, const int16_t *scales, const int16_t *a, int32_t rows,
+                                              int32_t length)
+{
+    for (int32_t r = 0; r < rows; r++, acc += length, a += length) {
+        const int32_t scale = scales[r];
+        for (int32_t d = 0; d < length; d++) {
+            acc[d] += scale * (int32_t)a[d];
+        }
+    }
 }
 
 #endif /* CAPSNET_SIMD_H */

@@ -125,6 +125,31 @@ static inline int32_t capsnet_round(int32_t x, capsnet_rounding r)
     return ((x >> r.pre) + r.add) >> r.post;
 }
 
+/** Clamp to the int16 range. */
+static inline int16_t capsnet_saturate_q15(int32_t x)
+{
+    if (x > 32767) {
+        return 32767;
+    }
+    if (x < -32768) {
+        return -32768;
+    }
+    return (int16_t)x;
+}
+
+/** The requantization into int16 (the 16-bit routing tensors): round half up, then saturate. */
+static inline int16_t capsnet_requantize_q15(int32_t acc, int32_t shift)
+{
+    return capsnet_saturate_q15(capsnet_round_shift_s32(acc, shift));
+}
+
+/** The requantization of a 64-bit sum into int8: round half up, then saturate. */
+static inline int8_t capsnet_requantize_s64_q7(int64_t acc, int32_t shift)
+{
+    const int64_t x = capsnet_round_shift_s64(acc, shift);
+    return capsnet_saturate_q7(x > INT32_MAX ? INT32_MAX : x < INT32_MIN ? INT32_MIN : (int32_t)x);
+}
+
 /** The library's requantization: round half up, then saturate to int8. */
 static inline int8_t capsnet_requantize_q7(int32_t acc, int32_t shift)
 {
@@ -414,6 +439,24 @@ static inline int8_t capsnet_coupling_of_numerator_q7(uint32_t numerator, uint32
 
 /** Every value of the softmax of `length` equal logits, as capsnet_softmax_row_q7 computes it. */
 int8_t capsnet_softmax_uniform_q7(int32_t length);
+
+/**
+ * A coupling in Q0.15: round(32768 * e / sum) capped at 32767 (1.0), the rule of capsnet_coupling_q7
+ * with eight more bits. e <= 2^15 and sum < 2^31, so e * 2^16 + sum and 2 * sum stay under 2^32.
+ */
+static inline int16_t capsnet_coupling_q15(uint32_t e, uint32_t sum)
+{
+    const uint32_t q = (e * 65536u + sum) / (2u * sum);
+    return (int16_t)(q - (q >> 15));
+}
+
+/** capsnet_softmax_row_q7 into Q0.15 (capsnet_coupling_q15): the logits int8, the couplings int16,
+ * both `stride` values apart. */
+void capsnet_softmax_row_q15(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride, int32_t length,
+                             int16_t *output);
+
+/** Every value of the softmax of `length` equal logits in Q0.15, as capsnet_softmax_row_q15 computes it. */
+int16_t capsnet_softmax_uniform_q15(int32_t length);
 
 /** `bytes` rounded up to a multiple of 4, for 32-bit arrays inside a byte buffer. */
 static inline int64_t capsnet_align4(int64_t bytes)

@@ -320,8 +320,9 @@ static void matrix_case(void)
 
 /* A capsule layer; with `per_capsule`, each output capsule's matrices in a format of their own, up
  * to three bits finer than weight_frac (weight_fracs), drawn after everything else so that the
- * other cases' sequence does not change. */
-static void capsule_layer_case(int per_capsule)
+ * other cases' sequence does not change; with `sixteen_bit`, the 16-bit routing, its predictions
+ * up to eight bits finer (and per-capsule formats in every other case). */
+static void capsule_layer_case(int per_capsule, int sixteen_bit)
 {
     static int8_t capsule_fracs[8];
     capsnet_capsule_dims dims;
@@ -353,7 +354,12 @@ static void capsule_layer_case(int per_capsule)
             }
         }
     }
-    capsnet_capsule_params params = {7, 6, 5, routings, iterations, CAPSNET_ROUTING_KEEP_PREDICTIONS, 0};
+    capsnet_capsule_params params = {7, 6, 5, routings, iterations, CAPSNET_ROUTING_KEEP_PREDICTIONS, 0, CAPSNET_ROUTING_Q7};
+    if (sixteen_bit) {
+        params.precision = CAPSNET_ROUTING_Q15;
+        params.prediction_frac += between(0, 8);
+        per_capsule = between(0, 1);
+    }
     if (per_capsule) {
         for (int32_t j = 0; j < dims.num_outputs; j++) {
             capsule_fracs[j] = (int8_t)(params.weight_frac + between(0, 3));
@@ -375,9 +381,11 @@ static void capsule_layer_case(int per_capsule)
     fold(other, lean == CAPSNET_OK ? dims.num_outputs * dims.output_dim : 0, lean);
 }
 
-static void capsule_case(void) { capsule_layer_case(0); }
+static void capsule_case(void) { capsule_layer_case(0, 0); }
 
-static void capsule_formats_case(void) { capsule_layer_case(1); }
+static void capsule_formats_case(void) { capsule_layer_case(1, 0); }
+
+static void capsule_q15_case(void) { capsule_layer_case(0, 1); }
 
 static void primary_case(void)
 {
@@ -544,7 +552,8 @@ void kernel_vectors_run(void (*report)(const char *kernel, int32_t calls, int32_
                    {"capsule_layer", capsule_case, 60}, {"channel_affine", affine_case, 60},
                    {"exp_squash", exp_squash_case, 60}, {"depthwise_primary_capsule", depthwise_primary_case, 30},
                    {"self_attention", self_attention_case, 30}, {"instance_norm", instance_norm_case, 60},
-                   {"conv_hwc_filters", convolution_filters_case, 40}, {"capsule_formats", capsule_formats_case, 40}};
+                   {"conv_hwc_filters", convolution_filters_case, 40}, {"capsule_formats", capsule_formats_case, 40},
+                   {"capsule_q15", capsule_q15_case, 60}};
     for (uint32_t kernel = 0; kernel < sizeof kernels / sizeof kernels[0]; kernel++) {
         state = 0x9E3779B9u + kernel;
         digest = 2166136261u;

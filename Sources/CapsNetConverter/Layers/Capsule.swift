@@ -209,7 +209,13 @@ public struct Capsule: LayerKind {
     /// kernel's shifts allow.
     public func quantize(_ context: QuantizationContext) -> (kind: any QuantizedLayerKind, outputFrac: Int) {
         let weightFrac = context.weightFormat(weights)
-        let predictionFrac = min(context.routingFormat(.predictions), context.inputFrac + weightFrac)
+        // 16-bit predictions: the 8-bit format's range with eight more fractional bits.
+        let precision = context.routingPrecision
+        let predictionFrac = min(
+            context.routingFormat(.predictions) + precision.bits - 8, context.inputFrac + weightFrac,
+            QFormat.supportedFractionalBits.upperBound)
+        let couplingFrac = precision == .q15 ? Int(CAPSNET_SOFTMAX_FRAC_Q15) : Int(CAPSNET_SOFTMAX_FRAC)
+        let shiftMax = Int(CAPSNET_SHIFT_MAX)
         var iterations: [RoutingFormats] = []
         for r in 0..<routings {
             // b_0 is all zeros, so its format only has to be valid; the next logits' serves.
@@ -218,12 +224,16 @@ public struct Capsule: LayerKind {
             if let previous = iterations.last {
                 logitFrac = min(logitFrac, max(previous.logitFrac, previous.agreementFrac))
             }
-            let sumFrac = min(context.squashInputFormat(.sums(iteration: r)), Int(CAPSNET_SOFTMAX_FRAC) + predictionFrac)
+            let sumFrac = max(
+                min(context.squashInputFormat(.sums(iteration: r)), couplingFrac + predictionFrac),
+                couplingFrac + predictionFrac - shiftMax)
             let outputFrac = min(
                 max(context.activationFormat(.routedOutput(iteration: r)), 0), QFormat.supportedFractionalBits.upperBound)
             let agreementFrac =
                 r + 1 < routings
-                ? min(context.routingFormat(.agreement(iteration: r)), outputFrac + predictionFrac) : 0
+                ? max(
+                    min(context.routingFormat(.agreement(iteration: r)), outputFrac + predictionFrac),
+                    outputFrac + predictionFrac - shiftMax) : 0
             iterations.append(
                 RoutingFormats(
                     logitFrac: logitFrac, sumFrac: sumFrac, outputFrac: outputFrac, agreementFrac: agreementFrac))
@@ -240,7 +250,7 @@ public struct Capsule: LayerKind {
             outputs: outputs, dimension: dimension, inputs: inputs, inputDimension: inputDimension,
             weights: quantizedWeights, inputFrac: context.inputFrac, weightFrac: weightFrac,
             weightFracs: capsuleFracs.map { $0.map { Int8($0) } }, predictionFrac: predictionFrac,
-            iterations: iterations)
+            iterations: iterations, precision: precision)
         return (quantized, iterations.last?.outputFrac ?? context.inputFrac)
     }
 }

@@ -135,6 +135,8 @@ public struct QuantizationContext {
     var choices: FormatChoices?
     /// Whether convolutions give each filter a format of its own (``Quantizer/perFilterWeights``).
     var perFilterWeights = false
+    /// The width of the dynamic-routing layers' predictions and couplings (``Quantizer/routingPrecision``).
+    public internal(set) var routingPrecision = RoutingPrecision.q7
 
     init(
         scheme: QuantizationScheme, model: CapsNetModel, index: Int, inputFrac: Int, statistics: Statistics,

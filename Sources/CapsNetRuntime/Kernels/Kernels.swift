@@ -191,11 +191,11 @@ public enum Kernels {
 
     /// Capsule layer with dynamic routing: one entry of `iterations` per routing iteration; the
     /// output has the format of the last one's `output_frac`. `memory` changes the scratch and the
-    /// time, never the output.
+    /// time, never the output; `precision` sets the width of the predictions and couplings.
     public static func capsuleLayer(
         _ input: [Int8], weights: [Int8], dims: capsnet_capsule_dims, inputFormat: QFormat, weightFormat: QFormat,
         predictionFormat: QFormat, iterations: [capsnet_routing_formats], memory: RoutingMemory = .keepPredictions,
-        capsuleWeightFormats: [QFormat]? = nil
+        capsuleWeightFormats: [QFormat]? = nil, precision: RoutingPrecision = .q7
     ) throws(KernelError) -> [Int8] {
         let name = "capsnet_capsule_layer_q7"
         try expect(name, "input", input, count: count(name, dims.num_inputs, dims.input_dim))
@@ -216,7 +216,8 @@ public enum Kernels {
                 withOptionalPointer(fracs) { fracs in
                     var params = capsnet_capsule_params(
                         input_frac: inFrac, weight_frac: weightFrac, prediction_frac: predictionFrac,
-                        routings: routings, iterations: formats.baseAddress, memory: memory.cValue, weight_fracs: fracs)
+                        routings: routings, iterations: formats.baseAddress, memory: memory.cValue, weight_fracs: fracs,
+                        precision: precision.cValue)
                     return withScratch(capsnet_capsule_layer_q7_get_buffer_size(&params, &d)) {
                         capsnet_capsule_layer_q7($0, &params, &d, input, weights, output)
                     }

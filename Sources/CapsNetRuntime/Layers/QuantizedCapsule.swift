@@ -22,10 +22,13 @@ public struct QuantizedCapsule: QuantizedLayerKind {
     public var predictionFrac: Int
     /// One entry per routing iteration.
     public var iterations: [RoutingFormats]
+    /// The width of the predictions (in `predictionFrac`) and couplings.
+    public var precision: RoutingPrecision
 
     public init(
         outputs: Int, dimension: Int, inputs: Int, inputDimension: Int, weights: [Int8], inputFrac: Int,
-        weightFrac: Int, weightFracs: [Int8]? = nil, predictionFrac: Int, iterations: [RoutingFormats]
+        weightFrac: Int, weightFracs: [Int8]? = nil, predictionFrac: Int, iterations: [RoutingFormats],
+        precision: RoutingPrecision = .q7
     ) {
         self.outputs = outputs
         self.dimension = dimension
@@ -37,6 +40,7 @@ public struct QuantizedCapsule: QuantizedLayerKind {
         self.weightFracs = weightFracs
         self.predictionFrac = predictionFrac
         self.iterations = iterations
+        self.precision = precision
     }
 
     // MARK: - Model file
@@ -60,10 +64,18 @@ public struct QuantizedCapsule: QuantizedLayerKind {
         let weights = try reader.int8s()
         var weightFracs: [Int8]?
         if reader.version >= 2, try reader.flag() { weightFracs = try reader.int8s() }
+        var precision = RoutingPrecision.q7
+        if reader.version >= 3 {
+            let bits = try reader.count()
+            guard let chosen = RoutingPrecision.allCases.first(where: { $0.bits == bits }) else {
+                throw .malformed("layer '\(layer.name)': \(bits)-bit routing, not 8 or 16")
+            }
+            precision = chosen
+        }
         let capsule = QuantizedCapsule(
             outputs: sizes[0], dimension: sizes[1], inputs: sizes[2], inputDimension: sizes[3], weights: weights,
             inputFrac: formats[0], weightFrac: formats[1], weightFracs: weightFracs, predictionFrac: formats[2],
-            iterations: iterations)
+            iterations: iterations, precision: precision)
         try layer.checkCapsuleShapes(sizes, weights: capsule.weights.count)
         guard weightFracs.map({ $0.count == capsule.outputs }) ?? true else {
             throw .malformed("layer '\(layer.name)': the capsule layer's sizes disagree")
@@ -88,6 +100,11 @@ public struct QuantizedCapsule: QuantizedLayerKind {
         }
         writer.flag(weightFracs != nil)
         if let weightFracs { writer.int8s(weightFracs) }
+        guard writer.version >= 3 else {
+            precondition(precision == .q7, "a model file before version 3 has no 16-bit routing")
+            return
+        }
+        writer.count(precision.bits)
     }
 
     // MARK: - Engine
@@ -136,7 +153,8 @@ public struct QuantizedCapsule: QuantizedLayerKind {
     ) -> capsnet_capsule_params {
         capsnet_capsule_params(
             input_frac: Int32(inputFrac), weight_frac: Int32(weightFrac), prediction_frac: Int32(predictionFrac),
-            routings: Int32(self.iterations.count), iterations: iterations, memory: routing.cValue, weight_fracs: nil)
+            routings: Int32(self.iterations.count), iterations: iterations, memory: routing.cValue, weight_fracs: nil,
+            precision: precision.cValue)
     }
 
     var cDims: capsnet_capsule_dims {
@@ -159,6 +177,7 @@ public struct QuantizedCapsule: QuantizedLayerKind {
             ("prediction_frac", .int(predictionFrac)), ("routings", .int(iterations.count)),
             ("iterations", .symbol(context.name("iterations"))), ("memory", .symbol(context.routing.cName)),
             ("weight_fracs", .symbol(weightFracs == nil ? "NULL" : context.name("weight_fracs"))),
+            ("precision", .symbol(precision.cName)),
         ])
         let dims = CStruct([
             ("num_inputs", .int(inputs)), ("input_dim", .int(inputDimension)), ("num_outputs", .int(outputs)),

@@ -1,12 +1,13 @@
 import Foundation
 
-/// The quantized model file, `.capsnet`, version 2 (version 1, which had no per-filter weight
-/// formats, is still read). All integers are little-endian.
+/// The quantized model file, `.capsnet`, version 3 (versions 1, without per-filter weight formats,
+/// and 2, without the capsule layers' routing precision, are still read). All integers are
+/// little-endian.
 ///
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 8 | magic `CAPSNETQ` |
-/// | 8 | 4 | format version (2) |
+/// | 8 | 4 | format version (3) |
 /// | 12 | 8 | payload bytes |
 /// | 20 | 4 | CRC-32 (zlib's) of the payload |
 /// | 24 | | payload |
@@ -18,9 +19,10 @@ import Foundation
 /// 10 self-attention capsule layer, 11 instance normalization), input shape, output shape, output format, and the kind's own fields as
 /// its `encode(to:)` writes them.
 public enum QuantizedModelFile {
-    public static let version = 2
-    /// The versions this tool reads: 1 is 2 without the convolutions' per-filter formats.
-    public static let readableVersions = 1...2
+    public static let version = 3
+    /// The versions this tool reads: 2 is 3 without the capsule layers' routing precision (all
+    /// 8-bit), 1 is 2 without the convolutions' per-filter formats.
+    public static let readableVersions = 1...3
     static let magic = Array("CAPSNETQ".utf8)
     static let headerBytes = 24
 

@@ -1,3 +1,5 @@
+import CapsNetRuntime
+
 extension Reference {
     struct RoutingFormats {
         var logit, sum, output, agreement: Int
@@ -9,48 +11,54 @@ extension Reference {
         var iterations: [RoutingFormats]
         /// Each output capsule's weight format, or nil: all in `weightFrac`.
         var weightFracs: [Int]? = nil
+        /// The width of the predictions and couplings.
+        var precision: RoutingPrecision = .q7
 
         var description: String {
             "I=\(inputs) Din=\(inputDim) J=\(outputs) D=\(outputDim) u=\(inputFrac) W=\(weightFrac) "
-                + "u_hat=\(predictionFrac) iterations=\(iterations.map { ($0.logit, $0.sum, $0.output, $0.agreement) })"
+                + "u_hat=\(predictionFrac) \(precision) iterations=\(iterations.map { ($0.logit, $0.sum, $0.output, $0.agreement) })"
         }
     }
 
     /// Dynamic routing as the FloatModel article of the catalog defines it, with each tensor rounded into its format
     /// by the documented rules: b starts at 0; per iteration c[:, i] = softmax_j b[:, i],
     /// s[j] = sum_i c[j, i] u_hat[j, i], v = squash(s), b += u_hat . v except after the last.
+    /// With 16-bit routing, u_hat and c hold 16 bits (c in Q0.15) and s sums exactly.
     static func capsuleLayer(_ l: CapsuleLayer, input u: [Int8], weights w: [Int8]) -> [Int8] {
         let (numIn, dIn, numOut, d) = (l.inputs, l.inputDim, l.outputs, l.outputDim)
-        var uHat = [[[Int8]]](repeating: [[Int8]](repeating: [], count: numIn), count: numOut)
+        let (bits, couplingFrac) = l.precision == .q15 ? (16, 15) : (8, 7)
+        var uHat = [[[Int]]](repeating: [[Int]](repeating: [], count: numIn), count: numOut)
         for j in 0..<numOut {
             for i in 0..<numIn {
                 uHat[j][i] = (0..<d).map { row in
                     let acc = (0..<dIn).reduce(0) {
                         $0 + Int(w[((j * numIn + i) * d + row) * dIn + $1]) * Int(u[i * dIn + $1])
                     }
-                    return requantize(acc, shift: l.inputFrac + (l.weightFracs?[j] ?? l.weightFrac) - l.predictionFrac)
+                    return requantize(
+                        acc, shift: l.inputFrac + (l.weightFracs?[j] ?? l.weightFrac) - l.predictionFrac, bits: bits)
                 }
             }
         }
         var b = [[Int8]](repeating: [Int8](repeating: 0, count: numIn), count: numOut)
         var v = [Int8]()
         for (r, it) in l.iterations.enumerated() {
-            var c = b
+            var c = [[Int]](repeating: [Int](repeating: 0, count: numIn), count: numOut)
             for i in 0..<numIn {
-                let column = softmax((0..<numOut).map { b[$0][i] }, rowLength: numOut, frac: it.logit)
+                let column = softmax(
+                    (0..<numOut).map { b[$0][i] }, rowLength: numOut, frac: it.logit, couplingFrac: couplingFrac)
                 for j in 0..<numOut { c[j][i] = column[j] }
             }
             let s = (0..<numOut).flatMap { j in
                 (0..<d).map { k in
-                    let acc = (0..<numIn).reduce(0) { $0 + Int(c[j][$1]) * Int(uHat[j][$1][k]) }
-                    return requantize(acc, shift: 7 + l.predictionFrac - it.sum)
+                    let acc = (0..<numIn).reduce(0) { $0 + c[j][$1] * uHat[j][$1][k] }
+                    return requantize(acc, shift: couplingFrac + l.predictionFrac - it.sum)
                 }
             }
             v = squash(s, dim: d, inFrac: it.sum, outFrac: it.output)
             guard r + 1 < l.iterations.count else { break }
             for j in 0..<numOut {
                 let agreement = (0..<numIn).map { i in
-                    let acc = (0..<d).reduce(0) { $0 + Int(uHat[j][i][$1]) * Int(v[j * d + $1]) }
+                    let acc = (0..<d).reduce(0) { $0 + uHat[j][i][$1] * Int(v[j * d + $1]) }
                     return requantize(acc, shift: it.output + l.predictionFrac - it.agreement)
                 }
                 b[j] = add(b[j], agreement, aFrac: it.logit, bFrac: it.agreement, outFrac: l.iterations[r + 1].logit)

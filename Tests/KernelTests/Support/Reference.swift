@@ -34,6 +34,12 @@ enum Reference {
         clamp(floorDiv(x + (shift > 0 ? 1 << (shift - 1) : 0), 1 << shift))
     }
 
+    /// floor(x / 2^shift + 1/2), saturated to `bits` bits (8 or 16).
+    static func requantize(_ x: Int, shift: Int, bits: Int) -> Int {
+        let limit = 1 << (bits - 1)
+        return min(max(floorDiv(x + (shift > 0 ? 1 << (shift - 1) : 0), 1 << shift), -limit), limit - 1)
+    }
+
     // MARK: Convolution
 
     struct Conv {
@@ -146,15 +152,21 @@ enum Reference {
 
     /// The documented integer rule of capsnet_softmax_q7, one row at a time.
     static func softmax(_ logits: [Int8], rowLength: Int, frac: Int) -> [Int8] {
+        softmax(logits, rowLength: rowLength, frac: frac, couplingFrac: 7).map { Int8($0) }
+    }
+
+    /// The softmax into Q0.`couplingFrac` (7 or 15): round(2^couplingFrac e / sum), 1.0 capped.
+    static func softmax(_ logits: [Int8], rowLength: Int, frac: Int, couplingFrac: Int) -> [Int] {
         let k = expStep(frac: frac)
         var expQ30: [UInt64] = [1 << 30]
         for _ in 0..<255 { expQ30.append((expQ30.last! * k + (1 << 29)) >> 30) }
-        return stride(from: 0, to: logits.count, by: rowLength).flatMap { start -> [Int8] in
+        let one = UInt64(1) << couplingFrac
+        return stride(from: 0, to: logits.count, by: rowLength).flatMap { start -> [Int] in
             let row = logits[start..<start + rowLength].map(Int.init)
             let top = row.max()!
             let e = row.map { (expQ30[top - $0] + (1 << 14)) >> 15 }
             let sum = e.reduce(0, +)
-            return e.map { Int8(min(127, (128 * $0 * 2 + sum) / (2 * sum))) }
+            return e.map { Int(min(one - 1, (one * $0 * 2 + sum) / (2 * sum))) }
         }
     }
 

@@ -398,7 +398,8 @@ capsnet_status capsnet_depthwise_primary_capsule_q7_split(const capsnet_context 
  * invalid (CAPSNET_ERROR_NULL_POINTER, CAPSNET_ERROR_DIMENSION): the softmax table, the outputs of
  * the first R-1 iterations, J*D partial sums, and, when params->memory keeps the predictions, their
  * J*I*D bytes with J*I logits and J*I couplings (I couplings when R = 1); when it recomputes them,
- * J*I logits (none when R = 1) and J*(1 + D) bytes per core.
+ * J*I logits (none when R = 1) and J*(1 + D) bytes per core. With CAPSNET_ROUTING_Q15 the
+ * predictions and couplings take two bytes each and the partial sums eight.
  */
 int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_params *params,
                                                  const capsnet_capsule_dims *dims);
@@ -414,6 +415,12 @@ int32_t capsnet_capsule_layer_q7_get_buffer_size(const capsnet_capsule_params *p
  *    v = squash(s)                                 (capsnet_squash_q7 into output_frac);
  *    if r < R-1: a[j][i] = u_hat[j][i] . v[j]      (as capsnet_mat_mult_trans_b_q7, exact into agreement_frac),
  *                b = b + a                         (as capsnet_mat_add_q7, aligned, into iterations[r+1].logit_frac).
+ *
+ * With params->precision CAPSNET_ROUTING_Q15, u_hat is int16 (saturated into prediction_frac with
+ * 16 bits) and c is Q0.15 (capsnet_softmax_q7's rule with 32768 for 128, capped at 32767); s sums
+ * its products in 64 bits and is requantized into sum_frac from Q(15 + prediction_frac), and the
+ * agreements from Q(output_frac + prediction_frac), as above. D must then be at most 511 and I at
+ * most 65535 (CAPSNET_ERROR_OVERFLOW otherwise).
  *
  * params->memory chooses the loop order, not the result. Keeping the predictions, the kernel runs
  * each phase over all input capsules, with u_hat, b and c kept in the scratch. Recomputing them, it

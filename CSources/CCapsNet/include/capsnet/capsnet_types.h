@@ -32,6 +32,8 @@ extern "C" {
 #define CAPSNET_FRAC_MAX 15
 /** Fractional bits of the softmax output (coupling coefficients): Q0.7, with 1.0 saturated to 127. */
 #define CAPSNET_SOFTMAX_FRAC 7
+/** Fractional bits of the couplings of a capsule layer with CAPSNET_ROUTING_Q15: Q0.15, 1.0 capped at 32767. */
+#define CAPSNET_SOFTMAX_FRAC_Q15 15
 /** Most routing iterations a capsule layer may run (CapsNets use 3). */
 #define CAPSNET_ROUTINGS_MAX 16
 /** Largest right shift a requantization may use. */
@@ -210,6 +212,16 @@ typedef enum {
     CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS = 1
 } capsnet_routing_memory;
 
+/** How wide the capsule layer holds its prediction vectors u_hat and couplings c. */
+typedef enum {
+    /** int8: predictions in prediction_frac, couplings in Q0.7 (CAPSNET_SOFTMAX_FRAC). */
+    CAPSNET_ROUTING_Q7 = 0,
+    /** int16: predictions in prediction_frac with 16 bits, couplings in Q0.15
+     * (CAPSNET_SOFTMAX_FRAC_Q15); the weighted sums are accumulated in 64 bits. Twice the scratch of
+     * the predictions and couplings; the input, weights, logits, agreements and outputs stay int8. */
+    CAPSNET_ROUTING_Q15 = 1
+} capsnet_routing_precision;
+
 /** Parameters of a capsule layer with dynamic routing. */
 typedef struct {
     int32_t input_frac;      /**< u */
@@ -222,6 +234,7 @@ typedef struct {
      * capsule j's predictions then shift by input_frac + weight_fracs[j] - prediction_frac, checked
      * like the layer's; weight_frac still has to be a valid format. */
     const int8_t *weight_fracs;
+    capsnet_routing_precision precision; /**< int8 or int16 predictions and couplings */
 } capsnet_capsule_params;
 
 /**

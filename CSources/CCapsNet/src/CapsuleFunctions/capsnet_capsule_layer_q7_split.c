@@ -15,12 +15,18 @@
  *   prediction is stored beyond the capsule's own.
  * Every value is the one the matrix formulation of capsnet_functions.h gives: the same products,
  * requantized with the same shifts, and integer sums that are exact in any order.
+ *
+ * With params->precision CAPSNET_ROUTING_Q15 the predictions and couplings are int16 and the weighted
+ * sums 64-bit: the same phases in both loop orders, in functions of their own (the _q15 ones below),
+ * so that the int8 routing's tuned loops are left as they are.
  */
 #include "capsnet/capsnet.h"
 #include "../capsnet_simd.h"
 #include "../capsnet_support.h"
 
-/* Scratch, from its first aligned byte (4 bytes, or a line for several cores):
+/* Scratch, from its first aligned byte (4 bytes, 8 for the 16-bit routing, or a line for several
+ * cores), with the predictions and couplings int16 and the partial sums int64 in the 16-bit routing
+ * (each of those arrays then starting 4-byte aligned):
  *   exp table     uint32 [256]           shared, filled by core 0 between iterations
  *   partial sums  int32  [cores][J][D]   each core's share of s in the current iteration
  *   history       int8   [R-1][J][D]     v of every iteration but the last
@@ -34,6 +40,10 @@
  * With several cores, each core's partial sums and per-core bytes take whole lines: cores with data
  * caches would otherwise write the same line for every input capsule (false sharing). Each core
  * writes only its own input capsules' columns of the kept tensors. */
+/* The 16-bit routing's limits (see capsnet_capsule_layer_q7_split). */
+#define CAPSULE_Q15_DIM_MAX 511
+#define CAPSULE_Q15_INPUTS_MAX 65535
+
 typedef struct {
     int64_t partials, history, per_core, per_core_stride, predictions, logits, couplings, total;
 } scratch_offsets;
@@ -43,31 +53,59 @@ static int keeps_predictions(const capsnet_capsule_params *params)
     return params->memory == CAPSNET_ROUTING_KEEP_PREDICTIONS;
 }
 
+static int is_wide(const capsnet_capsule_params *params)
+{
+    return params->precision == CAPSNET_ROUTING_Q15;
+}
+
+/* Bytes of one partial sum. */
+static int64_t partial_size(const capsnet_capsule_params *params)
+{
+    return is_wide(params) ? (int64_t)sizeof(int64_t) : (int64_t)sizeof(int32_t);
+}
+
+/* The start of an array of int16 values: 4-byte aligned in the 16-bit routing, so that its words
+ * load whole; the int8 routing's offsets are left as they were. */
+static int64_t values_start(const capsnet_capsule_params *params, int64_t offset)
+{
+    return is_wide(params) ? capsnet_align4(offset) : offset;
+}
+
 static scratch_offsets layout(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims,
                               int32_t num_cores)
 {
     const int64_t jd = (int64_t)dims->num_outputs * dims->output_dim;
     const int64_t ji = (int64_t)dims->num_outputs * dims->num_inputs;
+    const int64_t value = is_wide(params) ? 2 : 1; /* bytes of a prediction or a coupling */
     scratch_offsets at;
     at.partials = CAPSNET_EXP_TABLE_LEN * (int64_t)sizeof(uint32_t);
-    at.history = at.partials + num_cores * capsnet_core_stride(jd * (int64_t)sizeof(int32_t), num_cores);
+    at.history = at.partials + num_cores * capsnet_core_stride(jd * partial_size(params), num_cores);
     at.per_core = capsnet_core_stride(at.history + (params->routings - 1) * jd, num_cores);
     if (keeps_predictions(params)) {
         at.per_core_stride = 0;
-        at.predictions = at.per_core;
-        at.logits = at.predictions + jd * dims->num_inputs;
-        at.couplings = at.logits + (params->routings > 1 ? ji : 0);
-        at.total = at.couplings + (params->routings > 1 ? ji : dims->num_inputs);
+        at.predictions = values_start(params, at.per_core);
+        at.logits = at.predictions + jd * dims->num_inputs * value;
+        at.couplings = values_start(params, at.logits + (params->routings > 1 ? ji : 0));
+        at.total = at.couplings + (params->routings > 1 ? ji : dims->num_inputs) * value;
     } else {
         at.logits = at.per_core;
-        at.per_core = capsnet_core_stride(at.logits + (params->routings > 1 ? ji : 0), num_cores);
+        at.per_core = capsnet_core_stride(values_start(params, at.logits + (params->routings > 1 ? ji : 0)), num_cores);
         /* J * (1 + D) can pass INT32_MAX where J * D does not, so it is formed in 64 bits. */
-        at.per_core_stride = capsnet_core_stride(dims->num_outputs * (1 + (int64_t)dims->output_dim), num_cores);
+        at.per_core_stride = capsnet_core_stride(
+            values_start(params, dims->num_outputs * (1 + (int64_t)dims->output_dim) * value), num_cores);
         at.predictions = at.couplings = at.per_core;
         at.total = at.per_core + num_cores * at.per_core_stride;
     }
-    at.total += capsnet_scratch_slack(num_cores);
+    /* One core's base is raised from 4- to 8-byte alignment for int64 partial sums: 4 more bytes. */
+    at.total += capsnet_scratch_slack(num_cores) + (is_wide(params) && num_cores == 1 ? 4 : 0);
     return at;
+}
+
+/* The scratch's aligned start (see layout()). */
+static uint8_t *scratch_base(void *buf, const capsnet_capsule_params *params, int32_t num_cores)
+{
+    uint8_t *base = capsnet_scratch_base(buf, num_cores);
+    return is_wide(params) && (uintptr_t)base % 8u != 0 ? base + 4 : base;
 }
 
 static capsnet_status check_shape(const capsnet_capsule_params *params, const capsnet_capsule_dims *dims,
@@ -82,7 +120,8 @@ static capsnet_status check_shape(const capsnet_capsule_params *params, const ca
         capsnet_count2(dims->num_outputs, dims->output_dim) < 0 || num_cores > CAPSNET_CORES_MAX) {
         return CAPSNET_ERROR_DIMENSION;
     }
-    if (params->memory != CAPSNET_ROUTING_KEEP_PREDICTIONS && params->memory != CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS) {
+    if ((params->memory != CAPSNET_ROUTING_KEEP_PREDICTIONS && params->memory != CAPSNET_ROUTING_RECOMPUTE_PREDICTIONS) ||
+        (params->precision != CAPSNET_ROUTING_Q7 && params->precision != CAPSNET_ROUTING_Q15)) {
         return CAPSNET_ERROR_DIMENSION;
     }
     return layout(params, dims, num_cores).total <= INT32_MAX ? CAPSNET_OK : CAPSNET_ERROR_DIMENSION;
@@ -128,8 +167,9 @@ static capsnet_status derive_shifts(const capsnet_capsule_params *params, const 
             !capsnet_squash_formats_are_valid(it->sum_frac, it->output_frac)) {
             return CAPSNET_ERROR_SHIFT;
         }
+        const int32_t coupling_frac = is_wide(params) ? CAPSNET_SOFTMAX_FRAC_Q15 : CAPSNET_SOFTMAX_FRAC;
         CAPSNET_RETURN_IF_ERROR(
-            capsnet_product_shift(CAPSNET_SOFTMAX_FRAC, params->prediction_frac, it->sum_frac, &shifts->sum[r]));
+            capsnet_product_shift(coupling_frac, params->prediction_frac, it->sum_frac, &shifts->sum[r]));
         if (r + 1 < params->routings) {
             CAPSNET_RETURN_IF_ERROR(capsnet_product_shift(it->output_frac, params->prediction_frac,
                                                           it->agreement_frac, &shifts->agreement[r]));
@@ -159,15 +199,20 @@ typedef struct {
     int8_t *predictions; /* kept: everyone's [J][D][I]; recomputed: this core's [J][D] */
     int8_t *logits;      /* kept: [J][I]; recomputed: [I][J] */
     int8_t *couplings;   /* kept: [J][I]; recomputed: this core's [J] */
+    /* The 16-bit routing's, in place of partials, predictions and couplings. */
+    int64_t *partials_q15;
+    int16_t *predictions_q15;
+    int16_t *couplings_q15;
     int32_t begin, end;  /* this core's input capsules */
 } routing_call;
 
-/* int32 values from one core's partial sums to the next core's (not kept in routing_call: GCC keeps
- * its fields in registers, and the hot loops have none to spare). */
+/* Partial sums from one core's to the next core's (not kept in routing_call: GCC keeps its fields in
+ * registers, and the hot loops have none to spare). */
 static int32_t partial_stride(const routing_call *call)
 {
     const int64_t jd = (int64_t)call->dims->num_outputs * call->dims->output_dim;
-    return (int32_t)(capsnet_core_stride(jd * (int64_t)sizeof(int32_t), call->split->num_cores) / (int64_t)sizeof(int32_t));
+    const int64_t size = partial_size(call->params);
+    return (int32_t)(capsnet_core_stride(jd * size, call->split->num_cores) / size);
 }
 
 /* ---- Predictions kept: phase by phase, along the input capsules. ---- */
@@ -341,6 +386,127 @@ static CAPSNET_NOINLINE void route_recomputed_per_capsule(const routing_call *ca
     route_each_capsule(call, r, 1);
 }
 
+
+/* ---- The 16-bit routing: the same phases with int16 predictions and couplings. ---- */
+
+/* predict_all() into int16. */
+static CAPSNET_NOINLINE void predict_all_q15(const routing_call *call)
+{
+    const capsnet_capsule_dims *dims = call->dims;
+    const int32_t d_in = dims->input_dim, d_out = dims->output_dim, num_in = dims->num_inputs;
+    const capsnet_prediction_layout along_inputs = {(ptrdiff_t)d_out * d_in, d_in, num_in, 1};
+    for (int32_t j = 0; j < dims->num_outputs; j++) {
+        capsnet_predictions_q15(call->weights + ((ptrdiff_t)j * num_in + call->begin) * d_out * d_in,
+                                call->input + (ptrdiff_t)call->begin * d_in, call->end - call->begin, d_out, d_in,
+                                call->shifts.prediction + capsule_frac_delta(call->params, j),
+                                call->predictions_q15 + (ptrdiff_t)j * d_out * num_in + call->begin, &along_inputs);
+    }
+}
+
+/* agree_all() on int16 predictions. */
+static CAPSNET_NOINLINE void agree_all_q15(const routing_call *call, int32_t r)
+{
+    const capsnet_capsule_dims *dims = call->dims;
+    const int32_t d_out = dims->output_dim, num_in = dims->num_inputs;
+    const capsnet_logit_update update = logit_update(&call->shifts, r);
+    const int8_t *v = call->history + (ptrdiff_t)(r - 1) * dims->num_outputs * d_out;
+    for (int32_t j = 0; j < dims->num_outputs; j++, v += d_out) {
+        const int16_t *u_hat = call->predictions_q15 + (ptrdiff_t)j * d_out * num_in;
+        int8_t *b = call->logits + (ptrdiff_t)j * num_in;
+        capsnet_agreement_logits_q15(u_hat + call->begin, num_in, v, d_out, call->end - call->begin, &update,
+                                     b + call->begin);
+    }
+}
+
+/* couple_all() into Q0.15. */
+static CAPSNET_NOINLINE void couple_all_q15(const routing_call *call)
+{
+    const int32_t num_in = call->dims->num_inputs;
+    capsnet_softmax_columns_q15(call->exp_q15, call->logits + call->begin, num_in, call->dims->num_outputs,
+                                call->end - call->begin, call->couplings_q15 + call->begin);
+}
+
+/* weigh_all() in 64 bits. */
+static CAPSNET_NOINLINE void weigh_all_q15(const routing_call *call, int32_t r)
+{
+    const capsnet_capsule_dims *dims = call->dims;
+    const int32_t d_out = dims->output_dim, num_in = dims->num_inputs, count = call->end - call->begin;
+    int64_t *s = call->partials_q15 + (ptrdiff_t)call->split->core_id * partial_stride(call);
+    for (int32_t j = 0; j < dims->num_outputs; j++, s += d_out) {
+        const int16_t *c = call->couplings_q15 + (r == 0 ? 0 : (ptrdiff_t)j * num_in) + call->begin;
+        const int16_t *u_hat = call->predictions_q15 + (ptrdiff_t)j * d_out * num_in + call->begin;
+        if (r == 0) {
+            for (int32_t d = 0; d < d_out; d++) {
+                s[d] = (int64_t)c[0] * capsnet_sum_q15(u_hat + (ptrdiff_t)d * num_in, count);
+            }
+            continue;
+        }
+        capsnet_vec_rows_dot_q15(c, u_hat, num_in, d_out, count, s);
+    }
+}
+
+static void route_kept_q15(const routing_call *call, int32_t r)
+{
+    if (r == 0) {
+        CAPSNET_PHASE(CAPSNET_PHASE_PREDICTIONS);
+        predict_all_q15(call);
+    } else {
+        CAPSNET_PHASE(CAPSNET_PHASE_AGREEMENTS);
+        agree_all_q15(call, r);
+        CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
+        couple_all_q15(call);
+    }
+    CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
+    weigh_all_q15(call, r);
+}
+
+/* route_each_capsule() with int16 predictions and couplings and 64-bit partial sums; with
+ * per-capsule formats, one prediction call per output capsule, each with its own shift. */
+static CAPSNET_NOINLINE void route_recomputed_q15(const routing_call *call, int32_t r)
+{
+    const capsnet_capsule_dims *dims = call->dims;
+    const int32_t num_out = dims->num_outputs, d_out = dims->output_dim, d_in = dims->input_dim;
+    const int32_t jd = num_out * d_out;
+    const ptrdiff_t matrix = (ptrdiff_t)d_out * d_in;
+    const capsnet_prediction_layout one = {0, 0, 1, d_out};
+    const capsnet_prediction_layout along_outputs = {dims->num_inputs * matrix, 0, 1, d_out};
+    const int8_t *v = r > 0 ? call->history + (ptrdiff_t)(r - 1) * jd : NULL;
+    const capsnet_logit_update update = r > 0 ? logit_update(&call->shifts, r) : (capsnet_logit_update){0, 0, 0, 0};
+    int64_t *partial = call->partials_q15 + (ptrdiff_t)call->split->core_id * partial_stride(call);
+    for (int32_t k = 0; k < jd; k++) {
+        partial[k] = 0;
+    }
+    enum { AGREEMENT_BLOCK = 32 };
+    int32_t sums[AGREEMENT_BLOCK];
+    for (int32_t i = call->begin; i < call->end; i++) {
+        CAPSNET_PHASE(CAPSNET_PHASE_PREDICTIONS);
+        if (call->params->weight_fracs == NULL) {
+            capsnet_predictions_q15(call->weights + i * matrix, call->input + (ptrdiff_t)i * d_in, num_out, d_out, d_in,
+                                    call->shifts.prediction, call->predictions_q15, &along_outputs);
+        }
+        for (int32_t j = 0; call->params->weight_fracs != NULL && j < num_out; j++) {
+            capsnet_predictions_q15(call->weights + ((ptrdiff_t)j * dims->num_inputs + i) * matrix,
+                                    call->input + (ptrdiff_t)i * d_in, 1, d_out, d_in,
+                                    call->shifts.prediction + capsule_frac_delta(call->params, j),
+                                    call->predictions_q15 + (ptrdiff_t)j * d_out, &one);
+        }
+        if (r > 0) {
+            CAPSNET_PHASE(CAPSNET_PHASE_AGREEMENTS);
+            int8_t *b = call->logits + (ptrdiff_t)i * num_out;
+            for (int32_t j0 = 0; j0 < num_out; j0 += AGREEMENT_BLOCK) {
+                const int32_t count = num_out - j0 < AGREEMENT_BLOCK ? num_out - j0 : AGREEMENT_BLOCK;
+                const ptrdiff_t at = (ptrdiff_t)j0 * d_out;
+                capsnet_rows_dot_q15(v + at, call->predictions_q15 + at, count, d_out, sums);
+                capsnet_logits_q7(sums, count, &update, b + j0);
+            }
+            CAPSNET_PHASE(CAPSNET_PHASE_SOFTMAX);
+            capsnet_softmax_row_q15(call->exp_q15, b, 1, num_out, call->couplings_q15);
+        }
+        CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
+        capsnet_scale_add_rows_q15(partial, call->couplings_q15, call->predictions_q15, num_out, d_out);
+    }
+}
+
 /* ---- Both. ---- */
 
 /* This core's output capsules in iteration r: s from every core's partial sums, then v = squash(s). */
@@ -358,6 +524,14 @@ static void squash_outputs(const routing_call *call, int32_t r)
     }
     const int32_t stride = partial_stride(call);
     for (int32_t k = begin * d_out; k < end * d_out; k++) {
+        if (call->partials_q15 != NULL) {
+            int64_t s = 0;
+            for (int32_t core = 0; core < call->split->num_cores; core++) {
+                s += call->partials_q15[(ptrdiff_t)core * stride + k];
+            }
+            v[k] = capsnet_requantize_s64_q7(s, call->shifts.sum[r]);
+            continue;
+        }
         int32_t s = 0;
         for (int32_t core = 0; core < call->split->num_cores; core++) {
             s += call->partials[(ptrdiff_t)core * stride + k];
@@ -389,12 +563,17 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
         !capsnet_accumulator_fits(dims->output_dim, 0) || dims->num_outputs > CAPSNET_SOFTMAX_ROW_MAX) {
         return CAPSNET_ERROR_OVERFLOW;
     }
+    /* The 16-bit routing's agreements sum D products of up to 2^22 in 32 bits, and its sums over the
+     * input capsules run on at most 65535 (capsnet_sum_q15, capsnet_dot_q15). */
+    if (is_wide(params) && (dims->output_dim > CAPSULE_Q15_DIM_MAX || dims->num_inputs > CAPSULE_Q15_INPUTS_MAX)) {
+        return CAPSNET_ERROR_OVERFLOW;
+    }
     const scratch_offsets at = layout(params, dims, split->num_cores);
     if (ctx->size < at.total) {
         return CAPSNET_ERROR_BUFFER_SIZE;
     }
 
-    uint8_t *base = capsnet_scratch_base(ctx->buf, split->num_cores);
+    uint8_t *base = scratch_base(ctx->buf, params, split->num_cores);
     call.params = params;
     call.dims = dims;
     call.input = input;
@@ -402,39 +581,53 @@ capsnet_status capsnet_capsule_layer_q7_split(const capsnet_context *ctx, const 
     call.output = output;
     call.split = split;
     call.exp_q15 = (uint32_t *)(void *)base;
-    call.partials = (int32_t *)(void *)(base + at.partials);
     call.history = (int8_t *)(base + at.history);
     capsnet_split_range(dims->num_inputs, split, &call.begin, &call.end);
     const int keep = keeps_predictions(params);
-    if (keep) {
-        call.predictions = (int8_t *)(base + at.predictions);
-        call.logits = (int8_t *)(base + at.logits);
-        call.couplings = (int8_t *)(base + at.couplings);
-    } else {
-        int8_t *mine = (int8_t *)(base + at.per_core + split->core_id * at.per_core_stride);
-        call.logits = (int8_t *)(base + at.logits);
-        call.couplings = mine;
-        call.predictions = mine + dims->num_outputs;
+    const int wide = is_wide(params);
+    call.logits = (int8_t *)(base + at.logits);
+    uint8_t *predictions = base + at.predictions;
+    uint8_t *couplings = base + at.couplings;
+    if (!keep) {
+        couplings = base + at.per_core + split->core_id * at.per_core_stride;
+        predictions = couplings + dims->num_outputs * (wide ? 2 : 1);
     }
+    call.partials = wide ? NULL : (int32_t *)(void *)(base + at.partials);
+    call.predictions = wide ? NULL : (int8_t *)predictions;
+    call.couplings = wide ? NULL : (int8_t *)couplings;
+    call.partials_q15 = wide ? (int64_t *)(void *)(base + at.partials) : NULL;
+    call.predictions_q15 = wide ? (int16_t *)(void *)predictions : NULL;
+    call.couplings_q15 = wide ? (int16_t *)(void *)couplings : NULL;
 
     /* Iteration 0 softmaxes all-zero logits: one coupling for every route, set for this core's input
      * capsules in row 0 (kept) or for one capsule's J outputs (recomputed). */
-    const int8_t uniform = capsnet_softmax_uniform_q7(dims->num_outputs);
     const int32_t first = keep ? call.begin : 0;
     const int32_t last = keep ? call.end : dims->num_outputs;
-    for (int32_t k = first; k < last; k++) {
-        call.couplings[k] = uniform;
+    if (wide) {
+        const int16_t uniform = capsnet_softmax_uniform_q15(dims->num_outputs);
+        for (int32_t k = first; k < last; k++) {
+            call.couplings_q15[k] = uniform;
+        }
+    } else {
+        const int8_t uniform = capsnet_softmax_uniform_q7(dims->num_outputs);
+        for (int32_t k = first; k < last; k++) {
+            call.couplings[k] = uniform;
+        }
     }
 
     for (int32_t r = 0; r < params->routings; r++) {
-        if (keep) {
-            route_kept(&call, r);
-        } else {
-            if (params->weight_fracs != NULL) {
-                route_recomputed_per_capsule(&call, r);
+        if (wide) {
+            if (keep) {
+                route_kept_q15(&call, r);
             } else {
-                route_recomputed(&call, r);
+                route_recomputed_q15(&call, r);
             }
+        } else if (keep) {
+            route_kept(&call, r);
+        } else if (params->weight_fracs != NULL) {
+            route_recomputed_per_capsule(&call, r);
+        } else {
+            route_recomputed(&call, r);
         }
         CAPSNET_PHASE(CAPSNET_PHASE_WEIGHTED_SUMS);
         capsnet_wait_for_cores(split);

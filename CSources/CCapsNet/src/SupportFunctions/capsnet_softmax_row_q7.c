@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /**
  * @file capsnet_softmax_row_q7.c
- * @brief Internal: the softmax of one row and its table of exponentials, shared by
- * capsnet_softmax_q7 and the capsule layer.
+ * @brief Internal: the softmax of one row (into Q0.7 or Q0.15) and its table of exponentials,
+ * shared by capsnet_softmax_q7 and the capsule layer.
  */
 #include "../capsnet_support.h"
 
@@ -58,4 +58,28 @@ int8_t capsnet_softmax_uniform_q7(int32_t length)
 {
     const uint32_t e = q15(CAPSNET_Q30_ONE);
     return capsnet_coupling_q7(e, (uint32_t)length * e);
+}
+
+void capsnet_softmax_row_q15(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride, int32_t length,
+                             int16_t *output)
+{
+    const int8_t *const end = logits + stride * length;
+    int32_t max = logits[0];
+    for (const int8_t *b = logits + stride; b != end; b += stride) {
+        max = *b > max ? *b : max;
+    }
+    uint32_t sum = 0;
+    for (const int8_t *b = logits; b != end; b += stride) {
+        sum += exp_q15[max - *b];
+    }
+    int16_t *out = output;
+    for (const int8_t *b = logits; b != end; b += stride, out += stride) {
+        *out = capsnet_coupling_q15(exp_q15[max - *b], sum);
+    }
+}
+
+int16_t capsnet_softmax_uniform_q15(int32_t length)
+{
+    const uint32_t e = q15(CAPSNET_Q30_ONE);
+    return capsnet_coupling_q15(e, (uint32_t)length * e);
 }
