@@ -209,8 +209,9 @@ public struct Capsule: LayerKind {
     /// kernel's shifts allow.
     public func quantize(_ context: QuantizationContext) -> (kind: any QuantizedLayerKind, outputFrac: Int) {
         let weightFrac = context.weightFormat(weights)
-        // 16-bit predictions: the 8-bit format's range with eight more fractional bits.
-        let precision = context.routingPrecision
+        // 16-bit predictions: the 8-bit format's range with eight more fractional bits. A layer
+        // beyond the 16-bit kernel's limits (capsnet_capsule_layer_q7: D <= 511, I <= 65535) keeps 8 bits.
+        let precision = dimension <= 511 && inputs <= 65_535 ? context.routingPrecision : .q7
         let predictionFrac = min(
             context.routingFormat(.predictions) + precision.bits - 8, context.inputFrac + weightFrac,
             QFormat.supportedFractionalBits.upperBound)
