@@ -262,22 +262,24 @@ struct QuantizationTests {
         let model = try CapsNetModel(contentsOf: TestData.mnistModel)
         let calibration = try Dataset(TestData.shared("mnist") + "@0-999")
         let evaluation = try Dataset(TestData.shared("mnist") + "@1000-9999")
-        var agreements: [RoutingPrecision: Double] = [:]
-        var arenas: [RoutingPrecision: Int] = [:]
-        for precision in RoutingPrecision.allCases {
-            let quantized = try Quantizer(scheme: .rules, routingPrecision: precision).quantize(model, calibration: calibration)
-            let capsule = try #require(quantized.layers.lazy.compactMap { $0.kind as? QuantizedCapsule }.first)
-            #expect(capsule.precision == precision)
-            let engine = try Int8Engine(quantized)
-            let report = try QuantizationReport.measure(
-                float: model, int8: engine, modelName: "mnist", calibration: calibration, evaluation: evaluation)
-            agreements[precision] = report.agreement
-            arenas[precision] = engine.arenaBytes(routing: .keepPredictions)
+        let quantized = try Quantizer(scheme: .rules, routingPrecision: .q15).quantize(model, calibration: calibration)
+        let capsule = try #require(quantized.layers.lazy.compactMap { $0.kind as? QuantizedCapsule }.first)
+        #expect(capsule.precision == .q15)
+        let engine = try Int8Engine(quantized)
+        let report = try QuantizationReport.measure(
+            float: model, int8: engine, modelName: "mnist", calibration: calibration, evaluation: evaluation)
+        print("MNIST agreement with float, 16-bit routing: \(report.agreement)% (8-bit: 99.83%, the README's table)")
+        #expect(report.agreement >= 99.9)
+        // The same layers with 8-bit routing (the arena does not depend on the formats): the README's 87,468 B.
+        var narrow = quantized
+        for index in narrow.layers.indices {
+            if var layer = narrow.layers[index].kind as? QuantizedCapsule {
+                layer.precision = .q7
+                narrow.layers[index].kind = layer
+            }
         }
-        print("MNIST agreement with float: 8-bit routing \(agreements[.q7] ?? 0)%, 16-bit \(agreements[.q15] ?? 0)%")
-        #expect((agreements[.q15] ?? 0) >= 99.9)
-        #expect((agreements[.q15] ?? 0) > (agreements[.q7] ?? 100))
-        #expect((arenas[.q15] ?? 0) > (arenas[.q7] ?? 0))
+        #expect(engine.arenaBytes(routing: .keepPredictions) == 159_388)
+        #expect(try Int8Engine(narrow).arenaBytes(routing: .keepPredictions) == 87_468)
     }
 
     @Test("the MNIST int8 outputs of the first 100 test images are stable", .needsSharedData, .datasetScale)

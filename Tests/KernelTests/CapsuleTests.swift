@@ -104,7 +104,7 @@ struct CapsuleTests {
     @Test("16-bit routing: int16 predictions, Q0.15 couplings, 64-bit sums, bit-exact kept or recomputed")
     func sixteenBitRouting() throws {
         var g = SeededGenerator(seed: 0x0F15)
-        for round in 0..<200 {
+        for round in 0..<120 {
             var l = Self.randomLayer(
                 &g, inputs: g.int(1...40), inputDim: g.int(1...8), outputs: g.int(1...12), outputDim: g.int(1...8),
                 routings: g.int(1...4))
@@ -128,7 +128,7 @@ struct CapsuleTests {
             }
         }
         // Calibrated formats, so that no tensor saturates or underflows: every rounding shows.
-        for _ in 0..<60 {
+        for _ in 0..<40 {
             let (inputs, inputDim, outputs, outputDim) = (g.int(1...48), g.int(1...8), g.int(1...12), g.int(1...16))
             let (u, w) = Self.randomFloatLayer(&g, inputs: inputs, inputDim: inputDim, outputs: outputs, outputDim: outputDim)
             let trace = Reference.capsuleTrace(
