@@ -311,6 +311,36 @@ static inline vuint32m4_t capsnet_rvv_exp(const uint32_t *exp_q15, vint8m1_t max
     const vuint8m1_t index = __riscv_vreinterpret_v_i8m1_u8m1(__riscv_vsub_vv_i8m1(max, __riscv_vle8_v_i8m1(b, vl), vl));
     return __riscv_vluxei32_v_u32m4(exp_q15, __riscv_vsll_vx_u32m4(__riscv_vzext_vf4_u32m4(index, vl), 2, vl), vl);
 }
+
+/* The softmax of vl columns of `rows` logits as vectors, one lane per column (VMAX for the maxima,
+ * indexed loads for the table, capsnet_coupling_q7's rule with 2^frac for 128 by VDIVU): row r's
+ * couplings, capped at 2^frac - 1, stored as int8 (frac 7) or, with `wide` (a constant where it is
+ * inlined), int16 (frac 15), at out + r * stride elements. */
+static inline __attribute__((always_inline)) void capsnet_rvv_softmax_columns(
+    const uint32_t *exp_q15, const int8_t *b, ptrdiff_t stride, int32_t rows, void *out, size_t vl, int wide)
+{
+    vint8m1_t max = __riscv_vle8_v_i8m1(b, vl);
+    for (int32_t r = 1; r < rows; r++) {
+        max = __riscv_vmax_vv_i8m1(max, __riscv_vle8_v_i8m1(b + r * stride, vl), vl);
+    }
+    vuint32m4_t sum = __riscv_vmv_v_x_u32m4(0, vl);
+    for (int32_t r = 0; r < rows; r++) {
+        sum = __riscv_vadd_vv_u32m4(sum, capsnet_rvv_exp(exp_q15, max, b + r * stride, vl), vl);
+    }
+    const vuint32m4_t twice = __riscv_vsll_vx_u32m4(sum, 1, vl);
+    const size_t frac = wide ? 15 : 7;
+    for (int32_t r = 0; r < rows; r++) {
+        const vuint32m4_t e = capsnet_rvv_exp(exp_q15, max, b + r * stride, vl);
+        vuint32m4_t q = __riscv_vdivu_vv_u32m4(__riscv_vadd_vv_u32m4(__riscv_vsll_vx_u32m4(e, frac + 1, vl), sum, vl), twice, vl);
+        q = __riscv_vsub_vv_u32m4(q, __riscv_vsrl_vx_u32m4(q, frac, vl), vl);
+        const vuint16m2_t q16 = __riscv_vnsrl_wx_u16m2(q, 0, vl);
+        if (wide) {
+            __riscv_vse16_v_u16m2((uint16_t *)out + r * stride, q16, vl);
+        } else {
+            __riscv_vse8_v_u8m1((uint8_t *)out + r * stride, __riscv_vnsrl_wx_u8m1(q16, 0, vl), vl);
+        }
+    }
+}
 #endif
 
 /** sum_i a[i]: the weighted sums of a routing iteration whose couplings are all equal. */
@@ -1401,23 +1431,7 @@ static inline void capsnet_softmax_columns_q7(const uint32_t *exp_q15, const int
      * capsnet_coupling_q7's rule as vectors (VDIVU). */
     for (size_t vl; c < cols; c += (int32_t)vl) {
         vl = __riscv_vsetvl_e32m4((size_t)(cols - c));
-        const int8_t *b = logits + c;
-        vint8m1_t max = __riscv_vle8_v_i8m1(b, vl);
-        for (int32_t r = 1; r < rows; r++) {
-            max = __riscv_vmax_vv_i8m1(max, __riscv_vle8_v_i8m1(b + r * stride, vl), vl);
-        }
-        vuint32m4_t sum = __riscv_vmv_v_x_u32m4(0, vl);
-        for (int32_t r = 0; r < rows; r++) {
-            sum = __riscv_vadd_vv_u32m4(sum, capsnet_rvv_exp(exp_q15, max, b + r * stride, vl), vl);
-        }
-        const vuint32m4_t twice = __riscv_vsll_vx_u32m4(sum, 1, vl);
-        for (int32_t r = 0; r < rows; r++) {
-            const vuint32m4_t e = capsnet_rvv_exp(exp_q15, max, b + r * stride, vl);
-            vuint32m4_t q = __riscv_vdivu_vv_u32m4(__riscv_vadd_vv_u32m4(__riscv_vsll_vx_u32m4(e, 8, vl), sum, vl), twice, vl);
-            q = __riscv_vsub_vv_u32m4(q, __riscv_vsrl_vx_u32m4(q, 7, vl), vl);
-            const vuint8m1_t narrow = __riscv_vnsrl_wx_u8m1(__riscv_vnsrl_wx_u16m2(q, 0, vl), 0, vl);
-            __riscv_vse8_v_u8m1((uint8_t *)(out + r * stride + c), narrow, vl);
-        }
+        capsnet_rvv_softmax_columns(exp_q15, logits + c, stride, rows, out + c, vl, 0);
     }
 #endif
     for (; c < cols; c++) {
@@ -1801,22 +1815,7 @@ static inline void capsnet_softmax_columns_q15(const uint32_t *exp_q15, const in
     /* capsnet_softmax_columns_q7's vector path with capsnet_coupling_q15's rule. */
     for (size_t vl; c < cols; c += (int32_t)vl) {
         vl = __riscv_vsetvl_e32m4((size_t)(cols - c));
-        const int8_t *b = logits + c;
-        vint8m1_t max = __riscv_vle8_v_i8m1(b, vl);
-        for (int32_t r = 1; r < rows; r++) {
-            max = __riscv_vmax_vv_i8m1(max, __riscv_vle8_v_i8m1(b + r * stride, vl), vl);
-        }
-        vuint32m4_t sum = __riscv_vmv_v_x_u32m4(0, vl);
-        for (int32_t r = 0; r < rows; r++) {
-            sum = __riscv_vadd_vv_u32m4(sum, capsnet_rvv_exp(exp_q15, max, b + r * stride, vl), vl);
-        }
-        const vuint32m4_t twice = __riscv_vsll_vx_u32m4(sum, 1, vl);
-        for (int32_t r = 0; r < rows; r++) {
-            const vuint32m4_t e = capsnet_rvv_exp(exp_q15, max, b + r * stride, vl);
-            vuint32m4_t q = __riscv_vdivu_vv_u32m4(__riscv_vadd_vv_u32m4(__riscv_vsll_vx_u32m4(e, 16, vl), sum, vl), twice, vl);
-            q = __riscv_vsub_vv_u32m4(q, __riscv_vsrl_vx_u32m4(q, 15, vl), vl);
-            __riscv_vse16_v_u16m2((uint16_t *)(out + r * stride + c), __riscv_vnsrl_wx_u16m2(q, 0, vl), vl);
-        }
+        capsnet_rvv_softmax_columns(exp_q15, logits + c, stride, rows, out + c, vl, 1);
     }
 #endif
     for (; c < cols; c++) {

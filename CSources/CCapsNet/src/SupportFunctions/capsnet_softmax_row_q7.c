@@ -34,19 +34,30 @@ void capsnet_exp_table_fill(uint32_t *exp_q15, int32_t logit_frac)
     }
 }
 
+/* The row's largest logit into *max, and the sum of its exponentials: at most
+ * CAPSNET_SOFTMAX_ROW_MAX Q15 values of at most 2^15, so that the doubled sum stays under 2^32. */
+static uint32_t row_sum(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride, int32_t length,
+                        int32_t *max)
+{
+    const int8_t *const end = logits + stride * length;
+    int32_t top = logits[0];
+    for (const int8_t *b = logits + stride; b != end; b += stride) {
+        top = *b > top ? *b : top;
+    }
+    uint32_t sum = 0;
+    for (const int8_t *b = logits; b != end; b += stride) {
+        sum += exp_q15[top - *b];
+    }
+    *max = top;
+    return sum;
+}
+
 void capsnet_softmax_row_q7(const uint32_t *exp_q15, const int8_t *logits, ptrdiff_t stride, int32_t length,
                             int8_t *output)
 {
     const int8_t *const end = logits + stride * length;
-    int32_t max = logits[0];
-    for (const int8_t *b = logits + stride; b != end; b += stride) {
-        max = *b > max ? *b : max;
-    }
-    /* At most CAPSNET_SOFTMAX_ROW_MAX Q15 values of at most 2^15: the doubled sum below stays under 2^32. */
-    uint32_t sum = 0;
-    for (const int8_t *b = logits; b != end; b += stride) {
-        sum += exp_q15[max - *b];
-    }
+    int32_t max;
+    const uint32_t sum = row_sum(exp_q15, logits, stride, length, &max);
     /* Every value is read before it is overwritten, so output may alias logits. */
     int8_t *out = output;
     for (const int8_t *b = logits; b != end; b += stride, out += stride) {
@@ -64,14 +75,8 @@ void capsnet_softmax_row_q15(const uint32_t *exp_q15, const int8_t *logits, ptrd
                              int16_t *output)
 {
     const int8_t *const end = logits + stride * length;
-    int32_t max = logits[0];
-    for (const int8_t *b = logits + stride; b != end; b += stride) {
-        max = *b > max ? *b : max;
-    }
-    uint32_t sum = 0;
-    for (const int8_t *b = logits; b != end; b += stride) {
-        sum += exp_q15[max - *b];
-    }
+    int32_t max;
+    const uint32_t sum = row_sum(exp_q15, logits, stride, length, &max);
     int16_t *out = output;
     for (const int8_t *b = logits; b != end; b += stride, out += stride) {
         *out = capsnet_coupling_q15(exp_q15[max - *b], sum);
