@@ -8,7 +8,7 @@ SWIFT ?= swift
 UBSAN := -Xcc -fsanitize=undefined -Xcc -fno-sanitize-recover=undefined \
          -Xswiftc -Xclang-linker -Xswiftc -fsanitize=undefined
 
-.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan trained-models compare-schemes fuzz
+.PHONY: demo test deps fixtures check-c docs test-swift test-asan test-ubsan trained-models compare-schemes fuzz cv32e40p
 
 # The main job: quantize the MNIST CapsNet, calibrating on test images 0-999 and scoring 1000-9999.
 MODEL ?= ../shared/data/models/caps_net_mnist.h5
@@ -45,6 +45,12 @@ trained-models: deps
 # format per filter (after trained-models; about 15 min; not part of `make test`).
 compare-schemes: deps
 	.ci/compare-schemes
+
+# The CV32E40P board at length: the MNIST self-test on 20 images with the CORE-V SIMD path and the
+# portable C, on clusters of 2, 4 and 8 cores, and the README's cycle table (MODEL: make demo's;
+# about 8 min; CI runs a few images of it in .ci/check-firmware).
+cv32e40p: deps
+	MODEL=$(OUT)/model.capsnet .ci/cv32e40p
 
 # The fuzz targets (Sources/CapsNetFuzz, CSources/fuzz) under libFuzzer and the sanitizers, FUZZ_SECONDS (10) each; CI runs it.
 fuzz: deps fixtures

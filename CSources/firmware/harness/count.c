@@ -1,31 +1,31 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * One inference of an exported model on its first test image, with layer markers, for the QEMU
- * instruction-counting plugin. Prints the output bytes; exits with 0 if they equal the host's.
+ * instruction-counting plugin or a board that counts for itself (marks.h); on a cluster
+ * (model_run.h) on every core. Exits with 0 if the output equals the host's.
  */
 #include <stdint.h>
 
+#include "marks.h"
+#include "model_run.h"
 #include "semihosting.h"
-#include CAPSNET_TEST_DATA
-
-#define CAPSNET_CONCAT2(a, b) a##b
-#define CAPSNET_CONCAT(a, b) CAPSNET_CONCAT2(a, b)
 
 int main(void);
-
-static uint64_t arena_storage[(CAPSNET_TEST_ARENA_SIZE + 7) / 8];
 
 int main(void)
 {
     int8_t output[CAPSNET_TEST_OUTPUT_SIZE];
     int32_t same = 1;
-    if (CAPSNET_CONCAT(CAPSNET_MODEL, _run)(CAPSNET_CONCAT(CAPSNET_MODEL, _test_inputs)[0], output, arena_storage) !=
-        CAPSNET_OK) {
+    if (harness_run(MODEL_INPUTS[0], output) != CAPSNET_OK) {
         return 100;
     }
-    for (int32_t k = 0; k < CAPSNET_TEST_OUTPUT_SIZE; k++) {
-        same &= output[k] == CAPSNET_CONCAT(CAPSNET_MODEL, _test_expected)[0][k];
+    if (!harness_main_core()) {
+        return 0;
     }
+    for (int32_t k = 0; k < CAPSNET_TEST_OUTPUT_SIZE; k++) {
+        same &= output[k] == MODEL_EXPECTED[0][k];
+    }
+    capsnet_marks_report();
     semihosting_print(same ? "count: output identical to the host\n" : "count: output differs from the host\n");
     return !same;
 }

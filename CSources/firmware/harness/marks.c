@@ -3,6 +3,8 @@
 
 volatile int32_t capsnet_current_mark;
 
+void capsnet_marks_report(void) {}
+
 /* Distinct bodies, so that no linker folds two markers into one address. */
 #define MARK(k) \
     __attribute__((noinline, used)) void capsnet_mark_##k(void); \

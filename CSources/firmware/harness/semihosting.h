@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Semihosting, the debugger channel QEMU implements: text to the host's console and an exit code
- * back to the shell, with no C library and no UART driver.
+ * back to the shell, with no C library and no UART driver. The CV32E40P testbench has no debugger:
+ * there the same two calls write its console and exit registers.
  */
 #ifndef CAPSNET_SEMIHOSTING_H
 #define CAPSNET_SEMIHOSTING_H
@@ -25,6 +26,24 @@ static inline void semihosting_print(const char *text)
 }
 
 static inline void semihosting_exit(int32_t code) { exit(code); }
+#elif defined(CAPSNET_BOARD_CV32E40P)
+/* The registers of CSources/firmware/boards/cv32e40p/testbench.cpp. */
+#define CV32E40P_CONSOLE ((volatile uint32_t *)0x20000000u)
+#define CV32E40P_EXIT ((volatile uint32_t *)0x20000004u)
+
+static inline void semihosting_print(const char *text)
+{
+    while (*text != '\0') {
+        *CV32E40P_CONSOLE = (uint8_t)*text++;
+    }
+}
+
+static inline void semihosting_exit(int32_t code)
+{
+    *CV32E40P_EXIT = (uint32_t)code;
+    for (;;) {
+    }
+}
 #else
 #define SEMIHOSTING_SYS_WRITE0 0x04
 #define SEMIHOSTING_SYS_EXIT_EXTENDED 0x20

@@ -37,17 +37,56 @@ enum CPrinter {
     /// The call as checked statements; a call that takes scratch sits in a block of its own that
     /// first declares `ctx`, the layer's scratch in the arena.
     static func statement(_ call: CCall, _ memory: ArenaPlan.LayerMemory) -> [String] {
-        let arguments = call.arguments.map { argument in
-            switch argument {
-            case .context: "&ctx"
-            case .input: "a + \(memory.inputOffset)"
-            case .output: "a + \(memory.outputOffset)"
-            case .address(let name): "&\(name)"
-            case .symbol(let name): name
-            case .int(let number): "\(number)"
+        block(checked(call.function, call.arguments.map { argument(of: $0, memory) }), call, memory)
+    }
+
+    /// The call as one core of a team (`split`, a `const capsnet_core_split *`) makes it in
+    /// `NAME_run_split`: its `_split` kernel, its share of the items, or only on core 0.
+    static func splitStatement(_ call: CCall, _ memory: ArenaPlan.LayerMemory, _ split: CoreSplit) -> [String] {
+        switch split {
+        case .coreZero:
+            return ["    if (split->core_id == 0) {"] + statement(call, memory).map { "    " + $0 } + ["    }"]
+        case .kernel:
+            let arguments = call.arguments.map { argument(of: $0, memory) } + ["split"]
+            return block(checked(call.function + "_split", arguments), call, memory)
+        case .items(let itemBytes):
+            let items = call.arguments.compactMap { if case .items(let count) = $0 { count } else { nil } }.first ?? 0
+            let arguments = call.arguments.map { argument -> String in
+                switch argument {
+                case .input: "a + \(memory.inputOffset) + begin * \(itemBytes)"
+                case .items: "count"
+                default: self.argument(of: argument, memory)
+                }
             }
+            return [
+                "    {",
+                "        const int32_t chunk = (\(items) + split->num_cores - 1) / split->num_cores;",
+                "        const int32_t begin = chunk * split->core_id < \(items) ? chunk * split->core_id : \(items);",
+                "        const int32_t count = \(items) - begin < chunk ? \(items) - begin : chunk;",
+                "        if (count > 0) {",
+                "            " + checked(call.function, arguments),
+                "        }",
+                "    }",
+            ]
         }
-        let checked = "CHECK(\(call.function)(\(arguments.joined(separator: ", "))));"
+    }
+
+    private static func argument(of argument: CCall.Argument, _ memory: ArenaPlan.LayerMemory) -> String {
+        switch argument {
+        case .context: "&ctx"
+        case .input: "a + \(memory.inputOffset)"
+        case .output: "a + \(memory.outputOffset)"
+        case .address(let name): "&\(name)"
+        case .symbol(let name): name
+        case .int(let number), .items(let number): "\(number)"
+        }
+    }
+
+    private static func checked(_ function: String, _ arguments: [String]) -> String {
+        "CHECK(\(function)(\(arguments.joined(separator: ", "))));"
+    }
+
+    private static func block(_ checked: String, _ call: CCall, _ memory: ArenaPlan.LayerMemory) -> [String] {
         guard call.arguments.contains(.context) else { return ["    " + checked] }
         return [
             "    {",

@@ -1,26 +1,36 @@
 /// Writes a quantized model as plain C for firmware: a header, a source with the weights as
-/// `const int8_t` arrays (flash) and every layer's parameters, one entry point that runs the
-/// model in a caller-owned arena laid out by `ArenaPlan` (the host engine's layout), and build
-/// glue for CMake (`add_subdirectory`) and Make (an include fragment).
+/// `const int8_t` arrays (flash) and every layer's parameters, an entry point that runs the
+/// model in a caller-owned arena laid out by `ArenaPlan` (the host engine's layout) and one that
+/// runs it on a team of cores (PULP-cluster style, the team runner's split), and build glue for
+/// CMake (`add_subdirectory`) and Make (an include fragment).
 public struct FirmwareExporter: Sendable {
     public let model: QuantizedModel
     /// The prefix of every exported symbol and the files' base name.
     public let name: String
     /// What the exported capsule layers keep of their predictions.
     public let routing: RoutingMemory
+    /// The most cores `NAME_run_split` may run on: the arena is planned for them.
+    public let cores: Int
     private let plan: ArenaPlan
 
-    public init(_ model: QuantizedModel, name: String, routing: RoutingMemory = .keepPredictions) throws(ExportError) {
+    public init(
+        _ model: QuantizedModel, name: String, routing: RoutingMemory = .keepPredictions, cores: Int = 1
+    ) throws(ExportError) {
         guard Self.isIdentifier(name) else { throw .invalidName(name) }
+        guard (1...Self.maxCores).contains(cores) else { throw .invalidCores(cores) }
         self.model = model
         self.name = name
         self.routing = routing
-        plan = ArenaPlan(model, routing: routing)
+        self.cores = cores
+        plan = ArenaPlan(model, routing: routing, cores: cores)
     }
 
-    /// The arena `NAME_run` needs with either routing memory; `plan.bytes` is this export's.
+    /// The most cores an export plans for (a PULP cluster has 8 or 16).
+    public static let maxCores = 64
+
+    /// The arena the export needs with either routing memory; `plan.bytes` is this export's.
     public func arenaBytes(routing: RoutingMemory) -> Int {
-        ArenaPlan(model, routing: routing).bytes
+        ArenaPlan(model, routing: routing, cores: cores).bytes
     }
 
     /// A C identifier made of `text`: other characters become '_'.
@@ -101,8 +111,10 @@ public struct FirmwareExporter: Sendable {
             #define \(upper)_INPUT_FRAC \(model.inputFrac)
             #define \(upper)_OUTPUT_SIZE \(model.outputShape.reduce(1, *))
             #define \(upper)_OUTPUT_FRAC \(model.outputFrac)
-            /** Bytes of the arena \(name)_run needs: every activation and all scratch (\(model.layers.count) layers). */
+            /** Bytes of the arena \(name)_run and \(name)_run_split need: every activation and all scratch (\(model.layers.count) layers), for up to \(upper)_CORES cores. */
             #define \(upper)_ARENA_SIZE \(plan.bytes)
+            /** The most cores \(name)_run_split may run on (capsnet export --cores). */
+            #define \(upper)_CORES \(cores)
             /** The arena with each routing memory (capsnet_routing_memory); this export \(routingDescription). */
             #define \(upper)_ARENA_SIZE_KEEP_PREDICTIONS \(arenaBytes(routing: .keepPredictions))
             #define \(upper)_ARENA_SIZE_RECOMPUTE_PREDICTIONS \(arenaBytes(routing: .recomputePredictions))
@@ -117,6 +129,23 @@ public struct FirmwareExporter: Sendable {
              * @return CAPSNET_OK, or the first kernel's error (nothing is written to class_lengths then)
              */
             capsnet_status \(name)_run(const int8_t *input, int8_t *class_lengths, void *arena);
+
+            /**
+             * Runs the model on one input on a team of cores, PULP-cluster style: every core of the team calls
+             * it at once with its own split, {core_id, num_cores, barrier, barrier_arg}, num_cores at most
+             * \(upper)_CORES (barrier may be NULL on one core). The convolutions share their output rows, the
+             * capsule layers their input capsules, element-wise layers their values; the cores meet at the
+             * barrier after every layer, and the bytes are the same for any number of cores.
+             * @param[in]  input          read by core 0, as for \(name)_run
+             * @param[out] class_lengths  written by core 0
+             * @param[in]  arena          the same arena on every core, \(upper)_ARENA_SIZE bytes
+             * @param[in]  split          this core's place in the team
+             * @return CAPSNET_OK; CAPSNET_ERROR_DIMENSION for a split outside 1 to \(upper)_CORES cores; a
+             *         kernel's error returns at once on the core that got it (the others then wait at the
+             *         next barrier: the kernels' arguments are the host engine's, so it means a damaged build)
+             */
+            capsnet_status \(name)_run_split(const int8_t *input, int8_t *class_lengths, void *arena,
+                                             const capsnet_core_split *split);
 
             #endif
 
@@ -136,10 +165,17 @@ public struct FirmwareExporter: Sendable {
     private var source: String {
         var constants: [String] = []
         var calls: [String] = []
+        var splitCalls: [String] = []
         for (index, (lowered, (layer, memory))) in zip(loweredLayers, zip(model.layers, plan.layers)).enumerated() {
             constants += lowered.constants.flatMap(CPrinter.definition) + (lowered.constants.isEmpty ? [] : [""])
-            calls.append("    CAPSNET_LAYER_BEGIN(\(index)); /* \(layer.name) (\(layer.className)) */")
+            let begin = "    CAPSNET_LAYER_BEGIN(\(index)); /* \(layer.name) (\(layer.className)) */"
+            calls.append(begin)
             calls += lowered.call.map { CPrinter.statement($0, memory) } ?? ["    /* the same bytes under a new shape */"]
+            if let call = lowered.call {
+                splitCalls += [begin] + CPrinter.splitStatement(call, memory, lowered.split) + ["    team_barrier(split);"]
+            } else {
+                splitCalls += [begin, "    /* the same bytes under a new shape */"]
+            }
         }
         let upper = name.uppercased()
         return """
@@ -179,6 +215,41 @@ public struct FirmwareExporter: Sendable {
                 CAPSNET_LAYER_BEGIN(\(model.layers.count));
                 for (k = 0; k < \(upper)_OUTPUT_SIZE; k++) {
                     class_lengths[k] = a[\(plan.outputOffset) + k];
+                }
+                return CAPSNET_OK;
+            }
+
+            static void team_barrier(const capsnet_core_split *split)
+            {
+                if (split->num_cores > 1) {
+                    split->barrier(split->barrier_arg);
+                }
+            }
+
+            capsnet_status \(name)_run_split(const int8_t *input, int8_t *class_lengths, void *arena,
+                                             const capsnet_core_split *split)
+            {
+                int8_t *const a = (int8_t *)arena;
+                int32_t k;
+                if (input == NULL || class_lengths == NULL || arena == NULL || split == NULL) {
+                    return CAPSNET_ERROR_NULL_POINTER;
+                }
+                if (split->num_cores < 1 || split->num_cores > \(upper)_CORES || split->core_id < 0 ||
+                    split->core_id >= split->num_cores || (split->num_cores > 1 && split->barrier == NULL)) {
+                    return CAPSNET_ERROR_DIMENSION;
+                }
+                if (split->core_id == 0) {
+                    for (k = 0; k < \(upper)_INPUT_SIZE; k++) {
+                        a[\(plan.inputOffset) + k] = input[k];
+                    }
+                }
+                team_barrier(split);
+            \(splitCalls.joined(separator: "\n"))
+                CAPSNET_LAYER_BEGIN(\(model.layers.count));
+                if (split->core_id == 0) {
+                    for (k = 0; k < \(upper)_OUTPUT_SIZE; k++) {
+                        class_lengths[k] = a[\(plan.outputOffset) + k];
+                    }
                 }
                 return CAPSNET_OK;
             }

@@ -6,11 +6,26 @@ public struct LoweredLayer: Sendable, Equatable {
     public var constants: [CConstant]
     /// The kernel call, or nil for a layer that only renames its input (a reshape).
     public var call: CCall?
+    /// How the cores of a team share the call in `NAME_run_split`; it matches the kind's
+    /// `splitsOverCores`, which says the same for the host's team runner.
+    public var split: CoreSplit
 
-    public init(constants: [CConstant] = [], call: CCall?) {
+    public init(constants: [CConstant] = [], call: CCall?, split: CoreSplit = .coreZero) {
         self.constants = constants
         self.call = call
+        self.split = split
     }
+}
+
+/// How a team of cores shares one layer's kernel call.
+public enum CoreSplit: Sendable, Equatable {
+    /// Core 0 runs the call alone while the others wait at the next barrier.
+    case coreZero
+    /// Every core calls the kernel's `_split` form (the same arguments, then its `capsnet_core_split`).
+    case kernel
+    /// An element-wise call in place: every core runs it on its contiguous share of the call's
+    /// `.items` argument, `itemBytes` bytes each, its `.input` arguments moved to the share.
+    case items(itemBytes: Int)
 }
 
 /// What a layer's lowering needs to know beyond the layer itself.
@@ -120,6 +135,8 @@ public struct CCall: Sendable, Equatable {
         /// A name as it is: an array constant, `NULL`, an enumerator.
         case symbol(String)
         case int(Int)
+        /// The number of items an element-wise call works on, which a core split shares (`CoreSplit.items`).
+        case items(Int)
     }
 
     public var function: String

@@ -209,7 +209,7 @@ public struct QuantizedCapsule: QuantizedLayerKind {
                 [
                     .context, .address(context.name("params")), .address(context.name("dims")), .input,
                     .symbol(context.name("weights")), .output,
-                ]))
+                ]), split: .kernel)
     }
 }
 

@@ -95,6 +95,7 @@ public struct QuantizedChannelAffine: QuantizedLayerKind {
                 CConstant(
                     name: context.name("params"), type: "capsnet_channel_affine_params", value: .structure(parameters)),
             ],
-            call: CCall(Self.kernelName, [.input, .int(layer.inputCount / max(channels, 1)), .address(context.name("params"))]))
+            call: CCall(Self.kernelName, [.input, .items(layer.inputCount / max(channels, 1)), .address(context.name("params"))]),
+            split: .items(itemBytes: channels))
     }
 }

@@ -197,7 +197,7 @@ public struct QuantizedConvolution: QuantizedLayerKind {
             CConstant(name: context.name("params"), type: "capsnet_conv_params", value: .structure(cParameters(context))))
         constants += shapeConstants(layer, context)
         let function = depthwise ? "capsnet_depthwise_conv_hwc_q7" : Self.kernelName
-        return LoweredLayer(constants: constants, call: call(function, context))
+        return LoweredLayer(constants: constants, call: call(function, context), split: .kernel)
     }
 
     /// The weights and the bias, in flash.

@@ -35,6 +35,7 @@ public struct QuantizedLeakyReLU: QuantizedLayerKind {
     }
 
     public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
-        LoweredLayer(call: CCall(Self.kernelName, [.input, .int(layer.inputCount), .int(leak)]))
+        LoweredLayer(
+            call: CCall(Self.kernelName, [.input, .items(layer.inputCount), .int(leak)]), split: .items(itemBytes: 1))
     }
 }

@@ -84,7 +84,7 @@ public struct QuantizedPrimaryCapsule: QuantizedLayerKind {
             CConstant(name: context.name("params"), type: "capsnet_primary_capsule_params", value: .structure(params)))
         constants += convolution.shapeConstants(layer, context)
         let function = convolution.depthwise ? QuantizedDepthwisePrimaryCapsule.kernelName : Self.kernelName
-        return LoweredLayer(constants: constants, call: convolution.call(function, context))
+        return LoweredLayer(constants: constants, call: convolution.call(function, context), split: .kernel)
     }
 }
 

@@ -27,6 +27,6 @@ public struct QuantizedReLU: QuantizedLayerKind {
     public func run(_ call: KernelCall) -> capsnet_status { call.inPlaceShare { capsnet_relu_q7($0, $1) } }
 
     public func lower(_ layer: QuantizedLayer, _ context: LoweringContext) -> LoweredLayer {
-        LoweredLayer(call: CCall(Self.kernelName, [.input, .int(layer.inputCount)]))
+        LoweredLayer(call: CCall(Self.kernelName, [.input, .items(layer.inputCount)]), split: .items(itemBytes: 1))
     }
 }

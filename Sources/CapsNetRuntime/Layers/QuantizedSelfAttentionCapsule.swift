@@ -140,6 +140,6 @@ public struct QuantizedSelfAttentionCapsule: QuantizedLayerKind {
                 [
                     .context, .address(context.name("params")), .address(context.name("dims")), .input,
                     .symbol(context.name("weights")), .symbol(context.name("bias")), .output,
-                ]))
+                ]), split: .kernel)
     }
 }

@@ -41,8 +41,8 @@ public struct QuantizedSquash: QuantizedLayerKind {
             call: CCall(
                 Self.kernelName,
                 [
-                    .input, .int(layer.inputShape[0]), .int(layer.inputShape[1]), .int(context.inputFrac),
+                    .input, .items(layer.inputShape[0]), .int(layer.inputShape[1]), .int(context.inputFrac),
                     .int(layer.outputFrac), .input,
-                ]))
+                ]), split: .items(itemBytes: layer.inputShape[1]))
     }
 }
