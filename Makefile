@@ -47,10 +47,11 @@ compare-schemes: deps
 	.ci/compare-schemes
 
 # The CV32E40P board at length: the MNIST self-test on 20 images with the CORE-V SIMD path and the
-# portable C, on clusters of 2, 4 and 8 cores, and the README's cycle table (MODEL: make demo's;
-# about 8 min; CI runs a few images of it in .ci/check-firmware).
+# portable C, on clusters of 2, 4 and 8 cores, and the README's cycle table, for CV32E40P_MODEL (a
+# quantized model; default make demo's); about 8 min; CI runs a few images of it (.ci/check-firmware).
+CV32E40P_MODEL ?= $(OUT)/model.capsnet
 cv32e40p: deps
-	MODEL=$(OUT)/model.capsnet .ci/cv32e40p
+	MODEL=$(CV32E40P_MODEL) .ci/cv32e40p
 
 # The fuzz targets (Sources/CapsNetFuzz, CSources/fuzz) under libFuzzer and the sanitizers, FUZZ_SECONDS (10) each; CI runs it.
 fuzz: deps fixtures

@@ -196,7 +196,8 @@ struct Count: ParsableCommand {
                     + "routing predictions: \(routing.rawValue)\n")
             let hasCycles = result.cycles != nil
             var table = TextTable(
-                header: ["layer", "class", "instructions"] + (hasCycles ? ["cycles"] : []) + [
+                header: ["layer", "class", result.cores > 1 ? "instructions (core 0)" : "instructions"]
+                    + (hasCycles ? ["cycles"] : []) + [
                     "MACs", hasCycles ? "cycles/MAC" : "instructions/MAC", "lower bound",
                 ])
             func row(_ name: String, _ className: String, _ instructions: Int, _ cycles: Int?, _ macs: Int, _ bound: Int)

@@ -8,7 +8,7 @@ enum CountPage {
         var page = HTMLPage(title: "Instructions per layer: \((model as NSString).lastPathComponent)")
         let first = results.first
         page.paragraph(
-            "\(model), one inference of \(image), gcc -O2, "
+            "\(model), one inference of \(image), -O2 (gcc; clang for rv32imcv and cv32e40p), "
                 + (first?.portableOnly == true ? "portable C only" : "fast paths where the core has them")
                 + ", routing predictions: \(first?.routing ?? ""). Executed instructions counted by QEMU's plugin: "
                 + "exact and repeatable, but instructions, not cycles; on the CV32E40P (Verilator model of its RTL, "

@@ -21,10 +21,12 @@
  * - Arm NEON (AArch64: Raspberry Pi-class boards and Apple silicon, for apps that link the
  *   runtime): SMULL of eight int8 pairs into int16 lanes, SADALP into int32 lanes.
  * - CORE-V / PULP SIMD (XCVSIMD, as in CV32E40P and PULP clusters): four int8 per register, one
- *   CV.SDOTSP.B per four products. It shares every loop with the Arm DSP path through the two
- *   primitives below, capsnet_prepare_q7x4 and capsnet_dot4_q7, so only their instruction mapping
- *   is specific to it. CI runs it on the CV32E40P's RTL under Verilator (CSources/firmware,
- *   TARGET=cv32e40p), bit-identical to the portable path.
+ *   CV.SDOTSP.B per four products. It shares the packed loops with the Arm DSP path through three
+ *   primitives below, capsnet_unpack_q7x4, capsnet_prepare_q7x4 and capsnet_dot4_q7, and has
+ *   agreements of its own (capsnet_mat_t_vec4_q7: CV.SHUFFLE2.B and CV.PACK transpose four rows
+ *   of four columns). CI runs it on the CV32E40P's RTL under Verilator (CSources/firmware,
+ *   TARGET=cv32e40p), bit-identical to the portable path. These are the CV32E40P's (v2) encodings,
+ *   not the XpulpV2 ones of GAP-8's RI5CY cores.
  */
 #ifndef CAPSNET_SIMD_H
 #define CAPSNET_SIMD_H
@@ -64,11 +66,16 @@
  * CV32E40P and RI5CY split it into two accesses), but a RISC-V compiler not told so
  * (-mno-strict-align, which defines __riscv_misaligned_fast) assembles the word from four byte
  * loads, shifts and ors: there one LW loads it. */
+#if defined(CAPSNET_RISCV_XCVSIMD) && !defined(__riscv_misaligned_fast)
+/* A word at any address, which may alias anything: the LW's memory operand. */
+typedef int32_t capsnet_unaligned_word __attribute__((aligned(1), may_alias));
+#endif
+
 static inline int32_t capsnet_load_q7x4(const int8_t *p)
 {
     int32_t value;
 #if defined(CAPSNET_RISCV_XCVSIMD) && !defined(__riscv_misaligned_fast)
-    __asm__("lw %0, %1" : "=r"(value) : "m"(*(const int32_t *)(const void *)p));
+    __asm__("lw %0, %1" : "=r"(value) : "m"(*(const capsnet_unaligned_word *)(const void *)p));
 #else
     __builtin_memcpy(&value, p, sizeof value);
 #endif

@@ -23,6 +23,8 @@ static uint64_t arena_storage[(CAPSNET_TEST_ARENA_SIZE + 7) / 8];
 
 static inline int32_t harness_main_core(void) { return cluster_core_id() == 0; }
 
+#define HARNESS_ERROR_HINT " (on a cluster: was the model exported with --cores as many as the cluster's?)"
+
 static inline capsnet_status harness_run(const int8_t *input, int8_t *output)
 {
     const capsnet_core_split split = {cluster_core_id(), cluster_cores(), cluster_barrier, 0};
@@ -30,6 +32,8 @@ static inline capsnet_status harness_run(const int8_t *input, int8_t *output)
 }
 #else
 static inline int32_t harness_main_core(void) { return 1; }
+
+#define HARNESS_ERROR_HINT ""
 
 static inline capsnet_status harness_run(const int8_t *input, int8_t *output)
 {

@@ -21,9 +21,12 @@ int main(void)
     for (int32_t image = 0; image < CAPSNET_TEST_COUNT; image++) {
         const capsnet_status status = harness_run(MODEL_INPUTS[image], output);
         if (status != CAPSNET_OK) {
+            if (!harness_main_core()) {
+                return 100;
+            }
             semihosting_print("error: status ");
             semihosting_print_int(status);
-            semihosting_print("\n");
+            semihosting_print(HARNESS_ERROR_HINT "\n");
             semihosting_exit(100);
         }
         if (!harness_main_core()) {

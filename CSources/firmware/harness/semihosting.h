@@ -27,20 +27,18 @@ static inline void semihosting_print(const char *text)
 
 static inline void semihosting_exit(int32_t code) { exit(code); }
 #elif defined(CAPSNET_BOARD_CV32E40P)
-/* The registers of CSources/firmware/boards/cv32e40p/testbench.cpp. */
-#define CV32E40P_CONSOLE ((volatile uint32_t *)0x20000000u)
-#define CV32E40P_EXIT ((volatile uint32_t *)0x20000004u)
+#include "registers.h" /* CSources/firmware/boards/cv32e40p */
 
 static inline void semihosting_print(const char *text)
 {
     while (*text != '\0') {
-        *CV32E40P_CONSOLE = (uint8_t)*text++;
+        *(volatile uint32_t *)CV32E40P_CONSOLE_ADDRESS = (uint8_t)*text++;
     }
 }
 
 static inline void semihosting_exit(int32_t code)
 {
-    *CV32E40P_EXIT = (uint32_t)code;
+    *(volatile uint32_t *)CV32E40P_EXIT_ADDRESS = (uint32_t)code;
     for (;;) {
     }
 }

@@ -50,10 +50,16 @@ enum CPrinter {
             let arguments = call.arguments.map { argument(of: $0, memory) } + ["split"]
             return block(checked(call.function + "_split", arguments), call, memory)
         case .items(let itemBytes):
-            let items = call.arguments.compactMap { if case .items(let count) = $0 { count } else { nil } }.first ?? 0
+            let counts = call.arguments.compactMap { if case .items(let count) = $0 { count } else { nil } }
+            // A lowering error, not an input one: an element-wise call names its items once and takes no scratch.
+            precondition(
+                counts.count == 1 && !call.arguments.contains(.context),
+                "\(call.function): a call shared by items needs one .items argument and no scratch")
+            let items = counts[0]
             let arguments = call.arguments.map { argument -> String in
                 switch argument {
                 case .input: "a + \(memory.inputOffset) + begin * \(itemBytes)"
+                case .output: "a + \(memory.outputOffset) + begin * \(itemBytes)"
                 case .items: "count"
                 default: self.argument(of: argument, memory)
                 }

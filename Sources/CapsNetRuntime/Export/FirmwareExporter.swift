@@ -136,8 +136,8 @@ public struct FirmwareExporter: Sendable {
              * \(upper)_CORES (barrier may be NULL on one core). The convolutions share their output rows, the
              * capsule layers their input capsules, element-wise layers their values; the cores meet at the
              * barrier after every layer, and the bytes are the same for any number of cores.
-             * @param[in]  input          read by core 0, as for \(name)_run
-             * @param[out] class_lengths  written by core 0
+             * @param[in]  input          read by core 0, as for \(name)_run (every core passes it)
+             * @param[out] class_lengths  written by core 0 (every core passes it)
              * @param[in]  arena          the same arena on every core, \(upper)_ARENA_SIZE bytes
              * @param[in]  split          this core's place in the team
              * @return CAPSNET_OK; CAPSNET_ERROR_DIMENSION for a split outside 1 to \(upper)_CORES cores; a

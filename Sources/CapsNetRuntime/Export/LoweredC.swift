@@ -23,8 +23,9 @@ public enum CoreSplit: Sendable, Equatable {
     case coreZero
     /// Every core calls the kernel's `_split` form (the same arguments, then its `capsnet_core_split`).
     case kernel
-    /// An element-wise call in place: every core runs it on its contiguous share of the call's
-    /// `.items` argument, `itemBytes` bytes each, its `.input` arguments moved to the share.
+    /// An element-wise call: every core runs it on its contiguous share of the call's one
+    /// `.items` argument, `itemBytes` bytes each, its `.input` and `.output` arguments moved to the
+    /// share. It takes no scratch.
     case items(itemBytes: Int)
 }
 

@@ -6,8 +6,7 @@
 
 #include <stdint.h>
 
-#define CV32E40P_BARRIER ((volatile uint32_t *)0x20000008u)
-#define CV32E40P_CORES ((volatile uint32_t *)0x2000000cu)
+#include "registers.h"
 
 static inline int32_t cluster_core_id(void)
 {
@@ -16,12 +15,15 @@ static inline int32_t cluster_core_id(void)
     return (int32_t)id;
 }
 
-static inline int32_t cluster_cores(void) { return (int32_t)*CV32E40P_CORES; }
+static inline int32_t cluster_cores(void) { return (int32_t) * (volatile uint32_t *)CV32E40P_CORES_ADDRESS; }
 
+/* The memory clobbers keep the compiler from moving the arena's loads and stores across it. */
 static inline void cluster_barrier(void *unused)
 {
     (void)unused;
-    (void)*CV32E40P_BARRIER;
+    __asm__ volatile("" ::: "memory");
+    (void)*(volatile uint32_t *)CV32E40P_BARRIER_ADDRESS;
+    __asm__ volatile("" ::: "memory");
 }
 
 #endif

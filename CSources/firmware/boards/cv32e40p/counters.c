@@ -3,13 +3,14 @@
  * The layer and phase markers of harness/marks.h on the CV32E40P, which counts for itself: each
  * marker reads mcycle and minstret and charges what passed since the previous marker to the
  * current layer (and phase), so the counts are the core's own, exact and repeatable. A marker
- * costs a few tens of cycles, charged to the layers on either side of it. On a cluster only core
+ * costs a few tens of cycles, charged to the layer (or phase) it starts. On a cluster only core
  * 0 counts: its time in a layer includes waiting at the barrier for the slowest core.
  * capsnet_marks_report() prints "region <k> <instructions> <cycles>" and
  * "phase <k> <p> <instructions> <cycles>", the QEMU plugin's lines with cycles beside.
  */
 #include <stdint.h>
 
+#include "cluster.h"
 #include "marks.h"
 #include "semihosting.h"
 
@@ -28,13 +29,6 @@ static int32_t current_phase;
 static counts last;
 
 void capsnet_profile_phase(int32_t phase);
-
-static uint32_t hart_id(void)
-{
-    uint32_t id;
-    __asm__ volatile("csrr %0, mhartid" : "=r"(id));
-    return id;
-}
 
 /* mcycle and minstret, 64 bits each (the high half read twice: it may tick between the reads). */
 static counts now(void)
@@ -63,19 +57,19 @@ static void charge(int32_t region, int32_t phase)
     }
     current_region = region;
     current_phase = phase;
-    last = now();
+    last = time;
 }
 
 void capsnet_mark(int32_t index)
 {
-    if (hart_id() == 0) {
+    if (cluster_core_id() == 0) {
         charge(index < 0 ? 0 : index >= MAX_REGIONS ? MAX_REGIONS - 1 : index, 0);
     }
 }
 
 void capsnet_profile_phase(int32_t phase)
 {
-    if (hart_id() == 0 && current_region >= 0) {
+    if (cluster_core_id() == 0 && current_region >= 0) {
         phases_seen[current_region] = 1;
         charge(current_region, phase < 0 || phase >= MAX_PHASES ? 0 : phase);
     }

@@ -12,12 +12,9 @@
 // request granted in the cycle it is made, its response in the next; as many ports as cores,
 // on the instruction and the data side: no bank conflicts, no interconnect latency, no
 // instruction cache). That is a PULP cluster's shared L1 at its best, and a microcontroller's
-// zero-wait-state SRAM. Three registers sit beside it:
-//   0x20000000 CONSOLE  a byte written is printed on stdout;
-//   0x20000004 EXIT     a word written ends the simulation with that status;
-//   0x20000008 BARRIER  a load returns once every core has loaded it (the core stalls meanwhile,
-//                       as at a PULP event unit's barrier; its value is the number of cores);
-//   0x2000000c CORES    the number of cores.
+// zero-wait-state SRAM. Four registers sit beside it (registers.h): a console, an exit status, a
+// barrier whose load returns once every core has made it (the core stalls meanwhile, as at a PULP
+// event unit's barrier), and the number of cores.
 // Every core counts its own cycles (mcycle), so a stall at the barrier counts as a cycle.
 #include <cstdint>
 #include <cstdio>
@@ -30,22 +27,42 @@
 #include <vector>
 
 #include "Vcv32e40p_core.h"
+#include "registers.h"
 #include "verilated.h"
 
 namespace {
 
 constexpr uint32_t kRamBase = 0x00000000;
 constexpr uint32_t kRamSize = 8u << 20;
-constexpr uint32_t kConsole = 0x20000000;
-constexpr uint32_t kExit = 0x20000004;
-constexpr uint32_t kBarrier = 0x20000008;
-constexpr uint32_t kCores = 0x2000000c;
+constexpr uint32_t kConsole = CV32E40P_CONSOLE_ADDRESS;
+constexpr uint32_t kExit = CV32E40P_EXIT_ADDRESS;
+constexpr uint32_t kBarrier = CV32E40P_BARRIER_ADDRESS;
+constexpr uint32_t kCores = CV32E40P_CORES_ADDRESS;
 constexpr int kMaxCores = 8;
 
 [[noreturn]] void fail(const std::string &message)
 {
+    std::fflush(stdout);
     std::fprintf(stderr, "cv32e40p-sim: %s\n", message.c_str());
     std::exit(2);
+}
+
+std::string hex(uint32_t value)
+{
+    char text[11];
+    std::snprintf(text, sizeof text, "0x%08x", value);
+    return text;
+}
+
+// A whole decimal number in [low, high], or the usage message.
+uint64_t number(const char *text, uint64_t low, uint64_t high, const char *usage)
+{
+    char *end = nullptr;
+    const unsigned long long value = std::strtoull(text, &end, 10);
+    if (end == text || *end != '\0' || text[0] == '-' || value < low || value > high) {
+        fail(usage);
+    }
+    return value;
 }
 
 struct Memory {
@@ -122,6 +139,7 @@ struct Core {
 
 int main(int argc, char **argv)
 {
+    const char *usage = "usage: cv32e40p-sim [--cores 1-8] [--max-cycles C] [--stats] PROGRAM.elf";
     int cores = 1;
     uint64_t max_cycles = 4000000000ull;
     const char *program = nullptr;
@@ -129,19 +147,19 @@ int main(int argc, char **argv)
     for (int k = 1; k < argc; k++) {
         const std::string argument = argv[k];
         if (argument == "--cores" && k + 1 < argc) {
-            cores = std::atoi(argv[++k]);
+            cores = static_cast<int>(number(argv[++k], 1, kMaxCores, usage));
         } else if (argument == "--max-cycles" && k + 1 < argc) {
-            max_cycles = std::strtoull(argv[++k], nullptr, 10);
+            max_cycles = number(argv[++k], 1, UINT64_MAX, usage);
         } else if (argument == "--stats") {
             stats = true;
         } else if (argument[0] != '-' && program == nullptr) {
             program = argv[k];
         } else {
-            fail("usage: cv32e40p-sim [--cores 1-8] [--max-cycles C] [--stats] PROGRAM.elf");
+            fail(usage);
         }
     }
-    if (program == nullptr || cores < 1 || cores > kMaxCores) {
-        fail("usage: cv32e40p-sim [--cores 1-8] [--max-cycles C] [--stats] PROGRAM.elf");
+    if (program == nullptr) {
+        fail(usage);
     }
 
     std::setvbuf(stdout, nullptr, _IOLBF, 0); // a line as soon as the firmware ends it: progress
@@ -208,7 +226,7 @@ int main(int argc, char **argv)
             core.instr_response = fetch;
             if (fetch) {
                 if (!memory.contains(fetch_address & ~3u)) {
-                    fail("a core fetched from " + std::to_string(fetch_address) + ", outside the RAM");
+                    fail("a core fetched from " + hex(fetch_address) + ", outside the RAM");
                 }
                 core.instr_data = memory.read(fetch_address & ~3u);
             }
@@ -236,8 +254,7 @@ int main(int argc, char **argv)
             } else if (word == kCores && !write) {
                 core.data_data = static_cast<uint32_t>(cores);
             } else {
-                std::fflush(stdout);
-                fail("a core " + std::string(write ? "wrote to " : "read from ") + std::to_string(address) +
+                fail("a core " + std::string(write ? "wrote to " : "read from ") + hex(address) +
                      ", which is neither RAM nor a register");
             }
         }
@@ -250,6 +267,5 @@ int main(int argc, char **argv)
             }
         }
     }
-    std::fflush(stdout);
     fail("no exit after " + std::to_string(max_cycles) + " cycles");
 }
