@@ -143,7 +143,9 @@ struct Count: ParsableCommand {
             // The boards' memories are the emulated boards' own (the Cortex-M55's 512 KiB ITCM is the
             // smallest): a model too big for one is a fact about the board, not a failed run.
             if status.code != 0,
-                let overflow = status.output.split(separator: "\n").first(where: { $0.contains("overflowed by") })
+                let overflow = status.output.split(separator: "\n").first(where: {
+                    $0.contains("overflowed by") || $0.contains("overlaps the eight cores' stacks")
+                })
             {
                 let detail = overflow.split(separator: ":").last.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
                 throw CommandFailure(
